@@ -1,0 +1,28 @@
+# Two commands on a fresh clone: `make demo` (the main job, offline) and `make test`.
+# Each creates .venv with the pinned dependency set when it is missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO ?= runs/demo
+
+.PHONY: demo test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m finetune --model demo --data digits --out $(DEMO)/checkpoint --overwrite \
+		--epochs 30 --lr 2e-3 --batch-size 32 --no-flip --logging-steps 100
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

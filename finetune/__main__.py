@@ -1,0 +1,54 @@
+"""`python -m finetune --model MODEL --data DATA --out DIR [...]`: flags are FinetuneConfig's fields."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import MISSING
+
+from .config import CONFIG_FIELDS, FinetuneConfig
+from .errors import FinetuneError
+from .presets import PRESETS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    presets = "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
+    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__,
+                                     epilog=f"presets: {presets}")
+    for name, f in CONFIG_FIELDS.items():
+        flag, meta = "--" + name.replace("_", "-"), dict(f.metadata)
+        kind = f.type if isinstance(f.type, type) else str(f.type)
+        if kind in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=meta["help"])
+            continue
+        cast = {"int": int, "float": float, "int | None": int}.get(kind if isinstance(kind, str) else "", str)
+        default = None if f.default is MISSING else f.default
+        parser.add_argument(flag, type=cast, default=default, help=f"{meta['help']} (default: {default})",
+                            required=meta.get("required", False), choices=meta.get("choices"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .train import finetune
+
+    cfg = FinetuneConfig(**vars(build_parser().parse_args(argv)))
+    try:
+        result = finetune(cfg)
+    except FinetuneError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the last complete checkpoint is kept in {cfg.out}/checkpoints; "
+              f"continue with --resume", file=sys.stderr)
+        return 130
+    m = result.metrics
+    if m:
+        print(f"test accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}  loss {m['loss']:.4f}  "
+              f"({m['n_test']} images, {m['train_wall_s']:.0f} s training)")
+        print(f"checkpoint and processor: {result.out}/")
+        print(f"metrics: {result.out}/metrics.json  pictures: {result.out}/confusion_matrix.png, "
+              f"{result.out}/training_curves.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

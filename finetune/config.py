@@ -1,0 +1,60 @@
+"""The fine-tuning configuration: one frozen dataclass, one CLI flag per field."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from .data import DEFAULT_DATA
+
+
+def _f(default, help: str, **kw):
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """The seed recipe by default: 3 epochs, AdamW, lr 5e-5 with 10% warm-up, random flips."""
+
+    model: str = _f(None, "hub id, local checkpoint folder, or preset name", required=True)
+    out: str = _f(None, "output folder for the model, metrics and pictures", required=True)
+    data: str = _f(DEFAULT_DATA, "hub dataset id, parquet folder, image-folder tree, or 'digits'")
+    epochs: float = _f(3.0, "training epochs")
+    max_steps: int = _f(-1, "stop after this many optimizer steps (overrides --epochs when > 0)")
+    batch_size: int = _f(32, "training batch size per process")
+    eval_batch_size: int = _f(128, "evaluation batch size per process")
+    lr: float = _f(5e-5, "peak AdamW learning rate")
+    weight_decay: float = _f(0.0, "AdamW weight decay")
+    warmup_ratio: float = _f(0.1, "fraction of steps spent warming up the learning rate")
+    scheduler: str = _f("linear", "learning-rate schedule after warm-up", choices=("linear", "cosine", "constant_with_warmup"))
+    label_smoothing: float = _f(0.0, "label smoothing factor")
+    flip: bool = _f(True, "random horizontal flips while training")
+    limit_train: int | None = _f(None, "use only the first N training images")
+    limit_test: int | None = _f(None, "use only the first N test images")
+    seed: int = _f(0, "seed for initialisation, shuffling and augmentation")
+    num_workers: int = _f(0, "data-loading worker processes")
+    save_steps: int = _f(0, "checkpoint every N steps (0: at the end of every epoch)")
+    logging_steps: int = _f(50, "log the training loss every N steps")
+    resume: bool = _f(False, "continue from the last complete checkpoint in OUT/checkpoints")
+    overwrite: bool = _f(False, "replace a finished or unfinished run in OUT")
+    progress: bool = _f(True, "show progress bars")
+
+    def problems(self) -> list[str]:
+        """Every invalid value at once (empty when the configuration is usable)."""
+        out = []
+        if self.epochs <= 0 and self.max_steps <= 0:
+            out.append("--epochs must be > 0 (or give --max-steps)")
+        for name in ("batch_size", "eval_batch_size", "logging_steps"):
+            if getattr(self, name) < 1:
+                out.append(f"--{name.replace('_', '-')} must be >= 1")
+        for name in ("limit_train", "limit_test"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                out.append(f"--{name.replace('_', '-')} must be >= 1")
+        if self.lr <= 0:
+            out.append("--lr must be > 0")
+        if not 0 <= self.warmup_ratio < 1:
+            out.append("--warmup-ratio must be in [0, 1)")
+        if self.resume and self.overwrite:
+            out.append("--resume and --overwrite contradict each other")
+        return out
+
+
+CONFIG_FIELDS = {f.name: f for f in fields(FinetuneConfig)}

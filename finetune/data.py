@@ -1,0 +1,199 @@
+"""Data sources, a registry: hub dataset id, parquet folder, image-folder tree, `digits`.
+
+Every source yields a `LabeledImages` pair (train, test) of `ImageSet`s: indexable
+`(PIL.Image, label)` sequences sharing one list of label names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from .errors import DataSourceError
+
+IMAGE_COLUMNS = ("img", "image")
+LABEL_COLUMNS = ("label", "labels")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+DEFAULT_DATA = "uoft-cs/cifar10"
+
+
+class ImageSet:
+    """`(PIL.Image RGB, int label)` items from either a HF `Dataset` or parallel lists."""
+
+    def __init__(self, getter: Callable[[int], tuple[Image.Image, int]], length: int, labels: Sequence[int]):
+        self._get, self._len, self.targets = getter, length, np.asarray(labels, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i: int) -> tuple[Image.Image, int]:
+        image, label = self._get(i)
+        return image.convert("RGB"), int(label)
+
+    def subset(self, n: int | None) -> "ImageSet":
+        """The first `n` items (all when `n` is None)."""
+        if n is None or n >= self._len:
+            return self
+        return ImageSet(self._get, n, self.targets[:n])
+
+
+@dataclass(frozen=True)
+class LabeledImages:
+    train: ImageSet
+    test: ImageSet
+    labels: list[str]
+    source: str
+
+
+# ---------------------------------------------------------------------------------- HF datasets
+def _columns(ds, where: str) -> tuple[str, str]:
+    image = next((c for c in IMAGE_COLUMNS if c in ds.column_names), None)
+    label = next((c for c in LABEL_COLUMNS if c in ds.column_names), None)
+    if image is None or label is None:
+        raise DataSourceError(f"{where} has columns {ds.column_names}; expected an image column "
+                              f"({' or '.join(IMAGE_COLUMNS)}) and a label column ({' or '.join(LABEL_COLUMNS)})")
+    return image, label
+
+
+def _label_names(ds, column: str) -> list[str]:
+    feature = ds.features[column]
+    if hasattr(feature, "names"):
+        return list(feature.names)
+    return [str(i) for i in range(int(max(ds[column])) + 1)]
+
+
+def _row_getter(ds, image: str, label: str) -> Callable[[int], tuple[Image.Image, int]]:
+    def get(i: int):
+        row = ds[i]
+        return row[image], row[label]
+    return get
+
+
+def _from_hf(splits: dict, source: str) -> LabeledImages:
+    if "train" not in splits or "test" not in splits:
+        raise DataSourceError(f"{source} has splits {sorted(splits)}; expected 'train' and 'test'")
+    sets, names = {}, {}
+    for split in ("train", "test"):
+        ds = splits[split]
+        if len(ds) == 0:
+            raise DataSourceError(f"{source}: the {split} split is empty")
+        image, label = _columns(ds, f"{source} ({split})")
+        names[split] = _label_names(ds, label)
+        sets[split] = ImageSet(_row_getter(ds, image, label), len(ds), ds[label])
+    if names["train"] != names["test"]:
+        raise DataSourceError(f"{source}: labels disagree between train {names['train']} "
+                              f"and test {names['test']}")
+    return LabeledImages(sets["train"], sets["test"], names["train"], source)
+
+
+def load_parquet_folder(folder: Path) -> LabeledImages:
+    """Parquet shards named `train-*.parquet` and `test-*.parquet` with `img`/`label` columns."""
+    from datasets import load_dataset
+
+    files = {s: sorted(str(p) for p in folder.glob(f"{s}-*.parquet")) for s in ("train", "test")}
+    missing = [s for s, f in files.items() if not f]
+    if missing:
+        raise DataSourceError(f"{folder}: no {' or '.join(missing)} shards (expected {missing[0]}-*.parquet)")
+    # one split at a time: loaded together, the test shards would be cast to train's features
+    splits = {s: load_dataset("parquet", data_files=f, split="train") for s, f in files.items()}
+    return _from_hf(splits, str(folder))
+
+
+def load_hub(dataset_id: str) -> LabeledImages:
+    """A hub dataset with `train`/`test` splits and `img`/`label` columns (e.g. uoft-cs/cifar10)."""
+    from datasets import load_dataset
+
+    from ._hub import hub_reachable
+
+    try:
+        if not hub_reachable():
+            raise ConnectionError("the Hugging Face hub is not reachable")
+        splits = load_dataset(dataset_id)
+    except Exception as e:  # datasets raises ConnectionError, FileNotFoundError, DatasetNotFoundError...
+        raise DataSourceError(f"could not load dataset '{dataset_id}' from the Hugging Face hub "
+                              f"(offline, or no such dataset?): use a local parquet or image folder, "
+                              f"or the built-in 'digits'") from e
+    return _from_hf(splits, dataset_id)
+
+
+# ---------------------------------------------------------------------------------- folders
+def _scan_classes(root: Path) -> dict[str, list[Path]]:
+    classes = {d.name: sorted(p for p in d.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+               for d in sorted(root.iterdir()) if d.is_dir()}
+    return {name: files for name, files in classes.items() if files}
+
+
+def _folder_set(classes: dict[str, list[Path]], labels: list[str]) -> ImageSet:
+    items = [(p, labels.index(c)) for c in labels for p in classes.get(c, [])]
+    return ImageSet(lambda i: (Image.open(items[i][0]), items[i][1]), len(items), [t for _, t in items])
+
+
+def load_image_folder(root: Path, test_fraction: float = 0.2, seed: int = 0) -> LabeledImages:
+    """`root/class_name/*.jpg`, or `root/{train,test}/class_name/*.jpg`.
+
+    Without train/test subfolders, a stratified `test_fraction` of each class is held out.
+    """
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train, test = _scan_classes(root / "train"), _scan_classes(root / "test")
+        if not train or not test:
+            raise DataSourceError(f"{root}: no images under train/ or test/")
+        if sorted(train) != sorted(test):
+            raise DataSourceError(f"{root}: labels disagree between train {sorted(train)} and test {sorted(test)}")
+        labels = sorted(train)
+        return LabeledImages(_folder_set(train, labels), _folder_set(test, labels), labels, str(root))
+    classes = _scan_classes(root)
+    if not classes:
+        raise DataSourceError(f"{root}: no images found (expected class_name/*.jpg subfolders)")
+    rng = np.random.default_rng(seed)
+    train, test = {}, {}
+    for name, files in classes.items():
+        order = rng.permutation(len(files))
+        n_test = max(1, round(len(files) * test_fraction)) if len(files) > 1 else 0
+        test[name] = [files[i] for i in order[:n_test]]
+        train[name] = [files[i] for i in order[n_test:]]
+    labels = sorted(classes)
+    return LabeledImages(_folder_set(train, labels), _folder_set(test, labels), labels, str(root))
+
+
+# ---------------------------------------------------------------------------------- built-in
+def load_digits_images(test_fraction: float = 0.2, seed: int = 0) -> LabeledImages:
+    """scikit-learn's 8x8 `load_digits` (1,797 images) as RGB images, stratified split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    pixels = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)  # (N, 8, 8), 0..16 -> 0..255
+    rgb = np.repeat(pixels[..., None], 3, axis=-1)
+    tr, te = train_test_split(np.arange(len(rgb)), test_size=test_fraction, random_state=seed,
+                              stratify=digits.target)
+
+    def make(idx):
+        return ImageSet(lambda i: (Image.fromarray(rgb[idx[i]]), digits.target[idx[i]]), len(idx),
+                        digits.target[idx])
+
+    return LabeledImages(make(tr), make(te), [str(d) for d in range(10)], "digits")
+
+
+BUILTIN_DATA: dict[str, Callable[[], LabeledImages]] = {"digits": load_digits_images}
+
+
+def load_data(source: str = DEFAULT_DATA) -> LabeledImages:
+    """Resolve `source`: a built-in name, a parquet folder, an image-folder tree, or a hub id."""
+    if source in BUILTIN_DATA:
+        return BUILTIN_DATA[source]()
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if not any(path.iterdir()):
+            raise DataSourceError(f"data folder '{source}' is empty")
+        if any(path.glob("*.parquet")):
+            return load_parquet_folder(path)
+        return load_image_folder(path)
+    if path.exists():
+        raise DataSourceError(f"data path '{source}' is a file; give a folder, a hub dataset id, "
+                              f"or one of: {', '.join(BUILTIN_DATA)}")
+    if source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise DataSourceError(f"data folder '{source}' does not exist")
+    return load_hub(source)

@@ -1,0 +1,92 @@
+"""Model sources, one code path: preset name, local checkpoint folder, or hub id.
+
+Whatever the source, the model comes out of `from_pretrained` (presets are first written to
+a local folder), so the tests exercise the same path a hub id takes. Weights are read as
+safetensors only and remote code is never trusted.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from transformers import (AutoConfig, AutoImageProcessor, AutoModelForImageClassification,
+                          ViTConfig, ViTForImageClassification, ViTImageProcessor)
+
+from ._hub import hub_reachable
+from .errors import ModelSourceError
+from .presets import PRESETS, Preset
+
+SUPPORTED_MODEL_TYPES = ("vit", "deit")
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or Path(source).suffix != "" or source.count("/") > 1
+
+
+def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: int = 0):
+    """Initialise `preset` at random (seeded) and `save_pretrained` it with its processor."""
+    import torch
+
+    torch.manual_seed(seed)
+    config = ViTConfig(**preset.config_kwargs(), num_labels=len(labels),
+                       id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
+    ViTForImageClassification(config).save_pretrained(folder, safe_serialization=True)
+    ViTImageProcessor(size={"height": preset.image_size, "width": preset.image_size},
+                      image_mean=list(preset.image_mean), image_std=list(preset.image_std)
+                      ).save_pretrained(folder)
+
+
+def check_model_type(source: str, model_type: str, architectures: list[str] | None) -> None:
+    """Refuse anything that is not a ViT/DeiT image classifier, naming what is supported."""
+    problems = []
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        problems.append(f"'{source}' is a '{model_type}' model; supported model types: "
+                        f"{', '.join(SUPPORTED_MODEL_TYPES)}")
+    if architectures and not any("ImageClassification" in a for a in architectures):
+        problems.append(f"'{source}' is not an image classifier (architectures: {', '.join(architectures)})")
+    if problems:
+        raise ModelSourceError(*problems)
+
+
+def resolve_source(source: str) -> str:
+    """Return a local folder or hub id for `source`, raising a clear error for a missing path."""
+    if source in PRESETS or Path(source).expanduser().is_dir():
+        return source
+    if _looks_like_path(source):
+        raise ModelSourceError(f"model folder '{source}' does not exist; give a checkpoint folder, "
+                               f"a hub id, or a preset: {', '.join(PRESETS)}")
+    return source
+
+
+def load_model(source: str, labels: list[str], seed: int = 0):
+    """Load `(model, processor)` for fine-tuning on `labels` from a preset, folder or hub id.
+
+    A classifier head of another size (e.g. ImageNet's 1000 classes) is replaced.
+    """
+    source = resolve_source(source)
+    if source in PRESETS:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_preset(PRESETS[source], tmp, labels, seed)
+            return _from_pretrained(tmp, labels, display=source)
+    return _from_pretrained(str(Path(source).expanduser()) if Path(source).expanduser().is_dir()
+                            else source, labels, display=source)
+
+
+def _from_pretrained(where: str, labels: list[str], display: str):
+    local = Path(where).is_dir() or not hub_reachable()  # offline: the hub cache, or a clear error
+    try:
+        config = AutoConfig.from_pretrained(where, trust_remote_code=False, local_files_only=local)
+    except OSError as e:
+        if Path(where).is_dir():
+            raise ModelSourceError(f"'{display}' is not a Hugging Face checkpoint folder ({e})") from e
+        raise ModelSourceError(
+            f"could not load '{display}' from the Hugging Face hub (offline, or no such model?): "
+            f"use a local checkpoint folder or a preset: {', '.join(PRESETS)}") from e
+    check_model_type(display, config.model_type, getattr(config, "architectures", None))
+    kwargs = dict(num_labels=len(labels), id2label=dict(enumerate(labels)),
+                  label2id={n: i for i, n in enumerate(labels)})
+    model = AutoModelForImageClassification.from_pretrained(
+        where, **kwargs, ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False,
+        local_files_only=local)
+    processor = AutoImageProcessor.from_pretrained(where, trust_remote_code=False, local_files_only=local)
+    return model, processor

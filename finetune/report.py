@@ -1,0 +1,77 @@
+"""What a fine-tuning run leaves behind: metrics.json, run.json and two pictures."""
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xai.plots import confusion_matrix, plot_confusion_matrix, plot_training_curves
+
+
+@dataclass
+class RunResult:
+    cfg: dict
+    labels: list[str]
+    data_source: str
+    n_train: int
+    n_test: int
+    logits: np.ndarray  # (N_test, C)
+    targets: np.ndarray  # (N_test,)
+    test_loss: float
+    train_metrics: dict
+    train_wall_s: float
+    eval_wall_s: float
+    log_history: list[dict]
+    resumed_from: str | None
+    out: Path
+    metrics: dict = field(default_factory=dict)
+
+
+def classification_metrics(logits: np.ndarray, targets: np.ndarray, labels: list[str]) -> dict:
+    """Accuracy, macro-F1, per-class accuracy and the confusion matrix of `(N, C)` logits."""
+    from sklearn.metrics import f1_score
+
+    predictions = logits.argmax(-1)
+    cm = confusion_matrix(targets, predictions, len(labels))
+    per_class = cm.diagonal() / np.maximum(cm.sum(axis=1), 1)
+    return {"accuracy": float((predictions == targets).mean()),
+            "macro_f1": float(f1_score(targets, predictions, average="macro", labels=range(len(labels)))),
+            "per_class_accuracy": {name: float(a) for name, a in zip(labels, per_class)},
+            "confusion_matrix": cm.tolist()}
+
+
+def library_versions() -> dict:
+    import datasets
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "datasets": datasets.__version__,
+            "numpy": np.__version__, "platform": platform.platform(), "processor": platform.processor()}
+
+
+def write_report(result: RunResult) -> dict:
+    """Write metrics.json, run.json, confusion_matrix.png and training_curves.png into `result.out`."""
+    out = result.out
+    m = classification_metrics(result.logits, result.targets, result.labels)
+    m.update(loss=float(result.test_loss), n_train=result.n_train, n_test=result.n_test,
+             epochs=float(result.train_metrics.get("epoch", result.cfg["epochs"])),
+             train_wall_s=round(result.train_wall_s, 2),
+             train_images_per_s=round(float(result.train_metrics.get("train_samples_per_second", 0.0)), 2),
+             eval_images_per_s=round(result.n_test / max(result.eval_wall_s, 1e-9), 2))
+    result.metrics = m
+    (out / "metrics.json").write_text(json.dumps(m, indent=2))
+    (out / "run.json").write_text(json.dumps({
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]), "config": result.cfg,
+        "data": result.data_source, "labels": result.labels, "resumed_from": result.resumed_from,
+        "versions": library_versions(), "log_history": result.log_history}, indent=2, default=str))
+    name = Path(result.cfg["model"]).name
+    plot_confusion_matrix(np.asarray(m["confusion_matrix"]), result.labels, out / "confusion_matrix.png",
+                          title=f"{name} on {Path(result.data_source).name}")
+    plot_training_curves(result.log_history, out / "training_curves.png", title=f"{name}: training")
+    return m

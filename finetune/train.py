@@ -1,0 +1,143 @@
+"""Fine-tune a ViT/DeiT image classifier with `transformers.Trainer`.
+
+Works unchanged under `torchrun`/`accelerate` (one process per device; gloo on CPU).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import TrainingArguments, ViTImageProcessor
+
+from ._safe_trainer import SafeTrainer, last_complete_checkpoint
+from .config import FinetuneConfig
+from .data import ImageSet, load_data
+from .errors import FinetuneError
+from .models import load_model
+from .report import RunResult, write_report
+
+CHECKPOINTS = "checkpoints"
+
+
+class TorchImages(torch.utils.data.Dataset):
+    """`ImageSet` -> `{"pixel_values": uint8 (3, S, S), "labels": int}`, resized and maybe flipped."""
+
+    def __init__(self, images: ImageSet, size: int, resample: int, flip: bool):
+        self.images, self.size, self.resample, self.flip = images, size, Image.Resampling(resample), flip
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> dict:
+        image, label = self.images[i]
+        if image.size != (self.size, self.size):
+            image = image.resize((self.size, self.size), self.resample)
+        x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
+        if self.flip and torch.rand(()) < 0.5:
+            x = x.flip(-1)
+        return {"pixel_values": x, "labels": label}
+
+
+class Normalize:
+    """Collator: stack uint8 images and normalise with the processor's mean/std -> float (B, 3, S, S)."""
+
+    def __init__(self, mean, std):
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255
+
+    def __call__(self, batch: list[dict]) -> dict:
+        x = torch.stack([b["pixel_values"] for b in batch]).float()
+        return {"pixel_values": (x - self.mean) / self.std,
+                "labels": torch.tensor([b["labels"] for b in batch], dtype=torch.long)}
+
+
+def compute_metrics(eval_pred) -> dict:
+    from sklearn.metrics import f1_score
+
+    logits, targets = eval_pred
+    predictions = np.asarray(logits).argmax(-1)
+    return {"accuracy": float((predictions == targets).mean()),
+            "macro_f1": float(f1_score(targets, predictions, average="macro"))}
+
+
+def training_processor(processor, size: int) -> ViTImageProcessor:
+    """A processor that states exactly the preprocessing used here: resize to SxS, normalise."""
+    return ViTImageProcessor(do_resize=True, size={"height": size, "width": size},
+                             resample=int(getattr(processor, "resample", Image.Resampling.BILINEAR)),
+                             image_mean=list(processor.image_mean), image_std=list(processor.image_std))
+
+
+def prepare_output(cfg: FinetuneConfig) -> Path:
+    """Refuse to clobber a run unless asked; return the output folder."""
+    out = Path(cfg.out)
+    finished, unfinished = (out / "metrics.json").exists(), (out / CHECKPOINTS).is_dir()
+    if cfg.overwrite:
+        shutil.rmtree(out, ignore_errors=True)
+    elif finished and not cfg.resume:
+        raise FinetuneError(f"'{out}' already holds a finished run: pass --overwrite or another --out")
+    elif unfinished and not cfg.resume:
+        raise FinetuneError(f"'{out}' holds checkpoints of an unfinished run: pass --resume to "
+                            f"continue it or --overwrite to start again")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def ddp_backend() -> str | None:
+    """gloo when launched by torchrun/accelerate on CPU; the default (nccl) on GPUs."""
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    return "gloo" if distributed and not torch.cuda.is_available() else None
+
+
+def training_arguments(cfg: FinetuneConfig, out: Path) -> TrainingArguments:
+    save = dict(save_strategy="steps", save_steps=cfg.save_steps) if cfg.save_steps else dict(save_strategy="epoch")
+    return TrainingArguments(
+        output_dir=str(out / CHECKPOINTS), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
+        learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_ratio=cfg.warmup_ratio,
+        lr_scheduler_type=cfg.scheduler, label_smoothing_factor=cfg.label_smoothing, optim="adamw_torch",
+        eval_strategy="epoch", save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
+        dataloader_num_workers=cfg.num_workers, remove_unused_columns=False, report_to=[],
+        disable_tqdm=not cfg.progress, save_safetensors=True, ddp_find_unused_parameters=False, dataloader_pin_memory=False,
+        ddp_backend=ddp_backend(), **save)
+
+
+def finetune(cfg: FinetuneConfig) -> RunResult:
+    """Run one fine-tuning job end to end and write the output folder; see the README."""
+    if cfg.problems():
+        raise FinetuneError(*cfg.problems())
+    data = load_data(cfg.data)
+    model, processor = load_model(cfg.model, data.labels, seed=cfg.seed)
+    out = prepare_output(cfg)
+    size = int(model.config.image_size)
+    processor = training_processor(processor, size)
+    train = TorchImages(data.train.subset(cfg.limit_train), size, processor.resample, cfg.flip)
+    test = TorchImages(data.test.subset(cfg.limit_test), size, processor.resample, flip=False)
+    trainer = SafeTrainer(model=model, args=training_arguments(cfg, out), train_dataset=train,
+                          eval_dataset=test, data_collator=Normalize(processor.image_mean, processor.image_std),
+                          compute_metrics=compute_metrics)
+    resume = last_complete_checkpoint(out / CHECKPOINTS) if cfg.resume else None
+    if cfg.resume and resume is None and trainer.is_world_process_zero():
+        print(f"no complete checkpoint in {out / CHECKPOINTS}: starting from scratch")
+    started = time.time()
+    train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    wall = time.time() - started
+    started = time.time()
+    prediction = trainer.predict(test)
+    eval_seconds = time.time() - started
+    result = RunResult(cfg=asdict(cfg), labels=data.labels, data_source=data.source,
+                       n_train=len(train), n_test=len(test), logits=prediction.predictions,
+                       targets=prediction.label_ids, test_loss=prediction.metrics["test_loss"],
+                       train_metrics=train_output.metrics, train_wall_s=wall, eval_wall_s=eval_seconds,
+                       log_history=trainer.state.log_history, resumed_from=str(resume) if resume else None,
+                       out=out)
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(out))
+        processor.save_pretrained(out)
+        write_report(result)
+    return result

@@ -1,0 +1,1 @@
+"""Explanation maths, faithfulness metrics and the pictures. Imports no other package of ours."""
