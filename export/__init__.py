@@ -1,0 +1,7 @@
+"""Export ViT/DeiT classifiers to ONNX and Core ML graphs that output their own explanation."""
+from .api import EXPORTERS, export_model
+from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, ExportError
+from .parity import TOLERANCES, ParityError
+
+__all__ = ["export_model", "ExportConfig", "ExportError", "ParityError", "EXPORTERS", "PRECISIONS",
+           "EXPLAIN_KINDS", "TOLERANCES"]

@@ -1,0 +1,49 @@
+"""`python -m export {onnx,coreml} CHECKPOINT --out DIR [--precision P] [--explain E] [--batch N] [--force]`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runtime.checkpoint import CheckpointError
+
+from .api import EXPORTERS, export_model
+from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, ExportError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__)
+    sub = parser.add_subparsers(dest="format", required=True)
+    for fmt in EXPORTERS:
+        p = sub.add_parser(fmt, help=f"export to {fmt}")
+        p.add_argument("checkpoint", help="finetune output folder, local HF ViT/DeiT checkpoint, or hub id")
+        p.add_argument("--out", required=True, help="artifact folder to write (model + manifest.json)")
+        p.add_argument("--precision", choices=PRECISIONS[fmt], default=None,
+                       help=f"weights/compute precision (default: {PRECISIONS[fmt][0]})")
+        p.add_argument("--explain", choices=list(EXPLAIN_KINDS), default="rollout",
+                       help="; ".join(f"{k}: {v}" for k, v in EXPLAIN_KINDS.items()))
+        p.add_argument("--batch", type=int, default=None,
+                       help="fixed batch size (default: dynamic for ONNX, 1 for Core ML)")
+        p.add_argument("--parity-images", type=int, default=4, help="images for the parity check")
+        p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = ExportConfig(format=args.format, precision=args.precision, explain=args.explain, batch=args.batch,
+                       force=args.force, parity_images=args.parity_images)
+    try:
+        manifest = export_model(args.checkpoint, args.out, cfg)
+    except (ExportError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    parity = manifest.parity
+    detail = ", ".join(f"{k} {v['max_abs_diff']:.2g}" for k, v in parity.get("outputs", {}).items()
+                       if not k.startswith("attention_"))
+    print(f"wrote {args.out}/{manifest.model_file} ({manifest.format} {manifest.precision}, explain={manifest.explain})")
+    print(f"parity with PyTorch: {parity['status']}" + (f" ({detail})" if detail else f" ({parity.get('reason')})"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""`export_model`: checkpoint -> artifact folder (model + manifest.json), checked against PyTorch.
+
+Everything is written into a temporary sibling folder that is renamed into place only after
+the parity check passed, so a failed export never leaves a half artifact behind.
+"""
+from __future__ import annotations
+
+import platform
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+from runtime.backend import BACKENDS, BackendUnavailable
+from runtime.checkpoint import Checkpoint, load_checkpoint
+from runtime.manifest import Manifest, read_manifest, write_manifest
+
+from .config import ExportConfig, ExportError
+from .parity import ParityError, compare, parity_images, reference_outputs
+
+TOOLKIT_VERSION = "0.1.0"
+
+
+def _export_onnx(checkpoint, cfg, folder):
+    from .onnx import export_onnx
+
+    return export_onnx(checkpoint, cfg, folder)
+
+
+def _export_coreml(checkpoint, cfg, folder):
+    from .coreml import export_coreml
+
+    return export_coreml(checkpoint, cfg, folder)
+
+
+# format -> (writer, runtime backend that checks it)
+EXPORTERS: dict[str, tuple[Callable[[Checkpoint, ExportConfig, Path], dict], str]] = {
+    "onnx": (_export_onnx, "onnx"),
+    "coreml": (_export_coreml, "coreml"),
+}
+
+
+def library_versions(fmt: str) -> dict:
+    import importlib.metadata as md
+
+    names = ["torch", "transformers", "numpy"] + (["onnx", "onnxruntime"] if fmt == "onnx" else ["coremltools"])
+    return {"explainable-vit": TOOLKIT_VERSION, "python": platform.python_version(),
+            **{n: md.version(n) for n in names}}
+
+
+def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Manifest:
+    config = checkpoint.model.config
+    return Manifest(
+        format=cfg.format, model_file=facts["model_file"], precision=cfg.resolved_precision, explain=cfg.explain,
+        labels=list(checkpoint.labels), input=facts["input"],
+        preprocessing={"resize": list(checkpoint.image_size), "resample": checkpoint.resample,
+                       "mean": list(checkpoint.mean), "std": list(checkpoint.std),
+                       "normalisation": facts.get("normalisation", "inside the graph")},
+        outputs=facts["outputs"], patch_grid=list(checkpoint.patch_grid),
+        n_special_tokens=checkpoint.n_special_tokens, num_layers=config.num_hidden_layers,
+        num_heads=config.num_attention_heads,
+        source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256, "model_type": config.model_type,
+                "architecture": type(checkpoint.model).__name__},
+        versions=library_versions(cfg.format), parity={})
+
+
+def check_parity(folder: Path, manifest: Manifest, checkpoint: Checkpoint, cfg: ExportConfig) -> dict:
+    """Run the artifact through its runtime backend against PyTorch; 'not run' where it cannot run."""
+    images = parity_images(cfg.parity_images, checkpoint.image_size)
+    backend_name = EXPORTERS[cfg.format][1]
+    try:
+        backend = BACKENDS[backend_name](folder, manifest)
+    except (BackendUnavailable, KeyError) as e:
+        return {"status": "not run", "reason": str(e) or f"no '{backend_name}' backend on this machine"}
+    exported = backend.run_batched(images)
+    report = compare(reference_outputs(checkpoint, images, cfg.explain), exported, cfg.resolved_precision)
+    report["backend"] = getattr(backend, "label", backend_name)
+    return report
+
+
+def export_model(source: str | Path, out: str | Path, cfg: ExportConfig = ExportConfig()) -> Manifest:
+    """Export `source` (checkpoint folder or hub id) to `out`; returns the written manifest."""
+    if cfg.problems():
+        raise ExportError("; ".join(cfg.problems()))
+    out = Path(out)
+    if out.exists() and not cfg.force:
+        raise ExportError(f"'{out}' already exists: pass --force to replace it")
+    checkpoint = load_checkpoint(source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        manifest = _write_artifact(checkpoint, cfg, tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return read_manifest(out)
+
+
+def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> Manifest:
+    writer = EXPORTERS[cfg.format][0]
+    try:
+        facts = writer(checkpoint, cfg, folder)
+    except ExportError:
+        raise
+    except Exception as e:
+        raise ExportError(f"{cfg.format} export of '{checkpoint.source}' failed: {e}") from e
+    manifest = build_manifest(checkpoint, cfg, facts)
+    write_manifest(manifest, folder)
+    manifest = replace(manifest, parity=check_parity(folder, manifest, checkpoint, cfg))
+    write_manifest(manifest, folder)
+    if manifest.parity["status"] == "failed":
+        raise ParityError(manifest.parity)
+    return manifest

@@ -1,0 +1,47 @@
+"""Export options: one frozen dataclass, and the registries every CLI choice comes from."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PRECISIONS = {"onnx": ("fp32", "fp16", "int8"), "coreml": ("fp16", "fp32", "int8")}
+DEFAULT_PRECISION = {"onnx": "fp32", "coreml": "fp16"}
+EXPLAIN_KINDS = {
+    "rollout": "logits, probs and the attention-rollout map (N, grid_h, grid_w)",
+    "attentions": "as rollout, plus every layer's attention probabilities (N, heads, tokens, tokens)",
+    "none": "logits and probs only",
+}
+
+
+class ExportError(RuntimeError):
+    """An export that could not be made or did not pass its own checks."""
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    format: str = "onnx"
+    precision: str | None = None  # None: the format's default (onnx fp32, coreml fp16)
+    explain: str = "rollout"
+    batch: int | None = None  # None: dynamic batch (ONNX); Core ML is exported for batch 1
+    force: bool = False  # replace an existing output folder
+    parity_images: int = 4
+    opset: int = 18
+
+    @property
+    def resolved_precision(self) -> str:
+        return self.precision or DEFAULT_PRECISION.get(self.format, "fp32")
+
+    def problems(self) -> list[str]:
+        """Every unknown or invalid option at once, with the known values."""
+        out = []
+        if self.format not in PRECISIONS:
+            out.append(f"unknown format '{self.format}'; known: {', '.join(PRECISIONS)}")
+        elif self.resolved_precision not in PRECISIONS[self.format]:
+            out.append(f"unknown precision '{self.precision}' for {self.format}; known: "
+                       f"{', '.join(PRECISIONS[self.format])}")
+        if self.explain not in EXPLAIN_KINDS:
+            out.append(f"unknown explanation '{self.explain}'; known: {', '.join(EXPLAIN_KINDS)}")
+        if self.batch is not None and self.batch < 1:
+            out.append("--batch must be >= 1 (or omitted for a dynamic batch)")
+        if self.parity_images < 1:
+            out.append("--parity-images must be >= 1")
+        return out

@@ -1,0 +1,112 @@
+"""Attention rollout: Abnar & Zuidema, "Quantifying Attention Flow in Transformers", ACL 2020.
+https://arxiv.org/abs/2005.00928
+
+Per layer: fuse heads, add the identity (the residual path), row-normalise; multiply the
+layers together; read the CLS row over the patch tokens. Pure maths: arrays in, arrays out, so
+the same functions serve PyTorch, ONNX Runtime and Core ML outputs. `rollout_cls_torch` is the
+form that goes inside exported graphs: only the CLS row, as a vector times each layer's matrix
+(O(L*N^2) instead of the O(L*N^3) full product).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+HEAD_FUSIONS = ("mean", "max", "min")
+ROW_SUM_ATOL = 1e-3
+
+
+class AttentionCheckError(ValueError):
+    """Captured attention maps are not what rollout needs (count, shape, or rows not summing to 1)."""
+
+
+def check_attentions(attentions: Sequence[np.ndarray], num_layers: int | None = None) -> None:
+    """Every map `(B, heads, N, N)`, one per layer, rows summing to 1; all problems listed at once."""
+    problems = []
+    if num_layers is not None and len(attentions) != num_layers:
+        problems.append(f"{len(attentions)} attention maps for {num_layers} layers")
+    for i, a in enumerate(attentions):
+        if a.ndim != 4 or a.shape[-1] != a.shape[-2]:
+            problems.append(f"layer {i}: shape {a.shape}, expected (B, heads, N, N)")
+            continue
+        worst = float(np.abs(a.sum(-1) - 1).max())
+        if worst > ROW_SUM_ATOL:
+            problems.append(f"layer {i}: rows sum to 1 within {worst:.2e} (> {ROW_SUM_ATOL}); "
+                            "was attention captured after softmax, with eager attention?")
+    if problems:
+        raise AttentionCheckError("; ".join(problems))
+
+
+def fuse_heads(attention: np.ndarray, head_fusion: str = "mean") -> np.ndarray:
+    """`(B, heads, N, N)` -> `(B, N, N)`."""
+    if head_fusion not in HEAD_FUSIONS:
+        raise ValueError(f"unknown head fusion '{head_fusion}'; known: {', '.join(HEAD_FUSIONS)}")
+    return getattr(attention, head_fusion)(axis=1)
+
+
+def discard_lowest(a: np.ndarray, ratio: float, n_special: int) -> np.ndarray:
+    """Zero the lowest `ratio` of each map's entries, never a special token's column."""
+    if ratio <= 0:
+        return a
+    b, n, _ = a.shape
+    out = a.copy()
+    flat = out.reshape(b, -1)
+    k = int(flat.shape[1] * ratio)
+    lowest = np.argsort(flat, axis=1)[:, :k]
+    keep = (lowest % n) < n_special  # special-token columns (CLS, distillation) stay
+    rows = np.repeat(np.arange(b)[:, None], k, axis=1)
+    flat[rows[~keep], lowest[~keep]] = 0
+    return out
+
+
+def rollout(attentions: Sequence[np.ndarray], head_fusion: str = "mean", discard_ratio: float = 0.0,
+            n_special: int = 1) -> np.ndarray:
+    """Full-product rollout `(B, N, N)` from per-layer maps `(B, heads, N, N)`, first layer first."""
+    result = None
+    for attention in attentions:
+        a = discard_lowest(fuse_heads(np.asarray(attention, dtype=np.float64), head_fusion),
+                           discard_ratio, n_special)
+        a = a + np.eye(a.shape[-1])
+        a = a / a.sum(-1, keepdims=True)
+        result = a if result is None else a @ result
+    return result
+
+
+def cls_relevance_to_grid(row: np.ndarray, n_special: int, grid: tuple[int, int]) -> np.ndarray:
+    """CLS row `(B, N)` -> patch map `(B, grid_h, grid_w)` scaled to max 1."""
+    patches = row[:, n_special:].reshape(row.shape[0], *grid)
+    return patches / np.maximum(patches.max(axis=(1, 2), keepdims=True), 1e-12)
+
+
+def rollout_map(attentions: Sequence[np.ndarray], grid: tuple[int, int], n_special: int = 1,
+                head_fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
+    """Checked rollout heatmap `(B, grid_h, grid_w)` from per-layer maps `(B, heads, N, N)`."""
+    check_attentions(attentions)
+    full = rollout(attentions, head_fusion, discard_ratio, n_special)
+    return cls_relevance_to_grid(full[:, 0], n_special, grid).astype(np.float32)
+
+
+def raw_attention_map(attentions: Sequence[np.ndarray], grid: tuple[int, int], n_special: int = 1) -> np.ndarray:
+    """Last layer's head-mean CLS attention over the patches `(B, grid_h, grid_w)`, max 1."""
+    check_attentions(attentions)
+    return cls_relevance_to_grid(np.asarray(attentions[-1]).mean(axis=1)[:, 0], n_special, grid).astype(np.float32)
+
+
+def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int]):
+    """In-graph rollout (torch): head mean, + I, row-normalised, CLS row as a vector.
+
+    attentions: per layer `(B, heads, N, N)`, first layer first. Returns `(B, grid_h, grid_w)`,
+    max 1. Since rows of A sum to 1, (A + I) row-normalised is (A + I) / 2: v (A + I) / 2 =
+    (v A + v) / 2 needs no identity matrix, so the graph holds one batched vector-matrix
+    product per layer.
+    """
+    import torch
+
+    last = attentions[-1].mean(dim=1)  # (B, N, N)
+    v = last[:, 0, :] * 0.5  # e_0 (A_L + I) / 2 ...
+    v = torch.cat([v[:, :1] + 0.5, v[:, 1:]], dim=1)  # ... with the identity's 1 on the CLS entry
+    for attention in reversed(attentions[:-1]):  # v <- v (A_l + I) / 2, last layer first
+        v = (torch.bmm(v.unsqueeze(1), attention.mean(dim=1)).squeeze(1) + v) * 0.5
+    patches = v[:, n_special:].reshape(-1, grid[0], grid[1])
+    return patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
