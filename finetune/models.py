@@ -88,5 +88,6 @@ def _from_pretrained(where: str, labels: list[str], display: str):
     model = AutoModelForImageClassification.from_pretrained(
         where, **kwargs, ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False,
         local_files_only=local)
-    processor = AutoImageProcessor.from_pretrained(where, trust_remote_code=False, local_files_only=local)
+    processor = AutoImageProcessor.from_pretrained(where, trust_remote_code=False, local_files_only=local,
+                                                   use_fast=False)
     return model, processor

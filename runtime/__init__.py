@@ -1,8 +1,11 @@
 """Run exported explainable ViTs: one Predictor API over PyTorch, ONNX Runtime and Core ML."""
+from . import coreml as _coreml_backend  # noqa: F401  (registers; coremltools loads lazily)
+from . import onnx as _onnx_backend  # noqa: F401  (registers; onnxruntime loads lazily)
+from . import torch as _torch_backend  # noqa: F401
+from .backend import BACKENDS, Backend, BackendUnavailable
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from .manifest import Manifest, ManifestError, read_manifest
+from .predictor import Prediction, Predictor, load
 
-__all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "Manifest", "ManifestError", "read_manifest"]
-
-from . import onnx as _onnx_backend  # noqa: E402,F401  (registers the backend; onnxruntime loads lazily)
-from . import coreml as _coreml_backend  # noqa: E402,F401
+__all__ = ["load", "Predictor", "Prediction", "BACKENDS", "Backend", "BackendUnavailable", "Checkpoint",
+           "CheckpointError", "load_checkpoint", "Manifest", "ManifestError", "read_manifest"]

@@ -96,7 +96,8 @@ def load_checkpoint(source: str | Path) -> Checkpoint:
 
         model = DeiTForImageClassificationWithTeacher.from_pretrained(
             source, attn_implementation="eager", use_safetensors=True, local_files_only=local).eval()
-    processor = AutoImageProcessor.from_pretrained(source, trust_remote_code=False, local_files_only=local)
+    processor = AutoImageProcessor.from_pretrained(source, trust_remote_code=False, local_files_only=local,
+                                                   use_fast=False)
     size, patch = int(config.image_size), int(config.patch_size)
     return Checkpoint(model=model, source=source, labels=[config.id2label[i] for i in range(config.num_labels)],
                       image_size=(size, size), patch_grid=(size // patch, size // patch),

@@ -74,3 +74,72 @@ def plot_training_curves(log_history: list[dict], path: str | Path, title: str =
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
+
+
+def _overlay_axes(ax, image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5):
+    """Heatmap min-max stretched for display: rollout maps are often nearly flat (all ~0.8-1)."""
+    low, high = float(heatmap.min()), float(heatmap.max())
+    shown = (heatmap - low) / (high - low) if high - low > 1e-6 else np.zeros_like(heatmap)
+    ax.imshow(image)
+    im = ax.imshow(shown, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+    ax.axis("off")
+    return im
+
+
+def plot_explanation(image: np.ndarray, heatmap: np.ndarray, path: str | Path, title: str,
+                     method: str = "attention rollout") -> Path:
+    """The seed's picture: the original beside the heatmap overlaid on it, with a colour bar.
+
+    image: `(H, W, 3)` uint8; heatmap: `(H, W)` in [0, 1] at the image's size.
+    """
+    plt = _pyplot()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4.4))
+    a.imshow(image)
+    a.set_title("input")
+    a.axis("off")
+    im = _overlay_axes(b, image, heatmap)
+    b.set_title(method)
+    fig.colorbar(im, ax=b, fraction=0.046, pad=0.04, label="relevance (min-max scaled)")
+    fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_probabilities(labels: Sequence[str], probs: np.ndarray, path: str | Path, title: str, top: int = 10) -> Path:
+    """Horizontal bars of the `top` most likely classes, the winner highlighted."""
+    plt = _pyplot()
+    order = np.argsort(-probs)[:top][::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(order) + 1.4))
+    colours = ["tab:orange" if i == order[-1] else "tab:blue" for i in order]
+    bars = ax.barh([labels[i] for i in order], probs[order], color=colours)
+    for bar, p in zip(bars, probs[order]):
+        ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, f"{p:.1%}", va="center", fontsize=9)
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("probability")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_comparison(image: np.ndarray, rows: Sequence[tuple[str, str, float, np.ndarray]], path: str | Path,
+                    title: str = "") -> Path:
+    """Models side by side on one image: each panel is (model name, top-1 label, probability, heatmap)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(rows) + 1, figsize=(3.6 * (len(rows) + 1) + 0.6, 4))
+    axes[0].imshow(image)
+    axes[0].set_title("input")
+    axes[0].axis("off")
+    im = None
+    for ax, (name, label, prob, heatmap) in zip(axes[1:], rows):
+        im = _overlay_axes(ax, image, heatmap)
+        ax.set_title(f"{name}\n{label} ({prob:.1%})", fontsize=10)
+    fig.colorbar(im, ax=list(axes[1:]), fraction=0.025, pad=0.02, label="relevance")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy parity, explanation parity and cost per backend and precision."""

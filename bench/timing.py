@@ -1,0 +1,47 @@
+"""Latency measurement: warm-up, then interleaved rounds (A B C A B C ...) so machine drift
+cancels between the things compared; medians and p90 per runner."""
+from __future__ import annotations
+
+import platform
+import time
+from typing import Callable
+
+import numpy as np
+
+
+def interleaved_latency(runners: dict[str, Callable[[], object]], rounds: int = 10, iters: int = 20,
+                        warmup: int = 5, progress: bool = True) -> dict[str, dict]:
+    """Milliseconds per call of each runner: `{name: {"p50", "p90", "mean", "samples"}}`."""
+    from tqdm import tqdm
+
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in tqdm(range(rounds), desc="timing rounds", disable=not progress):
+        for name, run in runners.items():
+            for _ in range(iters):
+                start = time.perf_counter()
+                run()
+                samples[name].append((time.perf_counter() - start) * 1e3)
+    return {name: {"p50": float(np.median(s)), "p90": float(np.percentile(s, 90)), "mean": float(np.mean(s)),
+                   "samples": len(s)} for name, s in samples.items()}
+
+
+def machine_info() -> dict:
+    """CPU model, core count and library versions for report headers."""
+    import importlib.metadata as md
+    import os
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for name in ("torch", "onnxruntime", "onnx", "transformers", "coremltools", "optimum-onnx"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "versions": versions}

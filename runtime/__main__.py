@@ -1,0 +1,97 @@
+"""`python -m runtime predict ARTIFACT IMAGE... [--out DIR] [--top-k 3] [--backend NAME]`
+`python -m runtime compare ARTIFACT_A ARTIFACT_B IMAGE... [--out DIR]`
+
+Bad images never stop a batch: each gets an error row, the others are still predicted, and
+the exit status is 1 at the end when any image failed."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .backend import BACKENDS, BackendUnavailable
+from .checkpoint import CheckpointError
+from .manifest import ManifestError
+from .predictor import load
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m runtime", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="predict and explain images")
+    p.add_argument("artifact", help="export artifact folder or checkpoint folder")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--out", default="predictions", help="folder for the pictures")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--backend", choices=list(BACKENDS), default=None, help="default: from the manifest")
+    c = sub.add_parser("compare", help="two models side by side on the same images")
+    c.add_argument("artifact_a")
+    c.add_argument("artifact_b")
+    c.add_argument("images", nargs="+")
+    c.add_argument("--out", default="comparisons")
+    return parser
+
+
+def stem(source: str, index: int) -> str:
+    return f"{index:03d}_{Path(source).stem}" if not source.startswith("<") else f"{index:03d}_array"
+
+
+def predict_command(args) -> int:
+    from xai.plots import plot_explanation, plot_probabilities
+
+    predictor = load(args.artifact, backend=args.backend)
+    prediction = predictor.predict(args.images, top_k=args.top_k)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    per_image_ms = prediction.seconds * 1e3 / max(len(prediction.sources), 1)
+    print(f"{'file':40s} {'top-' + str(args.top_k):50s} {'ms':>7s}")
+    for i, source in enumerate(prediction.sources):
+        tops = "  ".join(f"{label} {p:.1%}" for label, p in prediction.top_k[i])
+        print(f"{source[-40:]:40s} {tops:50s} {per_image_ms:7.1f}")
+        label, prob = prediction.top_k[i][0]
+        image = np.asarray(prediction.images[i])
+        name = stem(source, i)
+        if prediction.heatmaps_full:
+            plot_explanation(image, prediction.heatmaps_full[i], out / f"{name}_explain.png",
+                             title=f"{Path(source).name}: {label} ({prob:.1%})")
+        plot_probabilities(prediction.labels, prediction.probs[i], out / f"{name}_probs.png",
+                           title=f"{Path(source).name}: class probabilities")
+    for source, message in prediction.errors:
+        print(f"{source[-40:]:40s} ERROR {message}")
+    print(f"pictures: {out}/ ({len(prediction.sources)} predicted, {len(prediction.errors)} failed)")
+    return 1 if prediction.errors else 0
+
+
+def compare_command(args) -> int:
+    from xai.plots import plot_comparison
+
+    predictions = [load(a).predict(args.images) for a in (args.artifact_a, args.artifact_b)]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [Path(a).name for a in (args.artifact_a, args.artifact_b)]
+    first = predictions[0]
+    for i, source in enumerate(first.sources):
+        rows = [(n, p.top_k[i][0][0], p.top_k[i][0][1], p.heatmaps_full[i]) for n, p in zip(names, predictions)]
+        plot_comparison(np.asarray(first.images[i]), rows, out / f"{stem(source, i)}_compare.png",
+                        title=Path(source).name)
+        print(f"{source[-40:]:40s} " + "  ".join(f"{n}: {r[1]} {r[2]:.1%}" for n, r in zip(names, rows)))
+    for source, message in first.errors:
+        print(f"{source[-40:]:40s} ERROR {message}")
+    print(f"pictures: {out}/")
+    return 1 if first.errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"predict": predict_command, "compare": compare_command}[args.command](args)
+    except (ManifestError, CheckpointError, BackendUnavailable, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

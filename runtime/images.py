@@ -1,0 +1,79 @@
+"""Turning whatever a user hands us into model input: paths, PIL images or arrays, any size
+and mode, EXIF orientation applied, resized as the manifest says."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+ImageLike = Union[str, Path, Image.Image, np.ndarray]
+RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
+            "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
+            "box": Image.Resampling.BOX, "hamming": Image.Resampling.HAMMING}
+
+
+class ImageLoadError(ValueError):
+    """One input could not be read as an image."""
+
+
+def describe(item: ImageLike, index: int) -> str:
+    return str(item) if isinstance(item, (str, Path)) else f"<{type(item).__name__} #{index}>"
+
+
+def to_rgb(item: ImageLike) -> Image.Image:
+    """Any supported input -> an RGB PIL image, upright (EXIF orientation applied)."""
+    if isinstance(item, (str, Path)):
+        path = Path(item)
+        if not path.is_file():
+            raise ImageLoadError(f"{path}: no such file")
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"{path}: empty file")
+        try:
+            with Image.open(path) as image:
+                image.load()  # decode now: truncated files fail here, not later
+                return _rgb(ImageOps.exif_transpose(image))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+            raise ImageLoadError(f"{path}: not a readable image ({e})") from e
+    if isinstance(item, Image.Image):
+        return _rgb(ImageOps.exif_transpose(item))
+    if isinstance(item, np.ndarray):
+        return _rgb(Image.fromarray(_as_uint8(item)))
+    raise ImageLoadError(f"unsupported input type {type(item).__name__}; give a path, a PIL image or a uint8 array")
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
+        raise ImageLoadError(f"array of shape {array.shape}: expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)")
+    if array.dtype != np.uint8:
+        raise ImageLoadError(f"array of dtype {array.dtype}: expected uint8")
+    return array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """Grayscale, palette, CMYK, 16-bit and alpha modes -> RGB (transparency composited on white)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray((array / max(array.max(), 1) * 255).astype(np.uint8))
+    return image.convert("RGB")
+
+
+def resize_batch(images: list[Image.Image], size: tuple[int, int], resample: str) -> np.ndarray:
+    """RGB images -> uint8 `(N, H, W, 3)` at the model's `(H, W)`."""
+    h, w = size
+    method = RESAMPLE.get(resample, Image.Resampling.BILINEAR)
+    return np.stack([np.asarray(im.resize((w, h), method), dtype=np.uint8) for im in images]) if images \
+        else np.zeros((0, h, w, 3), np.uint8)
+
+
+def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`(grid_h, grid_w)` map -> `(H, W)` float32 at an image's size (bilinear)."""
+    w, h = size
+    return np.asarray(Image.fromarray(heatmap.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR))

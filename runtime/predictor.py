@@ -1,0 +1,113 @@
+"""`runtime.load(path) -> Predictor`; `Predictor.predict(images) -> Prediction`. One API, any backend."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xai.rollout import rollout_map
+
+from .backend import BACKENDS, Backend
+from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample
+from .manifest import MANIFEST, ManifestError, read_manifest
+
+DEFAULT_BACKEND = {"onnx": "onnx", "coreml": "coreml"}
+
+
+@dataclass
+class Prediction:
+    """Per-image results, as numpy arrays; failed images have an entry in `errors` and no row."""
+
+    sources: list[str]  # one per predicted image
+    labels: list[str]  # the model's class names
+    probs: np.ndarray  # (N, C)
+    heatmaps: np.ndarray | None  # (N, grid_h, grid_w), max 1
+    heatmaps_full: list[np.ndarray]  # each (H_i, W_i) at the original image's size
+    images: list  # the RGB PIL images, upright
+    top_k: list[list[tuple[str, float]]]
+    seconds: float  # wall time of the backend call for the whole batch
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (source, message)
+
+    @property
+    def top1(self) -> list[str]:
+        return [t[0][0] for t in self.top_k]
+
+
+class Predictor:
+    def __init__(self, backend: Backend):
+        self.backend, self.manifest = backend, backend.manifest
+
+    def heatmaps_from(self, outputs: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The graph's own map; for `--explain attentions` artifacts without one, rollout by xai."""
+        if "rollout" in outputs:
+            return outputs["rollout"]
+        attentions = [outputs[k] for k in sorted((k for k in outputs if k.startswith("attention_")),
+                                                 key=lambda k: int(k.split("_")[1]))]
+        if attentions:
+            return rollout_map(attentions, tuple(self.manifest.patch_grid), self.manifest.n_special_tokens)
+        return None
+
+    def predict(self, images: ImageLike | list[ImageLike], top_k: int = 3) -> Prediction:
+        """Load, convert and resize every input, run the batch once, read labels and heatmaps back."""
+        items = images if isinstance(images, (list, tuple)) else [images]
+        loaded, sources, errors = [], [], []
+        for i, item in enumerate(items):
+            try:
+                loaded.append(to_rgb(item))
+                sources.append(describe(item, i))
+            except ImageLoadError as e:
+                errors.append((describe(item, i), str(e)))
+        batch = resize_batch(loaded, self.manifest.image_size, self.manifest.preprocessing["resample"])
+        start = time.perf_counter()
+        outputs = self.backend.run_batched(batch) if len(batch) else {}
+        seconds = time.perf_counter() - start
+        probs = outputs.get("probs", np.zeros((0, len(self.manifest.labels)), np.float32))
+        heatmaps = self.heatmaps_from(outputs) if outputs else None
+        order = np.argsort(-probs, axis=1)[:, :top_k]
+        return Prediction(
+            sources=sources, labels=list(self.manifest.labels), probs=probs, heatmaps=heatmaps,
+            heatmaps_full=[upsample(h, im.size) for h, im in zip(heatmaps, loaded)] if heatmaps is not None else [],
+            images=loaded, seconds=seconds, errors=errors,
+            top_k=[[(self.manifest.labels[j], float(p[j])) for j in row] for p, row in zip(probs, order)])
+
+
+def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
+    """An export artifact folder (backend from its manifest) or a checkpoint folder (`torch`)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"'{path}' does not exist")
+    if not (path / MANIFEST).is_file():
+        name = backend or "torch"
+        if name != "torch":
+            raise ManifestError(f"'{path}' has no {MANIFEST}: only the torch backend runs a checkpoint folder")
+        return Predictor(BACKENDS["torch"](path, **options))
+    manifest = read_manifest(path)
+    name = backend or DEFAULT_BACKEND[manifest.format]
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend '{name}'; known: {', '.join(BACKENDS)}")
+    if manifest.format not in BACKENDS[name].formats:
+        raise ValueError(f"backend '{name}' cannot run a {manifest.format} artifact; "
+                         f"use {', '.join(n for n, b in BACKENDS.items() if manifest.format in b.formats)}")
+    predictor = Predictor(BACKENDS[name](path, manifest, **options))
+    check_against_model(predictor)
+    return predictor
+
+
+def check_against_model(predictor: Predictor) -> None:
+    """Refuse a manifest that disagrees with its model's outputs (names, label count, grid)."""
+    names = getattr(predictor.backend, "output_names", None)
+    if names is None:
+        return
+    manifest, problems = predictor.manifest, []
+    declared = set(manifest.outputs)
+    if set(names) != declared:
+        problems.append(f"model outputs {sorted(names)} but the manifest declares {sorted(declared)}")
+    shapes = {o.name: o.shape for o in predictor.backend.session.get_outputs()}
+    if "logits" in shapes and shapes["logits"][-1] != len(manifest.labels):
+        problems.append(f"model has {shapes['logits'][-1]} classes but the manifest lists {len(manifest.labels)} labels")
+    if "rollout" in shapes and list(shapes["rollout"][1:]) != list(manifest.patch_grid):
+        problems.append(f"model's rollout grid {shapes['rollout'][1:]} differs from the manifest's {manifest.patch_grid}")
+    if problems:
+        raise ManifestError(*problems)
