@@ -18,8 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m finetune --model demo --data digits --out $(DEMO)/checkpoint --overwrite \
-		--epochs 30 --lr 2e-3 --batch-size 32 --no-flip --logging-steps 100
+	$(PY) scripts/demo.py --out $(DEMO)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

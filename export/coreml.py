@@ -41,14 +41,16 @@ def convert(checkpoint, cfg: ExportConfig):
     # Two steps: a classifier config cannot be combined with named outputs in one ct.convert
     # (coremltools 9 indexes the user's output list with the classifier's extra output), so the
     # outputs are named in a MIL program first and the classifier is added when it is lowered.
+    precision = ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32  # both steps, or fp32 becomes fp16
     program = ct.convert(traced, inputs=[image], outputs=[ct.TensorType(name=n) for n in graph.output_names()],
-                         convert_to="milinternal", minimum_deployment_target=getattr(ct.target, MINIMUM_TARGET))
+                         convert_to="milinternal", compute_precision=precision,
+                         minimum_deployment_target=getattr(ct.target, MINIMUM_TARGET))
     program.functions["main"].set_output_types(None)  # names are in the vars now; no image outputs
     mlmodel = ct.convert(
         program, inputs=[image],
         classifier_config=ct.ClassifierConfig(list(checkpoint.labels), predicted_feature_name=LABEL_OUTPUT,
                                               predicted_probabilities_output="probs"),
-        convert_to="mlprogram", compute_precision=ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32,
+        convert_to="mlprogram", compute_precision=precision,
         minimum_deployment_target=getattr(ct.target, MINIMUM_TARGET))
     if cfg.resolved_precision == "int8":
         mlmodel = quantize_weights_int8(mlmodel)

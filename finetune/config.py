@@ -27,6 +27,7 @@ class FinetuneConfig:
     scheduler: str = _f("linear", "learning-rate schedule after warm-up", choices=("linear", "cosine", "constant_with_warmup"))
     label_smoothing: float = _f(0.0, "label smoothing factor")
     flip: bool = _f(True, "random horizontal flips while training")
+    crop_padding: int = _f(0, "random crops after zero-padding by N pixels (CIFAR's standard augmentation; 0: off)")
     limit_train: int | None = _f(None, "use only the first N training images")
     limit_test: int | None = _f(None, "use only the first N test images")
     seed: int = _f(0, "seed for initialisation, shuffling and augmentation")
@@ -48,6 +49,8 @@ class FinetuneConfig:
         for name in ("limit_train", "limit_test"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 out.append(f"--{name.replace('_', '-')} must be >= 1")
+        if self.crop_padding < 0:
+            out.append("--crop-padding must be >= 0")
         if self.lr <= 0:
             out.append("--lr must be > 0")
         if not 0 <= self.warmup_ratio < 1:

@@ -55,6 +55,13 @@ def library_versions() -> dict:
             "numpy": np.__version__, "platform": platform.platform(), "processor": platform.processor()}
 
 
+def command_line() -> str:
+    """The command as the user typed it (`python -m finetune ...` rather than a path to __main__.py)."""
+    argv0 = Path(sys.argv[0])
+    head = ["python", "-m", argv0.parent.name] if argv0.name == "__main__.py" else ["python", argv0.name]
+    return shlex.join([*head, *sys.argv[1:]])
+
+
 def write_report(result: RunResult) -> dict:
     """Write metrics.json, run.json, confusion_matrix.png and training_curves.png into `result.out`."""
     out = result.out
@@ -67,7 +74,7 @@ def write_report(result: RunResult) -> dict:
     result.metrics = m
     (out / "metrics.json").write_text(json.dumps(m, indent=2))
     (out / "run.json").write_text(json.dumps({
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]), "config": result.cfg,
+        "command": command_line(), "config": result.cfg,
         "data": result.data_source, "labels": result.labels, "resumed_from": result.resumed_from,
         "versions": library_versions(), "log_history": result.log_history}, indent=2, default=str))
     name = Path(result.cfg["model"]).name

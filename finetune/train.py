@@ -26,10 +26,11 @@ CHECKPOINTS = "checkpoints"
 
 
 class TorchImages(torch.utils.data.Dataset):
-    """`ImageSet` -> `{"pixel_values": uint8 (3, S, S), "labels": int}`, resized and maybe flipped."""
+    """`ImageSet` -> `{"pixel_values": uint8 (3, S, S), "labels": int}`, resized, maybe augmented."""
 
-    def __init__(self, images: ImageSet, size: int, resample: int, flip: bool):
+    def __init__(self, images: ImageSet, size: int, resample: int, flip: bool, crop_padding: int = 0):
         self.images, self.size, self.resample, self.flip = images, size, Image.Resampling(resample), flip
+        self.crop_padding = crop_padding
 
     def __len__(self) -> int:
         return len(self.images)
@@ -41,6 +42,10 @@ class TorchImages(torch.utils.data.Dataset):
         x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)
         if self.flip and torch.rand(()) < 0.5:
             x = x.flip(-1)
+        if self.crop_padding:
+            p = self.crop_padding
+            top, left = torch.randint(0, 2 * p + 1, (2,)).tolist()
+            x = torch.nn.functional.pad(x, (p, p, p, p))[:, top:top + self.size, left:left + self.size]
         return {"pixel_values": x, "labels": label}
 
 
@@ -116,7 +121,7 @@ def finetune(cfg: FinetuneConfig) -> RunResult:
     out = prepare_output(cfg)
     size = int(model.config.image_size)
     processor = training_processor(processor, size)
-    train = TorchImages(data.train.subset(cfg.limit_train), size, processor.resample, cfg.flip)
+    train = TorchImages(data.train.subset(cfg.limit_train), size, processor.resample, cfg.flip, cfg.crop_padding)
     test = TorchImages(data.test.subset(cfg.limit_test), size, processor.resample, flip=False)
     trainer = SafeTrainer(model=model, args=training_arguments(cfg, out), train_dataset=train,
                           eval_dataset=test, data_collator=Normalize(processor.image_mean, processor.image_std),

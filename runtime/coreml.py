@@ -1,7 +1,8 @@
-"""Core ML backend: Apple's runtime through coremltools, on macOS only.
+"""Core ML backend: Apple's runtime on macOS; elsewhere the numpy reference executor.
 
 Core ML *prediction* needs macOS (coremltools converts anywhere but runs models only on Apple
-platforms). Elsewhere this backend reports itself unavailable with the reason.
+platforms). Off macOS this backend runs the program through `coreml_reference`, and says so in
+its `label`, so parity checks and tests work on Linux CI while never passing for Apple's runtime.
 """
 from __future__ import annotations
 
@@ -12,34 +13,50 @@ import numpy as np
 from .backend import Backend, BackendUnavailable, register_backend
 
 COMPUTE_UNITS = {"cpu": "CPU_ONLY", "cpu+gpu": "CPU_AND_GPU", "cpu+ne": "CPU_AND_NE", "all": "ALL"}
+LABEL_OUTPUT = "classLabel"
 PROBS_OUTPUT = "classLabel_probs"
 
 
 @register_backend
 class CoreMLBackend(Backend):
+    """Apple Core ML on macOS (`compute_units` cpu, cpu+gpu, cpu+ne, all); elsewhere the numpy reference executor."""
+
     name = "coreml"
     formats = ("coreml",)
-    label = "coreml (Apple Core ML)"
 
-    def __init__(self, folder, manifest, compute_units: str = "all"):
+    def __init__(self, folder, manifest, compute_units: str = "all", reference: bool | None = None):
         super().__init__(folder, manifest)
-        if platform.system() != "Darwin":
-            raise BackendUnavailable(f"Core ML prediction needs macOS (this is {platform.system()}); "
-                                     "the model was converted and saved, but not run here")
         if compute_units not in COMPUTE_UNITS:
             raise ValueError(f"unknown compute units '{compute_units}'; known: {', '.join(COMPUTE_UNITS)}")
-        import coremltools as ct
+        on_mac = platform.system() == "Darwin"
+        self.reference = not on_mac if reference is None else reference
+        if not self.reference and not on_mac:
+            raise BackendUnavailable(f"Apple's Core ML runtime needs macOS (this is {platform.system()}); "
+                                     "the numpy reference executor runs anywhere (reference=True)")
+        path = str(self.folder / manifest.model_file)
+        if self.reference:
+            from .coreml_reference import CoreMLReferenceExecutor
 
-        self.model = ct.models.MLModel(str(self.folder / manifest.model_file),
-                                       compute_units=getattr(ct.ComputeUnit, COMPUTE_UNITS[compute_units]))
+            self.executor = CoreMLReferenceExecutor.load(path)
+            self.label = "coreml (numpy reference executor, not Apple's runtime)"
+        else:
+            import coremltools as ct
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+            self.model = ct.models.MLModel(path, compute_units=getattr(ct.ComputeUnit, COMPUTE_UNITS[compute_units]))
+            self.label = f"coreml (Apple Core ML, {compute_units})"
+
+    def _predict_one(self, image: np.ndarray) -> dict:
+        name = self.manifest.input["name"]
+        if self.reference:  # the program applies the ImageType's scale and bias itself
+            return self.executor.run({name: image.transpose(2, 0, 1)[None].astype(np.float32)})
         from PIL import Image
 
-        input_name = self.manifest.input["name"]
-        results = [self.model.predict({input_name: Image.fromarray(image)}) for image in images]
-        out = {name: np.concatenate([np.asarray(r[name]) for r in results])
-               for name in results[0] if name not in (PROBS_OUTPUT, "classLabel")}
+        return self.model.predict({name: Image.fromarray(image)})
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        results = [self._predict_one(image) for image in images]
+        out = {name: np.concatenate([np.asarray(r[name], dtype=np.float32) for r in results])
+               for name in results[0] if name not in (PROBS_OUTPUT, LABEL_OUTPUT)}
         out["probs"] = np.array([[r[PROBS_OUTPUT][label] for label in self.manifest.labels] for r in results],
                                 dtype=np.float32)
         return out

@@ -12,6 +12,8 @@ DEFAULT_THREADS = int(os.environ.get("EXPLAINABLE_VIT_THREADS", "0"))  # 0: ONNX
 
 @register_backend
 class OnnxBackend(Backend):
+    """ONNX Runtime, CPU execution provider (pass `providers` for another, e.g. CoreMLExecutionProvider on macOS)."""
+
     name = "onnx"
     formats = ("onnx",)
 

@@ -34,6 +34,8 @@ def checkpoint_manifest(checkpoint) -> Manifest:
 
 @register_backend
 class TorchBackend(Backend):
+    """PyTorch on a checkpoint folder with eager attention: the reference for every export."""
+
     name = "torch"
     formats = ("torch",)
 

@@ -97,16 +97,16 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int]):
     """In-graph rollout (torch): head mean, + I, row-normalised, CLS row as a vector.
 
     attentions: per layer `(B, heads, N, N)`, first layer first. Returns `(B, grid_h, grid_w)`,
-    max 1. Since rows of A sum to 1, (A + I) row-normalised is (A + I) / 2: v (A + I) / 2 =
-    (v A + v) / 2 needs no identity matrix, so the graph holds one batched vector-matrix
-    product per layer.
+    max 1. Rows of A sum to 1, so (A + I) row-normalised is (A + I) / 2 and
+    v (A + I) / 2 = (v A + v) / 2: no identity matrix is built. The head mean is taken after the
+    product (mean_h(v A_h) = v mean_h(A_h)), over H x N values instead of H x N x N, so each
+    layer costs one broadcast MatMul, one small ReduceMean, an Add and a Mul in the graph.
     """
     import torch
 
-    last = attentions[-1].mean(dim=1)  # (B, N, N)
-    v = last[:, 0, :] * 0.5  # e_0 (A_L + I) / 2 ...
-    v = torch.cat([v[:, :1] + 0.5, v[:, 1:]], dim=1)  # ... with the identity's 1 on the CLS entry
+    last = attentions[-1][:, :, :1, :].mean(dim=1, keepdim=True)  # e_0 A_L: (B, 1, 1, N)
+    v = torch.cat([last[..., :1] + 1.0, last[..., 1:]], dim=-1) * 0.5  # e_0 (A_L + I) / 2
     for attention in reversed(attentions[:-1]):  # v <- v (A_l + I) / 2, last layer first
-        v = (torch.bmm(v.unsqueeze(1), attention.mean(dim=1)).squeeze(1) + v) * 0.5
-    patches = v[:, n_special:].reshape(-1, grid[0], grid[1])
+        v = (torch.matmul(v, attention).mean(dim=1, keepdim=True) + v) * 0.5
+    patches = v[:, 0, 0, n_special:].reshape(-1, grid[0], grid[1])
     return patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
