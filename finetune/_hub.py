@@ -2,6 +2,8 @@
 
 Without this, an offline `from_pretrained("facebook/...")` spends minutes in retries before
 failing; with it, an offline machine gets the hub's local cache or a one-line error at once.
+`runtime.checkpoint.hub_reachable` is the same check for the deployment side: finetune imports
+no deployment package (STYLE.md, "Which way the imports run"), so each side keeps its own.
 """
 from __future__ import annotations
 
