@@ -13,7 +13,7 @@ import copy
 import torch
 from torch import nn
 
-from xai.rollout import rollout_cls_torch
+from xai.rollout import rollout_cls_torch, rollout_start
 
 FP16_SAFE_LAYERNORM_EPS = 1e-5  # ViT's 1e-12 underflows to 0 in fp16 (smallest subnormal ~6e-8)
 
@@ -46,6 +46,7 @@ class ExplainedViT(nn.Module):
         self.register_buffer("mean", torch.tensor(checkpoint.mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.explain, self.input_kind = explain, input_kind
         self.grid, self.n_special = tuple(checkpoint.patch_grid), checkpoint.n_special_tokens
+        self.register_buffer("rollout_start", rollout_start(self.grid[0] * self.grid[1] + self.n_special))
 
     def output_names(self) -> list[str]:
         names = ["logits", "probs"]
@@ -63,7 +64,7 @@ class ExplainedViT(nn.Module):
         out = self.model(pixel_values=x, output_attentions=self.explain != "none")
         outputs = [out.logits, out.logits.softmax(dim=-1)]
         if self.explain != "none":
-            outputs.append(rollout_cls_torch(out.attentions, self.n_special, self.grid))
+            outputs.append(rollout_cls_torch(out.attentions, self.n_special, self.grid, self.rollout_start))
         if self.explain == "attentions":
             outputs += list(out.attentions)
         return tuple(outputs)

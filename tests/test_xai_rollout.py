@@ -68,3 +68,12 @@ def test_checks_list_every_problem():
     assert "3 attention maps for 2 layers" in message and "layer 0: rows" in message and "layer 2: shape" in message
     with pytest.raises(ValueError, match="known: mean, max, min"):
         rollout_map(random_attentions(), (4, 4), head_fusion="median")
+
+
+def test_unnormalised_in_graph_rollout_stays_finite_in_fp16_for_deep_models():
+    atts = random_attentions(layers=32, batch=2, tokens=17)
+    reference = explicit_rollout(atts)[:, 0, 1:].reshape(2, 4, 4)
+    reference = reference / reference.max(axis=(1, 2), keepdims=True)
+    half = rollout_cls_torch([torch.from_numpy(a).half() for a in atts], 1, (4, 4)).float().numpy()
+    assert np.isfinite(half).all()
+    np.testing.assert_allclose(half, reference, atol=2e-2)

@@ -93,20 +93,35 @@ def raw_attention_map(attentions: Sequence[np.ndarray], grid: tuple[int, int], n
     return cls_relevance_to_grid(np.asarray(attentions[-1]).mean(axis=1)[:, 0], n_special, grid).astype(np.float32)
 
 
-def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int]):
+RENORM_EVERY = 8  # layers between rescalings of the unnormalised in-graph rollout (fp16-safe)
+
+
+def rollout_start(n_tokens: int, dtype=None):
+    """e_0 as `(1, 1, 1, N)`: the CLS row selector the in-graph rollout starts from."""
+    import torch
+
+    start = torch.zeros(1, 1, 1, n_tokens, dtype=dtype or torch.float32)
+    start[..., 0] = 1
+    return start
+
+
+def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=None):
     """In-graph rollout (torch): head mean, + I, row-normalised, CLS row as a vector.
 
     attentions: per layer `(B, heads, N, N)`, first layer first. Returns `(B, grid_h, grid_w)`,
-    max 1. Rows of A sum to 1, so (A + I) row-normalised is (A + I) / 2 and
-    v (A + I) / 2 = (v A + v) / 2: no identity matrix is built. The head mean is taken after the
-    product (mean_h(v A_h) = v mean_h(A_h)), over H x N values instead of H x N x N, so each
-    layer costs one broadcast MatMul, one small ReduceMean, an Add and a Mul in the graph.
+    max 1. Rows of A sum to 1, so (A + I) row-normalised is (A + I) / 2; the halving only scales
+    the result, which is normalised to max 1 at the end, so v <- v A + v is enough (the sum of v
+    doubles per layer: rescaled every RENORM_EVERY layers to stay inside fp16). The head mean is
+    taken after the product (mean_h(v A_h) = v mean_h(A_h)), over H x N values instead of
+    H x N x N. Per layer the graph holds one broadcast MatMul, one small ReduceMean and one Add.
+    start: e_0 `(1, 1, 1, N)` (pass it as a buffer when tracing, so it becomes a constant).
     """
     import torch
 
-    last = attentions[-1][:, :, :1, :].mean(dim=1, keepdim=True)  # e_0 A_L: (B, 1, 1, N)
-    v = torch.cat([last[..., :1] + 1.0, last[..., 1:]], dim=-1) * 0.5  # e_0 (A_L + I) / 2
-    for attention in reversed(attentions[:-1]):  # v <- v (A_l + I) / 2, last layer first
-        v = (torch.matmul(v, attention).mean(dim=1, keepdim=True) + v) * 0.5
+    v = rollout_start(attentions[0].shape[-1], attentions[0].dtype) if start is None else start
+    for i, attention in enumerate(reversed(attentions)):  # v <- v (A_l + I), last layer first
+        v = torch.matmul(v, attention).mean(dim=1, keepdim=True) + v
+        if i % RENORM_EVERY == RENORM_EVERY - 1:
+            v = v * (0.5 ** RENORM_EVERY)
     patches = v[:, 0, 0, n_special:].reshape(-1, grid[0], grid[1])
     return patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
