@@ -68,3 +68,13 @@ class ExplainedViT(nn.Module):
         if self.explain == "attentions":
             outputs += list(out.attentions)
         return tuple(outputs)
+
+
+def output_specs(graph: ExplainedViT, checkpoint, batch: int | None) -> dict:
+    """Output name -> shape (None for a dynamic batch) and dtype."""
+    cfg = checkpoint.model.config
+    n_tokens = checkpoint.patch_grid[0] * checkpoint.patch_grid[1] + checkpoint.n_special_tokens
+    shapes = {"logits": [batch, len(checkpoint.labels)], "probs": [batch, len(checkpoint.labels)],
+              "rollout": [batch, *checkpoint.patch_grid]}
+    attention = [batch, cfg.num_attention_heads, n_tokens, n_tokens]
+    return {n: {"shape": shapes.get(n, attention), "dtype": "float32"} for n in graph.output_names()}

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ._graph import ExplainedViT
+from ._graph import ExplainedViT, output_specs
 from .config import ExportConfig, ExportError
-from .onnx import output_specs
 
 MODEL_FILE = "model.mlpackage"
 INPUT_NAME = "image"

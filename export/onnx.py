@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ._graph import ExplainedViT
+from ._graph import ExplainedViT, output_specs
 from .config import ExportConfig
 
 MODEL_FILE = "model.onnx"
@@ -72,13 +72,3 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
             "input": {"name": INPUT_NAME, "dtype": "uint8", "layout": "NHWC", "color": "RGB",
                       "shape": [cfg.batch, h, w, 3]},
             "outputs": output_specs(graph, checkpoint, cfg.batch)}
-
-
-def output_specs(graph: ExplainedViT, checkpoint, batch: int | None) -> dict:
-    """Output name -> shape (None for a dynamic batch) and dtype."""
-    cfg = checkpoint.model.config
-    n_tokens = checkpoint.patch_grid[0] * checkpoint.patch_grid[1] + checkpoint.n_special_tokens
-    shapes = {"logits": [batch, len(checkpoint.labels)], "probs": [batch, len(checkpoint.labels)],
-              "rollout": [batch, *checkpoint.patch_grid]}
-    attention = [batch, cfg.num_attention_heads, n_tokens, n_tokens]
-    return {n: {"shape": shapes.get(n, attention), "dtype": "float32"} for n in graph.output_names()}
