@@ -90,6 +90,17 @@ def test_dynamic_batch_gives_the_same_per_image_results(tmp_path, tiny_vit, batc
             np.testing.assert_allclose(together[name][i], alone[name][0], atol=1e-5)
 
 
+def test_dynamic_batch_is_chunked_without_changing_results(tmp_path, tiny_vit):
+    manifest = export_model(tiny_vit, tmp_path / "a", ExportConfig())
+    backend = BACKENDS["onnx"](tmp_path / "a", manifest)
+    images = parity_images(7, (32, 32), seed=4)
+    whole = backend.run(images)
+    backend.max_batch = 3
+    chunked = backend.run_batched(images)
+    for name in whole:
+        np.testing.assert_allclose(chunked[name], whole[name], atol=1e-5)
+
+
 def test_fixed_batch_export_runs_any_number_of_images(tmp_path, tiny_vit):
     manifest = export_model(tiny_vit, tmp_path / "b3", ExportConfig(batch=3))
     assert manifest.input["shape"][0] == 3
