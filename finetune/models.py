@@ -20,7 +20,8 @@ SUPPORTED_MODEL_TYPES = ("vit", "deit")
 
 
 def _looks_like_path(source: str) -> bool:
-    return source.startswith((".", "/", "~")) or Path(source).suffix != "" or source.count("/") > 1
+    """A hub id is `name` or `org/name` (dots allowed: `org/model-v1.5`); anything else is a path."""
+    return source.startswith((".", "/", "~")) or source.count("/") > 1
 
 
 def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: int = 0):
