@@ -1,0 +1,39 @@
+"""`python -m bench CHECKPOINT --data DATA [--targets ...] [--limit N] [--out DIR] [--min-accuracy A]`"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from runtime.checkpoint import CheckpointError
+
+from .run import TARGETS, BenchError, format_table, run_bench
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("checkpoint", help="a finetune output folder or local ViT/DeiT checkpoint")
+    parser.add_argument("--data", required=True, help="dataset with a test split (as for finetune)")
+    parser.add_argument("--targets", nargs="+", default=None, metavar="TARGET",
+                        help=f"rows to run (default: all): {', '.join(repr(t) for t in TARGETS)}")
+    parser.add_argument("--limit", type=int, default=None, help="first N test images")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--out", default="bench-results")
+    parser.add_argument("--min-accuracy", type=float, default=None, help="fail when any working row is below")
+    args = parser.parse_args(argv)
+    try:
+        rows = run_bench(args.checkpoint, args.data, args.targets, args.limit, args.batch, args.out)
+    except (BenchError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_table(rows))
+    print(f"\nwrote {args.out}/results.json and {args.out}/report.md")
+    low = [r["target"] for r in rows if "accuracy" in r and args.min_accuracy is not None
+           and r["accuracy"] < args.min_accuracy]
+    if low:
+        print(f"below --min-accuracy {args.min_accuracy}: {', '.join(low)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""bench: every target row against the PyTorch reference; a failing target never loses the others."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import LABELS, save_tiny_checkpoint, write_image_folder
+
+from bench.run import REFERENCE, TARGETS, BenchError, BenchTarget, heatmap_parity, run_bench
+from export import ExportConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    data = write_image_folder(root / "data", labels=sorted(LABELS), per_class=5)
+    return save_tiny_checkpoint(root / "ckpt", "vit"), data
+
+
+def test_every_target_row_against_the_reference(setup, tmp_path):
+    checkpoint, data = setup
+    rows = run_bench(checkpoint, str(data), out=tmp_path / "out", latency_rounds=1)
+    assert [r["target"] for r in rows] == list(TARGETS)
+    by = {r["target"]: r for r in rows}
+    assert all(r["status"].startswith("works") for r in rows), [r["status"] for r in rows]
+    for name in ("onnx fp32", "coreml fp32"):
+        assert by[name]["agreement"] == 1.0 and by[name]["heatmap_corr"] > 0.9999
+        assert by[name]["max_abs_logit_diff"] < 1e-4
+    assert by["onnx fp32"]["accuracy"] == by[REFERENCE]["accuracy"]
+    assert "latency_ms_p50" in by["onnx fp32"] and by["onnx int8"]["size_mb"] < by["onnx fp32"]["size_mb"]
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert len(saved["rows"]) == len(TARGETS) and "cpu" in saved["header"]["machine"]
+    assert "| onnx int8 |" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_failing_target_keeps_the_others(setup, tmp_path, monkeypatch):
+    checkpoint, data = setup
+    monkeypatch.setitem(TARGETS, "onnx broken", BenchTarget("onnx broken", "onnx",
+                                                            ExportConfig(format="onnx", explain="gradcam")))
+    rows = run_bench(checkpoint, str(data), ["onnx fp32", "onnx broken"], out=tmp_path / "o", latency_rounds=1)
+    status = {r["target"]: r["status"] for r in rows}
+    assert status["onnx fp32"] == "works" and status["onnx broken"].startswith("failed: ExportError")
+
+
+def test_bad_input(setup, tmp_path):
+    checkpoint, data = setup
+    with pytest.raises(BenchError, match="known: torch fp32"):
+        run_bench(checkpoint, str(data), ["tflite fp32"], out=tmp_path)
+    with pytest.raises(BenchError, match="--limit"):
+        run_bench(checkpoint, str(data), limit=0, out=tmp_path)
+    other = save_tiny_checkpoint(tmp_path / "other", "vit", labels=["a", "b", "c", "d"])
+    with pytest.raises(BenchError, match="do not match"):
+        run_bench(other, str(data), out=tmp_path)
+
+
+def test_heatmap_parity_metrics():
+    rng = np.random.default_rng(0)
+    maps = rng.random((3, 4, 4))
+    corr, iou = heatmap_parity(maps, maps)
+    assert np.allclose(corr, 1) and np.allclose(iou, 1)
+    corr, _ = heatmap_parity(maps, -maps)
+    assert np.allclose(corr, -1)
+
+
+def test_cli_min_accuracy_fails_the_run(setup, tmp_path):
+    checkpoint, data = setup
+    proc = subprocess.run([sys.executable, "-m", "bench", str(checkpoint), "--data", str(data), "--targets",
+                           "onnx fp32", "--out", str(tmp_path / "c"), "--min-accuracy", "1.01"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1 and "below --min-accuracy" in proc.stderr
+    assert "| onnx fp32 | works |" in proc.stdout
