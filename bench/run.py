@@ -119,8 +119,10 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = Path(checkpoint)
     images, labels = load_test_images(data, load_checkpoint(checkpoint), limit)
+    from tqdm import tqdm
+
     rows, reference, runners = [], None, {}
-    for name in names:
+    for name in tqdm(names, desc="bench targets", unit="target"):
         row = {"backend": TARGETS[name].backend, "precision": name.split()[-1], "target": name, "status": "works"}
         try:
             start = time.perf_counter()
