@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from export import ExportConfig, export_model
 from runtime.backend import BACKENDS
-from runtime.checkpoint import load_checkpoint
+from runtime.checkpoint import load_checkpoint, weights_sha256
 from runtime.images import resize_batch
+from runtime.manifest import read_manifest
 
 from .timing import interleaved_latency, machine_info
 
@@ -69,6 +70,15 @@ def load_test_images(data: str, checkpoint, limit: int | None) -> tuple[np.ndarr
     return images, test.targets[: len(test)]
 
 
+def reusable(folder: Path, checkpoint_dir: Path, cfg: ExportConfig) -> bool:
+    """An artifact made earlier from the same weights with the same format, precision and explanation."""
+    if not (folder / "manifest.json").is_file():
+        return False
+    manifest = read_manifest(folder)
+    return (manifest.source.get("sha256") == weights_sha256(checkpoint_dir) and manifest.format == cfg.format
+            and manifest.precision == cfg.resolved_precision and manifest.explain == cfg.explain)
+
+
 def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np.ndarray, batch: int):
     """Export if needed (reusing an artifact made earlier with the same options), load, run all images."""
     if target.export is None:
@@ -76,11 +86,8 @@ def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np
         folder = checkpoint_dir
     else:
         folder = work / target.name.replace(" ", "-")
-        manifest_path = folder / "manifest.json"
-        if not manifest_path.is_file():
-            export_model(checkpoint_dir, folder, target.export)
-        from runtime.manifest import read_manifest
-
+        if not reusable(folder, checkpoint_dir, target.export):
+            export_model(checkpoint_dir, folder, replace(target.export, force=True))
         backend = BACKENDS[target.backend](folder, read_manifest(folder))
     outputs = [backend.run_batched(images[i:i + batch]) for i in range(0, len(images), batch)]
     merged = {k: np.concatenate([o[k] for o in outputs]) for k in ("logits", "rollout")}

@@ -39,6 +39,18 @@ def test_every_target_row_against_the_reference(setup, tmp_path):
     assert "| onnx int8 |" in (tmp_path / "out" / "report.md").read_text()
 
 
+def test_artifacts_are_reused_only_for_the_same_weights(setup, tmp_path):
+    checkpoint, data = setup
+    run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1)
+    model = tmp_path / "artifacts" / "onnx-fp32" / "model.onnx"
+    first = model.stat().st_mtime_ns
+    run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1)
+    assert model.stat().st_mtime_ns == first, "same weights and options: the artifact is reused"
+    other = save_tiny_checkpoint(tmp_path / "other", "vit", seed=3)
+    rows = run_bench(other, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1)
+    assert model.stat().st_mtime_ns != first and rows[1]["agreement"] == 1.0
+
+
 def test_a_failing_target_keeps_the_others(setup, tmp_path, monkeypatch):
     checkpoint, data = setup
     monkeypatch.setitem(TARGETS, "onnx broken", BenchTarget("onnx broken", "onnx",
