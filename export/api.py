@@ -90,7 +90,7 @@ def export_model(source: str | Path, out: str | Path, cfg: ExportConfig = Export
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        manifest = _write_artifact(checkpoint, cfg, tmp)
+        _write_artifact(checkpoint, cfg, tmp)
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     except BaseException:

@@ -7,9 +7,8 @@ epsilons, quantization and the in-graph CLS-row rollout are all checked at once.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from xai.rollout import rollout_map
+from runtime.torch import run_checkpoint
 
 from .config import ExportError
 
@@ -50,18 +49,7 @@ def parity_images(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 def reference_outputs(checkpoint, images: np.ndarray, explain: str) -> dict[str, np.ndarray]:
     """PyTorch outputs for uint8 `(N, H, W, 3)` images, computed without any export trick."""
-    mean = torch.tensor(checkpoint.mean).view(1, 3, 1, 1)
-    std = torch.tensor(checkpoint.std).view(1, 3, 1, 1)
-    x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0 - mean) / std
-    with torch.no_grad():
-        out = checkpoint.model(pixel_values=x, output_attentions=explain != "none")
-    ref = {"logits": out.logits.numpy(), "probs": out.logits.softmax(-1).numpy()}
-    if explain != "none":
-        attentions = [a.numpy() for a in out.attentions]
-        ref["rollout"] = rollout_map(attentions, checkpoint.patch_grid, checkpoint.n_special_tokens)
-        if explain == "attentions":
-            ref.update({f"attention_{i}": a for i, a in enumerate(attentions)})
-    return ref
+    return run_checkpoint(checkpoint, images, explain)
 
 
 def compare(reference: dict[str, np.ndarray], exported: dict[str, np.ndarray], precision: str) -> dict:

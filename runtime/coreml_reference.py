@@ -100,7 +100,7 @@ def conv2d(x, weight, bias, strides, pad_type, pad, dilations, groups):
 
 # ------------------------------------------------------------------------------- shapes
 def slice_by_index(x, begin, end, stride=None, begin_mask=None, end_mask=None, squeeze_mask=None):
-    index, squeeze = [], []
+    index = []
     for axis in range(len(begin)):
         b = None if begin_mask is not None and begin_mask[axis] else int(begin[axis])
         e = None if end_mask is not None and end_mask[axis] else int(end[axis])

@@ -32,6 +32,24 @@ def checkpoint_manifest(checkpoint) -> Manifest:
                             "model_type": config.model_type}, versions={"torch": torch.__version__})
 
 
+def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout") -> dict[str, np.ndarray]:
+    """uint8 `(N, H, W, 3)` -> logits, probs and (unless explain is "none") the rollout computed by
+    `xai`'s full matrix product; with explain "attentions" also every layer's map. The plain
+    PyTorch run every exported graph is compared with."""
+    mean = torch.tensor(checkpoint.mean).view(1, 3, 1, 1)
+    std = torch.tensor(checkpoint.std).view(1, 3, 1, 1)
+    x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - mean) / std
+    with torch.no_grad():
+        out = checkpoint.model(pixel_values=x, output_attentions=explain != "none")
+    result = {"logits": out.logits.numpy(), "probs": out.logits.softmax(-1).numpy()}
+    if explain != "none":
+        attentions = [a.numpy() for a in out.attentions]
+        result["rollout"] = rollout_map(attentions, checkpoint.patch_grid, checkpoint.n_special_tokens)
+        if explain == "attentions":
+            result.update({f"attention_{i}": a for i, a in enumerate(attentions)})
+    return result
+
+
 @register_backend
 class TorchBackend(Backend):
     """PyTorch on a checkpoint folder with eager attention: the reference for every export."""
@@ -42,13 +60,6 @@ class TorchBackend(Backend):
     def __init__(self, folder, manifest: Manifest | None = None):
         self.checkpoint = load_checkpoint(folder)
         super().__init__(folder, manifest or checkpoint_manifest(self.checkpoint))
-        self.mean = torch.tensor(self.checkpoint.mean).view(1, 3, 1, 1)
-        self.std = torch.tensor(self.checkpoint.std).view(1, 3, 1, 1)
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - self.mean) / self.std
-        with torch.no_grad():
-            out = self.checkpoint.model(pixel_values=x, output_attentions=True)
-        attentions = [a.numpy() for a in out.attentions]
-        return {"logits": out.logits.numpy(), "probs": out.logits.softmax(-1).numpy(),
-                "rollout": rollout_map(attentions, self.checkpoint.patch_grid, self.checkpoint.n_special_tokens)}
+        return run_checkpoint(self.checkpoint, images, "rollout")
