@@ -16,7 +16,7 @@ class FinetuneConfig:
 
     model: str = _f(None, "hub id, local checkpoint folder, or preset name", required=True)
     out: str = _f(None, "output folder for the model, metrics and pictures", required=True)
-    data: str = _f(DEFAULT_DATA, "hub dataset id, parquet folder, image-folder tree, or 'digits'")
+    data: str = _f(DEFAULT_DATA, "hub dataset id, parquet folder, image-folder tree, 'digits' or 'digits-clutter'")
     epochs: float = _f(3.0, "training epochs")
     max_steps: int = _f(-1, "stop after this many optimizer steps (overrides --epochs when > 0)")
     batch_size: int = _f(32, "training batch size per process")

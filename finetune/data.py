@@ -23,8 +23,10 @@ DEFAULT_DATA = "uoft-cs/cifar10"
 class ImageSet:
     """`(PIL.Image RGB, int label)` items from either a HF `Dataset` or parallel lists."""
 
-    def __init__(self, getter: Callable[[int], tuple[Image.Image, int]], length: int, labels: Sequence[int]):
+    def __init__(self, getter: Callable[[int], tuple[Image.Image, int]], length: int, labels: Sequence[int],
+                 boxes: np.ndarray | None = None):
         self._get, self._len, self.targets = getter, length, np.asarray(labels, dtype=np.int64)
+        self.boxes = boxes  # (N, 4) x0, y0, x1, y1 object boxes, for localization sets only
 
     def __len__(self) -> int:
         return self._len
@@ -37,7 +39,7 @@ class ImageSet:
         """The first `n` items (all when `n` is None)."""
         if n is None or n >= self._len:
             return self
-        return ImageSet(self._get, n, self.targets[:n])
+        return ImageSet(self._get, n, self.targets[:n], None if self.boxes is None else self.boxes[:n])
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,29 @@ def load_digits_images(test_fraction: float = 0.2, seed: int = 0) -> LabeledImag
     return LabeledImages(make(tr), make(te), [str(d) for d in range(10)], "digits")
 
 
-BUILTIN_DATA: dict[str, Callable[[], LabeledImages]] = {"digits": load_digits_images}
+def load_digits_clutter(test_fraction: float = 0.2, seed: int = 0) -> LabeledImages:
+    """`xai.localization`'s digits pasted on clutter (7,188 images, 32 px) with their boxes;
+    split by source digit, so no digit appears in both train and test."""
+    from sklearn.model_selection import train_test_split
+
+    from xai.localization import make_localization_set
+
+    loc = make_localization_set(seed=seed)
+    digits = np.unique(loc.source_index)
+    _, test_digits = train_test_split(digits, test_size=test_fraction, random_state=seed,
+                                      stratify=loc.labels[np.searchsorted(loc.source_index, digits)])
+    is_test = np.isin(loc.source_index, test_digits)
+
+    def make(idx):
+        return ImageSet(lambda i: (Image.fromarray(loc.images[idx[i]]), loc.labels[idx[i]]), len(idx),
+                        loc.labels[idx], loc.boxes[idx])
+
+    return LabeledImages(make(np.flatnonzero(~is_test)), make(np.flatnonzero(is_test)), list(loc.label_names),
+                         "digits-clutter")
+
+
+BUILTIN_DATA: dict[str, Callable[[], LabeledImages]] = {"digits": load_digits_images,
+                                                       "digits-clutter": load_digits_clutter}
 
 
 def load_data(source: str = DEFAULT_DATA) -> LabeledImages:

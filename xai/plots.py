@@ -1,4 +1,4 @@
-"""Pictures of a classifier's results: confusion matrices and training curves."""
+"""Pictures: confusion matrices, training curves, explanations, and explanation-quality figures."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -141,5 +141,53 @@ def plot_comparison(image: np.ndarray, rows: Sequence[tuple[str, str, float, np.
     if title:
         fig.suptitle(title)
     fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_method_grid(images: np.ndarray, maps: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
+    """Rows = images, columns = the input then one overlay per method (maps `(k, gh, gw)` each)."""
+    from .metrics import upsample
+
+    plt = _pyplot()
+    names = list(maps)
+    rows, cols = len(images), len(names) + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows + 0.6), squeeze=False)
+    for r, image in enumerate(images):
+        axes[r, 0].imshow(image)
+        axes[r, 0].axis("off")
+        for c, name in enumerate(names, start=1):
+            _overlay_axes(axes[r, c], image, upsample(maps[name][r:r + 1], image.shape[:2])[0])
+            if r == 0:
+                axes[r, c].set_title(name, fontsize=9)
+    axes[0, 0].set_title("input", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_metric_curves(curves: dict[str, dict[str, list[float]]], path: str | Path, title: str = "") -> Path:
+    """One panel per curve kind (perturbation pos/neg, deletion, insertion), one line per method."""
+    plt = _pyplot()
+    kinds = list(next(iter(curves.values())))
+    ylabel = {"perturbation-pos": "accuracy", "perturbation-neg": "accuracy"}
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.6), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        for method, by_kind in curves.items():
+            y = np.asarray(by_kind[kind])
+            x = np.linspace(0, 0.9, len(y)) if kind.startswith("perturbation") else np.linspace(0, 1, len(y))
+            ax.plot(x, y, label=method, linestyle="--" if method == "random" else "-")
+        ax.set_title(kind)
+        ax.set_xlabel("fraction of pixels " + ("inserted" if kind == "insertion" else "removed"))
+        ax.set_ylabel(ylabel.get(kind, "probability of the explained class"))
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)

@@ -1,0 +1,148 @@
+"""`python -m xai eval SOURCE --data DATA [--methods ...] [--limit N] [--out DIR]`
+
+SOURCE is a checkpoint folder (every registered method, computed with PyTorch) or an `export`
+artifact folder (its in-graph map, run by its `runtime` backend). The library modules of `xai`
+import none of our packages; this CLI sits on top and loads models through `runtime` and data
+through `finetune`'s data sources, imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .evaluate import EvalInputError, evaluate, format_table, write_report
+from .methods import METHODS, UnknownMethodError, get_methods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m xai", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("eval", help="score explanation methods for faithfulness, localization and sanity")
+    p.add_argument("source", help="checkpoint folder (or hub id), or export artifact folder")
+    p.add_argument("--data", default="digits-clutter",
+                   help="data source as in finetune (parquet folder, image folder, hub id, digits, digits-clutter); "
+                        "its test split is used; digits-clutter adds the pointing game")
+    p.add_argument("--methods", default=None,
+                   help=f"comma-separated, for a checkpoint (default: all): {', '.join(METHODS)}")
+    p.add_argument("--limit", type=int, default=500, help="evaluate the first N test images")
+    p.add_argument("--backend", default=None, help="runtime backend for an artifact (default: from its manifest)")
+    p.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation sanity check")
+    p.add_argument("--out", default=None, help="report folder (default: SOURCE/xai or runs/xai-<name>)")
+    return parser
+
+
+def load_images(data: str, image_size: tuple[int, int], labels: list[str], limit: int):
+    """The test split's first `limit` images resized to the model, labels, boxes scaled to match."""
+    from finetune.data import load_data
+    from runtime.images import resize_batch
+
+    loaded = load_data(data)
+    if [str(x) for x in loaded.labels] != [str(x) for x in labels]:
+        raise EvalInputError(f"the data's labels {loaded.labels} differ from the model's {labels}")
+    test = loaded.test.subset(limit)
+    pil = [test[i][0] for i in range(len(test))]
+    images = resize_batch(pil, image_size, "bilinear")
+    boxes = None
+    if test.boxes is not None:
+        scale = np.array([image_size[1] / pil[0].width, image_size[0] / pil[0].height] * 2)
+        boxes = np.round(test.boxes * scale).astype(np.int64)
+    return images, test.targets, boxes
+
+
+def checkpoint_subject(source: str):
+    from runtime.checkpoint import load_checkpoint
+
+    from .subjects import ModelSubject
+
+    ck = load_checkpoint(source)
+    subject = ModelSubject(ck.model, ck.patch_grid, ck.n_special_tokens, ck.mean, ck.std, name=f"pytorch {source}")
+    return subject, ck.image_size, ck.labels
+
+
+def artifact_subject(folder: str, backend: str | None):
+    import runtime
+
+    from .subjects import GraphSubject
+
+    predictor = runtime.load(folder, backend=backend)
+    m = predictor.manifest
+    subject = GraphSubject(run=predictor.backend.run_batched, heatmap=predictor.heatmaps_from,
+                           method_name=f"in-graph {m.explain} ({m.format} {m.precision})",
+                           grid=tuple(m.patch_grid), n_special=m.n_special_tokens,
+                           name=f"{m.format} {m.precision} {folder}",
+                           randomised_factory=lambda: randomised_artifact(folder, backend))
+    return subject, tuple(m.image_size), m.labels
+
+
+def randomised_artifact(folder: str, backend: str | None):
+    """The artifact's source checkpoint with every weight re-initialised, exported with the same
+    options to a temporary folder: the sanity check for an in-graph explanation."""
+    import tempfile
+
+    import torch
+
+    from export.api import export_model
+    from export.config import ExportConfig
+    from runtime.checkpoint import load_checkpoint
+    from runtime.manifest import read_manifest
+
+    m = read_manifest(Path(folder))
+    source = (m.source or {}).get("checkpoint")
+    if not source or not Path(source).is_dir():
+        return None
+    ck = load_checkpoint(source)
+    torch.manual_seed(0)
+    ck.model.apply(ck.model._init_weights)
+    tmp = Path(tempfile.mkdtemp(prefix="xai-randomised-"))
+    ck.model.save_pretrained(tmp / "checkpoint", safe_serialization=True)
+    from transformers import AutoImageProcessor
+
+    AutoImageProcessor.from_pretrained(source, use_fast=False).save_pretrained(tmp / "checkpoint")
+    cfg = ExportConfig(format=m.format, precision=m.precision, explain=m.explain, force=True)
+    export_model(tmp / "checkpoint", tmp / "artifact", cfg)
+    subject, _, _ = artifact_subject(str(tmp / "artifact"), backend)
+    return subject
+
+
+def run_eval(args) -> int:
+    from runtime.checkpoint import CheckpointError
+    from runtime.manifest import MANIFEST
+
+    is_artifact = (Path(args.source) / MANIFEST).is_file()
+    if args.limit < 1:
+        raise EvalInputError("--limit must be >= 1")
+    names = args.methods.split(",") if args.methods else None
+    methods = get_methods(names)
+    try:
+        subject, size, labels = artifact_subject(args.source, args.backend) if is_artifact else checkpoint_subject(args.source)
+    except CheckpointError as e:
+        raise EvalInputError(str(e)) from e
+    images, targets, boxes = load_images(args.data, size, labels, args.limit)
+    result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity)
+    out = Path(args.out or (Path(args.source) / "xai" if Path(args.source).is_dir() else f"runs/xai-{Path(args.source).name}"))
+    paths = write_report(result, out, images, command="python -m xai " + shlex.join(sys.argv[1:]))
+    print(f"{result.subject}: {result.n_images} images, accuracy {result.accuracy:.4f}\n")
+    print(format_table(result))
+    failing = [r["method"] for r in result.rows if r.get("sanity_pass") is False and not r["baseline"]]
+    if failing:
+        print(f"\nsanity check failed (rank correlation >= 0.5 with a randomised model): {', '.join(failing)}")
+    print(f"\nreport: {paths['report']}  figures: {paths['grid']}, {paths['curves']}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_eval(args)
+    except (EvalInputError, UnknownMethodError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""`evaluate`: every method x every metric on one labelled batch, plus the random baseline, as
+flat rows; `write_report` turns them into `xai_results.json`, `xai_report.md` and figures."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .methods import METHODS, Method
+from .methods.random_map import uniform_maps
+from .metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
+
+
+class EvalInputError(ValueError):
+    """Inputs `evaluate` cannot use; every problem is listed."""
+
+
+@dataclass
+class EvalResult:
+    subject: str
+    n_images: int
+    accuracy: float
+    rows: list[dict]  # one per method: name, summary, then one value per metric
+    curves: dict[str, dict[str, list[float]]]  # method -> curve name -> mean curve
+    maps: dict[str, np.ndarray] = field(repr=False)  # method -> (B, gh, gw), for the figures
+    metrics: list[str] = field(default_factory=list)  # metric names with values, table order
+
+
+def check_inputs(images: np.ndarray, labels: np.ndarray, boxes: np.ndarray | None) -> None:
+    problems = []
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        problems.append(f"images must be uint8 (N, H, W, 3), got {images.dtype} {images.shape}")
+    if len(images) == 0:
+        problems.append("no images to evaluate")
+    if len(labels) != len(images):
+        problems.append(f"{len(labels)} labels for {len(images)} images")
+    if boxes is not None and boxes.shape != (len(images), 4):
+        problems.append(f"boxes must be (N, 4), got {boxes.shape}")
+    if problems:
+        raise EvalInputError("; ".join(problems))
+
+
+def explanations(subject, images: np.ndarray, methods: list[Method], probs: np.ndarray) -> dict[str, np.ndarray]:
+    """The subject's maps for the predicted classes, with the random baseline added for graphs."""
+    maps = subject.explain(images, [m for m in methods if m.name in METHODS])
+    if any(m.baseline for m in methods) and "random" not in maps:
+        maps["random"] = uniform_maps(probs, subject.grid)
+    return maps
+
+
+def score_method(subject, images, labels, boxes, maps, randomised_maps, predicted) -> tuple[dict, dict]:
+    """One method's metric values and mean curves."""
+    size = images.shape[1:3]
+    pos = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=True)
+    neg = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=False)
+    dele = di.deletion_curve(subject.forward, images, maps, predicted)
+    ins = di.insertion_curve(subject.forward, images, maps, predicted)
+    values = {"perturbation-pos": perturbation.perturbation_auc(pos),
+              "perturbation-neg": perturbation.perturbation_auc(neg),
+              "deletion": di.curve_auc(dele), "insertion": di.curve_auc(ins)}
+    if boxes is not None:
+        values["pointing-game"] = float(localization.pointing_hits(maps, boxes, size).mean())
+        values["energy-in-box"] = float(localization.energy_in_box(maps, boxes, size).mean())
+    if randomised_maps is not None:
+        values["sanity-rank-corr"] = float(sanity.rank_correlations(maps, randomised_maps).mean())
+    curves = {"perturbation-pos": pos.mean(1).tolist(), "perturbation-neg": neg.mean(1).tolist(),
+              "deletion": dele.mean(1).tolist(), "insertion": ins.mean(1).tolist()}
+    return values, curves
+
+
+def evaluate(subject, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray | None = None,
+             methods: list[Method] | None = None, sanity_check: bool = True, progress: bool = True) -> EvalResult:
+    """Score each method's maps of `images` (uint8 `(N, H, W, 3)` at the model's size) for the
+    predicted classes; `labels` are the true classes, `boxes` optional object boxes `(N, 4)`."""
+    from tqdm.auto import tqdm
+
+    labels = np.asarray(labels)
+    check_inputs(images, labels, boxes)
+    methods = list(METHODS.values()) if methods is None else methods
+    probs = subject.forward(images)
+    predicted = probs.argmax(-1)
+    maps = explanations(subject, images, methods, probs)
+    randomised = subject.randomised() if sanity_check else None
+    random_maps = explanations(randomised, images, methods, randomised.forward(images)) if randomised else {}
+    rows, curves = [], {}
+    for name in tqdm(list(maps), desc="scoring methods", disable=not progress):
+        values, curves[name] = score_method(subject, images, labels, boxes, maps[name], random_maps.get(name), predicted)
+        method = METHODS.get(name)
+        row = {"method": name, "summary": method.summary if method else "the graph's own output",
+               "baseline": bool(method and method.baseline), **values}
+        if "sanity-rank-corr" in values:
+            row["sanity_pass"] = values["sanity-rank-corr"] < sanity.PASS_BELOW
+        rows.append(row)
+    names = [m for m in METRICS if any(m in r for r in rows)]
+    return EvalResult(subject=subject.name, n_images=len(images), accuracy=float((predicted == labels).mean()),
+                      rows=rows, curves=curves, maps=maps, metrics=names)
+
+
+def format_table(result: EvalResult) -> str:
+    """Markdown table: one row per method, one column per metric (arrow = better direction)."""
+    arrows = {"higher": "↑", "lower": "↓"}
+    head = ["method", *[f"{m} {arrows[METRICS[m].better]}" for m in result.metrics]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in result.rows:
+        cells = [row["method"]]
+        for m in result.metrics:
+            v = row.get(m)
+            cells.append("n/a" if v is None else f"{v:.2f}" if m.startswith("perturbation") else f"{v:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str = "") -> dict[str, Path]:
+    """`xai_results.json`, `xai_report.md`, `xai_methods.png` (images x methods), `xai_curves.png`."""
+    from .plots import plot_method_grid, plot_metric_curves
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "xai_results.json", "report": out / "xai_report.md",
+             "grid": out / "xai_methods.png", "curves": out / "xai_curves.png"}
+    data = {k: v for k, v in asdict(result).items() if k != "maps"}
+    paths["json"].write_text(json.dumps({**data, "command": command}, indent=2))
+    lines = [f"# Explanation quality: {result.subject}", "",
+             f"{result.n_images} images, model accuracy {result.accuracy:.4f}. Explained class: the predicted one.",
+             "", format_table(result), "", "Metrics:", ""]
+    lines += [f"- `{m}` ({METRICS[m].better} is better): {METRICS[m].summary}" for m in result.metrics]
+    if command:
+        lines += ["", f"Command: `{command}`"]
+    paths["report"].write_text("\n".join(lines) + "\n")
+    plot_method_grid(images[:6], {k: v[:6] for k, v in result.maps.items()}, paths["grid"], result.subject)
+    plot_metric_curves(result.curves, paths["curves"], result.subject)
+    return paths

@@ -1,0 +1,60 @@
+"""Capture what the explanation methods need from a HF ViT/DeiT classifier in one forward (and,
+when asked, one backward) pass: logits, every layer's attention probabilities, and the last
+block's first LayerNorm output (Grad-CAM's target layer), each with its gradient with respect
+to the explained class's logit. Torch lives here; the methods themselves are numpy maths."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One batch's captured tensors as numpy arrays (float32)."""
+
+    logits: np.ndarray  # (B, C)
+    targets: np.ndarray  # (B,) the class each explanation is for
+    attentions: list[np.ndarray]  # per layer (B, heads, N, N), first layer first
+    attention_grads: list[np.ndarray] | None  # d logit[target] / d attention, same shapes
+    tokens: np.ndarray | None  # (B, N, D) last block's layernorm_before output
+    token_grads: np.ndarray | None  # d logit[target] / d tokens
+
+
+def encoder_layers(model) -> list:
+    """The transformer blocks of a ViT/DeiT classifier (`model.vit` or `model.deit`)."""
+    return list(getattr(model, model.base_model_prefix).encoder.layer)
+
+
+def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None,
+            gradients: bool = True) -> Capture:
+    """Run `model` (eager attention, eval mode) on normalised `(B, 3, H, W)` pixels.
+
+    targets: `(B,)` class indices to explain; None explains the predicted class. With eager
+    attention and dropout off, the returned attention probabilities are the tensors the model
+    multiplies with the values, so autograd gives their gradients directly.
+    """
+    if getattr(model.config, "_attn_implementation", "eager") != "eager":
+        raise ValueError("attention capture needs eager attention (load with attn_implementation='eager')")
+    stored = {}
+    hook = encoder_layers(model)[-1].layernorm_before.register_forward_hook(
+        lambda module, args, output: stored.__setitem__("tokens", output))
+    try:
+        with torch.set_grad_enabled(gradients):
+            out = model(pixel_values=pixel_values, output_attentions=True)
+    finally:
+        hook.remove()
+    logits = out.logits.detach()
+    chosen = logits.argmax(-1) if targets is None else torch.as_tensor(np.asarray(targets), dtype=torch.long)
+    attention_grads = token_grads = None
+    if gradients:
+        score = out.logits.gather(1, chosen[:, None]).sum()  # samples are independent: one backward
+        grads = torch.autograd.grad(score, [*out.attentions, stored["tokens"]])
+        attention_grads = [g.numpy().astype(np.float32) for g in grads[:-1]]
+        token_grads = grads[-1].numpy().astype(np.float32)
+    return Capture(logits=logits.numpy(), targets=chosen.numpy(),
+                   attentions=[a.detach().numpy().astype(np.float32) for a in out.attentions],
+                   attention_grads=attention_grads,
+                   tokens=stored["tokens"].detach().numpy().astype(np.float32),
+                   token_grads=token_grads)

@@ -1,0 +1,17 @@
+"""Attention rollout: Abnar & Zuidema, "Quantifying Attention Flow in Transformers", ACL 2020,
+https://arxiv.org/abs/2005.00928, with the head-fusion and discard-ratio variants of
+jacobgil/vit-explain. The maths is `xai.rollout` (shared with `runtime` and the exported graphs)."""
+from __future__ import annotations
+
+from ..rollout import rollout_map
+from . import Method, register_method
+
+# (name, head fusion, discard ratio): the mean form is the one exported graphs compute; max and
+# min with 90% of the lowest attention discarded are vit-explain's suggested settings.
+VARIANTS = (("rollout", "mean", 0.0), ("rollout-max", "max", 0.9), ("rollout-min", "min", 0.9))
+
+for _name, _fusion, _discard in VARIANTS:
+    register_method(Method(
+        name=_name, summary=f"head {_fusion}, discard {_discard:.0%}, + identity, product over layers",
+        paper="https://arxiv.org/abs/2005.00928", gradients=False,
+        fn=lambda cap, grid, n_special, f=_fusion, d=_discard: rollout_map(cap.attentions, grid, n_special, f, d)))
