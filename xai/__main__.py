@@ -82,6 +82,7 @@ def artifact_subject(folder: str, backend: str | None):
 def randomised_artifact(folder: str, backend: str | None):
     """The artifact's source checkpoint with every weight re-initialised, exported with the same
     options to a temporary folder: the sanity check for an in-graph explanation."""
+    import shutil
     import tempfile
 
     import torch
@@ -98,14 +99,17 @@ def randomised_artifact(folder: str, backend: str | None):
     ck = load_checkpoint(source)
     torch.manual_seed(0)
     ck.model.apply(ck.model._init_weights)
-    tmp = Path(tempfile.mkdtemp(prefix="xai-randomised-"))
-    ck.model.save_pretrained(tmp / "checkpoint", safe_serialization=True)
     from transformers import AutoImageProcessor
 
-    AutoImageProcessor.from_pretrained(source, use_fast=False).save_pretrained(tmp / "checkpoint")
-    cfg = ExportConfig(format=m.format, precision=m.precision, explain=m.explain, force=True)
-    export_model(tmp / "checkpoint", tmp / "artifact", cfg)
-    subject, _, _ = artifact_subject(str(tmp / "artifact"), backend)
+    tmp = Path(tempfile.mkdtemp(prefix="xai-randomised-"))
+    try:  # the backend holds the graph in memory once loaded: the files can go
+        ck.model.save_pretrained(tmp / "checkpoint", safe_serialization=True)
+        AutoImageProcessor.from_pretrained(source, use_fast=False).save_pretrained(tmp / "checkpoint")
+        cfg = ExportConfig(format=m.format, precision=m.precision, explain=m.explain, force=True)
+        export_model(tmp / "checkpoint", tmp / "artifact", cfg)
+        subject, _, _ = artifact_subject(str(tmp / "artifact"), backend)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return subject
 
 

@@ -1,0 +1,63 @@
+"""`python -m xai eval` end to end on a tiny checkpoint and its ONNX export, with the random
+baseline, the pointing game on the generated localization set, and the sanity check."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import save_tiny_checkpoint
+from xai.__main__ import main
+from xai.methods import METHODS
+
+DIGITS = [str(d) for d in range(10)]
+
+
+@pytest.fixture(scope="module")
+def digit_checkpoint(tmp_path_factory):
+    return save_tiny_checkpoint(tmp_path_factory.mktemp("digit-vit"), "vit", labels=DIGITS)
+
+
+def test_eval_checkpoint_scores_every_method(digit_checkpoint, tmp_path, capsys):
+    assert main(["eval", str(digit_checkpoint), "--data", "digits-clutter", "--limit", "6", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((tmp_path / "xai_results.json").read_text())
+    assert [r["method"] for r in results["rows"]] == list(METHODS)
+    for row in results["rows"]:
+        for metric in ("perturbation-pos", "perturbation-neg", "deletion", "insertion", "pointing-game",
+                       "energy-in-box", "sanity-rank-corr"):
+            assert metric in row, (row["method"], metric)
+    assert "| random |" in printed and "pointing-game" in printed
+    for name in ("xai_report.md", "xai_methods.png", "xai_curves.png"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_eval_artifact_scores_its_in_graph_map(digit_checkpoint, tmp_path):
+    from export.api import export_model
+    from export.config import ExportConfig
+
+    artifact = tmp_path / "onnx"
+    export_model(digit_checkpoint, artifact, ExportConfig(format="onnx"))
+    assert main(["eval", str(artifact), "--data", "digits-clutter", "--limit", "5", "--out", str(tmp_path / "r")]) == 0
+    rows = json.loads((tmp_path / "r" / "xai_results.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["in-graph rollout (onnx fp32)", "random"]
+    assert "sanity-rank-corr" in rows[0] and "pointing-game" in rows[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "rollout,lrp"], "unknown method(s) lrp"),
+    (["--limit", "0"], "--limit must be >= 1"),
+    (["--data", "digits", "--limit", "3"], None),  # fine: same labels, no boxes
+])
+def test_eval_errors_are_one_line(digit_checkpoint, tmp_path, capsys, args, message):
+    code = main(["eval", str(digit_checkpoint), "--out", str(tmp_path), "--no-sanity", *args])
+    if message is None:
+        assert code == 0
+        assert "pointing-game" not in (tmp_path / "xai_report.md").read_text()
+    else:
+        assert code == 2 and message in capsys.readouterr().err
+
+
+def test_eval_refuses_data_with_other_labels(tiny_vit, tmp_path, capsys):
+    assert main(["eval", str(tiny_vit), "--data", "digits", "--out", str(tmp_path)]) == 2
+    assert "differ from the model's" in capsys.readouterr().err
