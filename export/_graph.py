@@ -15,6 +15,8 @@ from torch import nn
 
 from xai.rollout import rollout_cls_torch, rollout_start
 
+from ._backward import RelevanceViT
+
 FP16_SAFE_LAYERNORM_EPS = 1e-5  # ViT's 1e-12 underflows to 0 in fp16 (smallest subnormal ~6e-8)
 
 
@@ -35,7 +37,8 @@ def make_layernorm_fp16_safe(model: nn.Module, eps: float = FP16_SAFE_LAYERNORM_
 
 
 class ExplainedViT(nn.Module):
-    """image -> (logits, probs[, rollout[, attention_0 .. attention_{L-1}]])."""
+    """image -> (logits, probs[, rollout[, attention_0 .. attention_{L-1}]]);
+    with explain "gradrollout": (image, target) -> (logits, probs, relevance)."""
 
     def __init__(self, checkpoint, explain: str, input_kind: str = "uint8_nhwc", fp16_safe: bool = False):
         super().__init__()
@@ -47,20 +50,26 @@ class ExplainedViT(nn.Module):
         self.explain, self.input_kind = explain, input_kind
         self.grid, self.n_special = tuple(checkpoint.patch_grid), checkpoint.n_special_tokens
         self.register_buffer("rollout_start", rollout_start(self.grid[0] * self.grid[1] + self.n_special))
+        self.relevance = RelevanceViT(self.model, self.n_special, self.grid) if explain == "gradrollout" else None
 
     def output_names(self) -> list[str]:
         names = ["logits", "probs"]
+        if self.explain == "gradrollout":
+            return names + ["relevance"]
         if self.explain != "none":
             names.append("rollout")
         if self.explain == "attentions":
             names += [f"attention_{i}" for i in range(self.model.config.num_hidden_layers)]
         return names
 
-    def forward(self, image: torch.Tensor):
+    def forward(self, image: torch.Tensor, target: torch.Tensor | None = None):
         if self.input_kind == "uint8_nhwc":
             x = image.permute(0, 3, 1, 2).to(torch.float32) * (1.0 / 255.0) - self.mean
         else:  # "centred_nchw": Core ML's ImageType already applied scale 1/255 and bias -mean
             x = image
+        if self.relevance is not None:
+            logits, relevance = self.relevance(x, target)
+            return logits, logits.softmax(dim=-1), relevance
         out = self.model(pixel_values=x, output_attentions=self.explain != "none")
         outputs = [out.logits, out.logits.softmax(dim=-1)]
         if self.explain != "none":
@@ -75,6 +84,6 @@ def output_specs(graph: ExplainedViT, checkpoint, batch: int | None) -> dict:
     cfg = checkpoint.model.config
     n_tokens = checkpoint.patch_grid[0] * checkpoint.patch_grid[1] + checkpoint.n_special_tokens
     shapes = {"logits": [batch, len(checkpoint.labels)], "probs": [batch, len(checkpoint.labels)],
-              "rollout": [batch, *checkpoint.patch_grid]}
+              "rollout": [batch, *checkpoint.patch_grid], "relevance": [batch, *checkpoint.patch_grid]}
     attention = [batch, cfg.num_attention_heads, n_tokens, n_tokens]
     return {n: {"shape": shapes.get(n, attention), "dtype": "float32"} for n in graph.output_names()}

@@ -62,7 +62,7 @@ def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Ma
         num_heads=config.num_attention_heads,
         source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256, "model_type": config.model_type,
                 "architecture": type(checkpoint.model).__name__},
-        versions=library_versions(cfg.format), parity={})
+        versions=library_versions(cfg.format), parity={}, class_input=facts.get("class_input", {}))
 
 
 def check_parity(folder: Path, manifest: Manifest, checkpoint: Checkpoint, cfg: ExportConfig) -> dict:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ._graph import ExplainedViT, output_specs
-from .config import ExportConfig, ExportError
+from .config import CLASS_INPUT, ExportConfig, ExportError
+from .onnx import class_input_spec
 
 MODEL_FILE = "model.mlpackage"
 INPUT_NAME = "image"
@@ -32,21 +34,25 @@ def convert(checkpoint, cfg: ExportConfig):
     fp16 = cfg.resolved_precision in ("fp16", "int8")
     graph = ExplainedViT(checkpoint, cfg.explain, input_kind="centred_nchw", fp16_safe=fp16).eval()
     h, w = checkpoint.image_size
-    example = torch.rand(1, 3, h, w) - 0.5
-    with torch.no_grad():
-        traced = torch.jit.trace(graph, example, strict=False)
+    example = (torch.rand(1, 3, h, w) - 0.5,)
     image = ct.ImageType(name=INPUT_NAME, shape=(1, 3, h, w), scale=1.0 / 255.0,
                          bias=[-m for m in checkpoint.mean], color_layout=ct.colorlayout.RGB)
+    inputs = [image]
+    if cfg.explain == "gradrollout":
+        example += (torch.tensor([-1], dtype=torch.int32),)
+        inputs.append(ct.TensorType(name=CLASS_INPUT, shape=(1,), dtype=np.int32))
+    with torch.no_grad():
+        traced = torch.jit.trace(graph, example, strict=False)
     # Two steps: a classifier config cannot be combined with named outputs in one ct.convert
     # (coremltools 9 indexes the user's output list with the classifier's extra output), so the
     # outputs are named in a MIL program first and the classifier is added when it is lowered.
     precision = ct.precision.FLOAT16 if fp16 else ct.precision.FLOAT32  # both steps, or fp32 becomes fp16
-    program = ct.convert(traced, inputs=[image], outputs=[ct.TensorType(name=n) for n in graph.output_names()],
+    program = ct.convert(traced, inputs=inputs, outputs=[ct.TensorType(name=n) for n in graph.output_names()],
                          convert_to="milinternal", compute_precision=precision,
                          minimum_deployment_target=getattr(ct.target, MINIMUM_TARGET))
     program.functions["main"].set_output_types(None)  # names are in the vars now; no image outputs
     mlmodel = ct.convert(
-        program, inputs=[image],
+        program, inputs=inputs,
         classifier_config=ct.ClassifierConfig(list(checkpoint.labels), predicted_feature_name=LABEL_OUTPUT,
                                               predicted_probabilities_output="probs"),
         convert_to="mlprogram", compute_precision=precision,
@@ -70,7 +76,10 @@ def describe(mlmodel, checkpoint, cfg: ExportConfig) -> None:
                                  f"({cfg.resolved_precision}), exported by explainable-vit")
     mlmodel.input_description[INPUT_NAME] = f"RGB image, {checkpoint.image_size[1]}x{checkpoint.image_size[0]}"
     mlmodel.output_description[LABEL_OUTPUT] = "most likely class"
-    if cfg.explain != "none":
+    if cfg.explain == "gradrollout":
+        mlmodel.input_description[CLASS_INPUT] = "class index to explain; -1 explains the predicted class"
+        mlmodel.output_description["relevance"] = "gradient-weighted rollout over the patch grid, max 1"
+    elif cfg.explain != "none":
         mlmodel.output_description["rollout"] = "attention-rollout heatmap over the patch grid, max 1"
 
 
@@ -88,4 +97,4 @@ def export_coreml(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
                                                        "into the patch embedding",
             "input": {"name": INPUT_NAME, "dtype": "image", "layout": "NCHW", "color": "RGB", "shape": [1, 3, h, w],
                       "scale": 1.0 / 255.0, "bias": [-m for m in checkpoint.mean]},
-            "outputs": outputs, "compute_precision": "fp32" if cfg.resolved_precision == "fp32" else "fp16"}
+            "outputs": outputs, "class_input": class_input_spec(cfg, "int32", 1), "compute_precision": "fp32" if cfg.resolved_precision == "fp32" else "fp16"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from ._graph import ExplainedViT, output_specs
-from .config import ExportConfig
+from .config import CLASS_INPUT, ExportConfig
 
 MODEL_FILE = "model.onnx"
 INPUT_NAME = "image"
@@ -59,10 +59,14 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
     graph = ExplainedViT(checkpoint, cfg.explain, input_kind="uint8_nhwc")
     names = graph.output_names()
     h, w = checkpoint.image_size
-    example = torch.zeros(cfg.batch or 1, h, w, 3, dtype=torch.uint8)
-    dynamic = None if cfg.batch else {n: {0: "batch"} for n in [INPUT_NAME, *names]}
+    example = (torch.zeros(cfg.batch or 1, h, w, 3, dtype=torch.uint8),)
+    inputs = [INPUT_NAME]
+    if cfg.explain == "gradrollout":
+        example += (torch.full((cfg.batch or 1,), -1, dtype=torch.int64),)
+        inputs.append(CLASS_INPUT)
+    dynamic = None if cfg.batch else {n: {0: "batch"} for n in [*inputs, *names]}
     with torch.no_grad():
-        torch.onnx.export(graph, (example,), str(folder / MODEL_FILE), input_names=[INPUT_NAME],
+        torch.onnx.export(graph, example, str(folder / MODEL_FILE), input_names=inputs,
                           output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False)
     if cfg.resolved_precision == "int8":
         quantize_int8(folder / MODEL_FILE)
@@ -71,4 +75,13 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
     return {"model_file": MODEL_FILE,
             "input": {"name": INPUT_NAME, "dtype": "uint8", "layout": "NHWC", "color": "RGB",
                       "shape": [cfg.batch, h, w, 3]},
-            "outputs": output_specs(graph, checkpoint, cfg.batch)}
+            "outputs": output_specs(graph, checkpoint, cfg.batch),
+            "class_input": class_input_spec(cfg, "int64", cfg.batch)}
+
+
+def class_input_spec(cfg: ExportConfig, dtype: str, batch: int | None) -> dict:
+    """The manifest's description of the `target` input (empty for graphs without one)."""
+    if cfg.explain != "gradrollout":
+        return {}
+    return {"name": CLASS_INPUT, "dtype": dtype, "shape": [batch], "predicted": -1,
+            "meaning": "class index to explain per image; -1 explains the predicted class"}

@@ -24,20 +24,40 @@ class Backend:
     def __init__(self, folder: Path, manifest: Manifest):
         self.folder, self.manifest = Path(folder), manifest
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:  # (N, H, W, 3) uint8 -> outputs
+    def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """uint8 `(N, H, W, 3)` -> the graph's outputs; `targets` `(N,)` feeds a gradrollout
+        graph's class input (-1: the predicted class; None: all predicted)."""
         raise NotImplementedError
 
-    def run_batched(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    def class_targets(self, n: int, targets: np.ndarray | None) -> np.ndarray | None:
+        """The class input to feed, or None for graphs without one (which then refuse targets)."""
+        spec = self.manifest.class_input
+        if not spec:
+            if targets is not None:
+                raise ValueError(f"this {self.manifest.explain} artifact explains the predicted class only; "
+                                 "export with --explain gradrollout to name a class")
+            return None
+        targets = np.full(n, spec.get("predicted", -1)) if targets is None else np.asarray(targets).reshape(-1)
+        if len(targets) != n:
+            raise ValueError(f"{len(targets)} targets for {n} images")
+        if (targets >= len(self.manifest.labels)).any():
+            raise ValueError(f"target classes must be < {len(self.manifest.labels)} (or -1 for the predicted one)")
+        return targets.astype(np.int64 if spec["dtype"] == "int64" else np.int32)
+
+    def run_batched(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """`run`, split into the graph's fixed batch (last chunk padded), or for a dynamic batch
         into chunks of at most `max_batch`."""
         fixed = self.manifest.input["shape"][0]
         chunk = fixed or self.max_batch
         if len(images) == chunk or (fixed is None and len(images) <= chunk):
-            return self.run(images)
+            return self.run(images, targets)
         pad = (-len(images)) % chunk if fixed else 0
         if pad:
             images = np.concatenate([images, np.repeat(images[-1:], pad, axis=0)])
-        parts = [self.run(images[i:i + chunk]) for i in range(0, len(images), chunk)]
+            if targets is not None:
+                targets = np.concatenate([targets, np.repeat(targets[-1:], pad)])
+        parts = [self.run(images[i:i + chunk], None if targets is None else targets[i:i + chunk])
+                 for i in range(0, len(images), chunk)]
         return {k: np.concatenate([p[k] for p in parts])[:len(images) - pad] for k in parts[0]}
 
 

@@ -45,16 +45,18 @@ class CoreMLBackend(Backend):
             self.model = ct.models.MLModel(path, compute_units=getattr(ct.ComputeUnit, COMPUTE_UNITS[compute_units]))
             self.label = f"coreml (Apple Core ML, {compute_units})"
 
-    def _predict_one(self, image: np.ndarray) -> dict:
+    def _predict_one(self, image: np.ndarray, target: np.ndarray | None) -> dict:
         name = self.manifest.input["name"]
+        extra = {} if target is None else {self.manifest.class_input["name"]: target.reshape(1)}
         if self.reference:  # the program applies the ImageType's scale and bias itself
-            return self.executor.run({name: image.transpose(2, 0, 1)[None].astype(np.float32)})
+            return self.executor.run({name: image.transpose(2, 0, 1)[None].astype(np.float32), **extra})
         from PIL import Image
 
-        return self.model.predict({name: Image.fromarray(image)})
+        return self.model.predict({name: Image.fromarray(image), **extra})
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        results = [self._predict_one(image) for image in images]
+    def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        classes = self.class_targets(len(images), targets)
+        results = [self._predict_one(image, None if classes is None else classes[i]) for i, image in enumerate(images)]
         out = {name: np.concatenate([np.asarray(r[name], dtype=np.float32) for r in results])
                for name in results[0] if name not in (PROBS_OUTPUT, LABEL_OUTPUT)}
         out["probs"] = np.array([[r[PROBS_OUTPUT][label] for label in self.manifest.labels] for r in results],

@@ -140,6 +140,12 @@ OPS: dict[str, Callable] = {
     "add": _binary(np.add), "sub": _binary(np.subtract), "mul": _binary(np.multiply),
     "real_div": _binary(lambda a, b: a.astype(np.float32) / b), "maximum": _binary(np.maximum),
     "minimum": _binary(np.minimum), "pow": _binary(lambda a, b: np.power(a.astype(np.float32), b)),
+    "equal": _binary(np.equal), "greater_equal": _binary(np.greater_equal),
+    "select": lambda env, op: np.where(_x(env, op, "cond"), _x(env, op, "a"), _x(env, op, "b")),
+    "erf": lambda env, op: erf(_x(env, op).astype(np.float32)),
+    "relu": lambda env, op: np.maximum(_x(env, op), 0),
+    "reduce_argmax": lambda env, op: np.argmax(_x(env, op), axis=int(_v(op, "axis", -1)))[
+        (...,) + ((None,) if _v(op, "keep_dims", False) else ())].astype(np.int32),
     "sqrt": lambda env, op: np.sqrt(_x(env, op).astype(np.float32)),
     "rsqrt": lambda env, op: 1 / np.sqrt(_x(env, op).astype(np.float32) + _v(op, "epsilon", 1e-12)),
     "exp": lambda env, op: np.exp(_x(env, op).astype(np.float32)),

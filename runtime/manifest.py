@@ -9,7 +9,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 MANIFEST = "manifest.json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: optional class_input (gradrollout graphs)
 
 
 class ManifestError(ValueError):
@@ -37,6 +37,7 @@ class Manifest:
     source: dict  # checkpoint, sha256, model_type
     versions: dict
     parity: dict = field(default_factory=dict)
+    class_input: dict = field(default_factory=dict)  # gradrollout graphs: the `target` input (name, dtype, shape)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -46,7 +47,7 @@ class Manifest:
     @property
     def heatmap_output(self) -> str | None:
         """The output that holds the explanation map, if the graph computes one."""
-        return "rollout" if "rollout" in self.outputs else None
+        return next((name for name in ("relevance", "rollout") if name in self.outputs), None)
 
 
 def write_manifest(manifest: Manifest, folder: str | Path) -> Path:

@@ -29,6 +29,9 @@ class OnnxBackend(Backend):
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        values = self.session.run(None, {self.input_name: np.ascontiguousarray(images, dtype=np.uint8)})
-        return dict(zip(self.output_names, values))
+    def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        feed = {self.input_name: np.ascontiguousarray(images, dtype=np.uint8)}
+        classes = self.class_targets(len(images), targets)
+        if classes is not None:
+            feed[self.manifest.class_input["name"]] = classes
+        return dict(zip(self.output_names, self.session.run(None, feed)))

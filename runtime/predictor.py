@@ -41,16 +41,32 @@ class Predictor:
 
     def heatmaps_from(self, outputs: dict[str, np.ndarray]) -> np.ndarray | None:
         """The graph's own map; for `--explain attentions` artifacts without one, rollout by xai."""
-        if "rollout" in outputs:
-            return outputs["rollout"]
+        for name in ("relevance", "rollout"):
+            if name in outputs:
+                return outputs[name]
         attentions = [outputs[k] for k in sorted((k for k in outputs if k.startswith("attention_")),
                                                  key=lambda k: int(k.split("_")[1]))]
         if attentions:
             return rollout_map(attentions, tuple(self.manifest.patch_grid), self.manifest.n_special_tokens)
         return None
 
-    def predict(self, images: ImageLike | list[ImageLike], top_k: int = 3) -> Prediction:
-        """Load, convert and resize every input, run the batch once, read labels and heatmaps back."""
+    def class_index(self, target: int | str) -> int:
+        """A class given by index or label name -> its index."""
+        labels = self.manifest.labels
+        if isinstance(target, str) and not target.lstrip("-").isdigit():
+            if target not in labels:
+                raise ValueError(f"unknown class '{target}'; known: {', '.join(labels)}")
+            return labels.index(target)
+        index = int(target)
+        if not -1 <= index < len(labels):
+            raise ValueError(f"class index {index} out of range 0..{len(labels) - 1} (-1: predicted)")
+        return index
+
+    def predict(self, images: ImageLike | list[ImageLike], top_k: int = 3, explain_class: int | str | None = None) -> Prediction:
+        """Load, convert and resize every input, run the batch once, read labels and heatmaps back.
+
+        explain_class: the class (index or label) whose relevance a gradrollout artifact returns,
+        for every image; None explains each image's predicted class."""
         items = images if isinstance(images, (list, tuple)) else [images]
         loaded, sources, errors = [], [], []
         for i, item in enumerate(items):
@@ -61,7 +77,8 @@ class Predictor:
                 errors.append((describe(item, i), str(e)))
         batch = resize_batch(loaded, self.manifest.image_size, self.manifest.preprocessing["resample"])
         start = time.perf_counter()
-        outputs = self.backend.run_batched(batch) if len(batch) else {}
+        targets = None if explain_class is None else np.full(len(batch), self.class_index(explain_class))
+        outputs = self.backend.run_batched(batch, targets) if len(batch) else {}
         seconds = time.perf_counter() - start
         probs = outputs.get("probs", np.zeros((0, len(self.manifest.labels)), np.float32))
         heatmaps = self.heatmaps_from(outputs) if outputs else None
@@ -107,7 +124,8 @@ def check_against_model(predictor: Predictor) -> None:
     shapes = {o.name: o.shape for o in predictor.backend.session.get_outputs()}
     if "logits" in shapes and shapes["logits"][-1] != len(manifest.labels):
         problems.append(f"model has {shapes['logits'][-1]} classes but the manifest lists {len(manifest.labels)} labels")
-    if "rollout" in shapes and list(shapes["rollout"][1:]) != list(manifest.patch_grid):
-        problems.append(f"model's rollout grid {shapes['rollout'][1:]} differs from the manifest's {manifest.patch_grid}")
+    for name in ("rollout", "relevance"):
+        if name in shapes and list(shapes[name][1:]) != list(manifest.patch_grid):
+            problems.append(f"model's {name} grid {shapes[name][1:]} differs from the manifest's {manifest.patch_grid}")
     if problems:
         raise ManifestError(*problems)

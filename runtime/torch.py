@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from xai.hooks import capture
+from xai.methods.grad_rollout import grad_rollout_map
 from xai.rollout import rollout_map
 
 from .backend import Backend, register_backend
@@ -13,32 +15,46 @@ from .checkpoint import load_checkpoint
 from .manifest import Manifest
 
 
-def checkpoint_manifest(checkpoint) -> Manifest:
+TORCH_EXPLAIN = ("rollout", "gradrollout")
+
+
+def checkpoint_manifest(checkpoint, explain: str = "rollout") -> Manifest:
     """The facts of a checkpoint in manifest form, so every backend is driven the same way."""
     h, w = checkpoint.image_size
     config = checkpoint.model.config
     classes = len(checkpoint.labels)
-    return Manifest(format="torch", model_file=".", precision="fp32", explain="rollout", labels=list(checkpoint.labels),
+    heatmap = "relevance" if explain == "gradrollout" else "rollout"
+    class_input = ({"name": "target", "dtype": "int64", "shape": [None], "predicted": -1}
+                   if explain == "gradrollout" else {})
+    return Manifest(format="torch", model_file=".", precision="fp32", explain=explain, labels=list(checkpoint.labels),
                     input={"name": "pixel_values", "dtype": "uint8", "layout": "NHWC", "color": "RGB",
                            "shape": [None, h, w, 3]},
                     preprocessing={"resize": [h, w], "resample": checkpoint.resample, "mean": list(checkpoint.mean),
                                    "std": list(checkpoint.std), "normalisation": "PyTorch"},
                     outputs={"logits": {"shape": [None, classes], "dtype": "float32"},
                              "probs": {"shape": [None, classes], "dtype": "float32"},
-                             "rollout": {"shape": [None, *checkpoint.patch_grid], "dtype": "float32"}},
+                             heatmap: {"shape": [None, *checkpoint.patch_grid], "dtype": "float32"}},
                     patch_grid=list(checkpoint.patch_grid), n_special_tokens=checkpoint.n_special_tokens,
                     num_layers=config.num_hidden_layers, num_heads=config.num_attention_heads,
                     source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256,
-                            "model_type": config.model_type}, versions={"torch": torch.__version__})
+                            "model_type": config.model_type}, versions={"torch": torch.__version__},
+                    class_input=class_input)
 
 
-def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout") -> dict[str, np.ndarray]:
+def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout",
+                   targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """uint8 `(N, H, W, 3)` -> logits, probs and (unless explain is "none") the rollout computed by
-    `xai`'s full matrix product; with explain "attentions" also every layer's map. The plain
-    PyTorch run every exported graph is compared with."""
+    `xai`'s full matrix product; with explain "attentions" also every layer's map; with
+    "gradrollout" the `relevance` of `xai`'s gradient-weighted rollout by autograd, for `targets`
+    (-1 or None: the predicted class). The plain PyTorch run every exported graph is compared with."""
     mean = torch.tensor(checkpoint.mean).view(1, 3, 1, 1)
     std = torch.tensor(checkpoint.std).view(1, 3, 1, 1)
     x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - mean) / std
+    if explain == "gradrollout":
+        cap = capture(checkpoint.model, x, targets)
+        logits = torch.from_numpy(cap.logits)
+        return {"logits": cap.logits, "probs": logits.softmax(-1).numpy(),
+                "relevance": grad_rollout_map(cap, checkpoint.patch_grid, checkpoint.n_special_tokens)}
     with torch.no_grad():
         out = checkpoint.model(pixel_values=x, output_attentions=explain != "none")
     result = {"logits": out.logits.numpy(), "probs": out.logits.softmax(-1).numpy()}
@@ -57,9 +73,11 @@ class TorchBackend(Backend):
     name = "torch"
     formats = ("torch",)
 
-    def __init__(self, folder, manifest: Manifest | None = None):
+    def __init__(self, folder, manifest: Manifest | None = None, explain: str = "rollout"):
+        if explain not in TORCH_EXPLAIN:
+            raise ValueError(f"unknown explanation '{explain}' for the torch backend; known: {', '.join(TORCH_EXPLAIN)}")
         self.checkpoint = load_checkpoint(folder)
-        super().__init__(folder, manifest or checkpoint_manifest(self.checkpoint))
+        super().__init__(folder, manifest or checkpoint_manifest(self.checkpoint, explain))
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        return run_checkpoint(self.checkpoint, images, "rollout")
+    def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        return run_checkpoint(self.checkpoint, images, self.manifest.explain, self.class_targets(len(images), targets))

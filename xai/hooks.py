@@ -31,7 +31,7 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
             gradients: bool = True) -> Capture:
     """Run `model` (eager attention, eval mode) on normalised `(B, 3, H, W)` pixels.
 
-    targets: `(B,)` class indices to explain; None explains the predicted class. With eager
+    targets: `(B,)` class indices to explain, -1 (or None for all) for the predicted class. With eager
     attention and dropout off, the returned attention probabilities are the tensors the model
     multiplies with the values, so autograd gives their gradients directly.
     """
@@ -46,7 +46,10 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
     finally:
         hook.remove()
     logits = out.logits.detach()
-    chosen = logits.argmax(-1) if targets is None else torch.as_tensor(np.asarray(targets), dtype=torch.long)
+    chosen = logits.argmax(-1)
+    if targets is not None:  # negative entries: the predicted class
+        given = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+        chosen = torch.where(given >= 0, given, chosen)
     attention_grads = token_grads = None
     if gradients:
         score = out.logits.gather(1, chosen[:, None]).sum()  # samples are independent: one backward

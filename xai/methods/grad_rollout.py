@@ -41,3 +41,14 @@ def grad_rollout_map(capture, grid: tuple[int, int], n_special: int) -> np.ndarr
 register_method(Method(
     name="grad-rollout", summary="head mean of (grad x attention)+, R <- R + A R, CLS row",
     paper="https://arxiv.org/abs/2103.15679", gradients=True, fn=grad_rollout_map))
+
+
+def grad_rollout_step_torch(v, attention, grad):
+    """One layer of the in-graph form (torch): `v (B, 1, N)` <- v + v mean_h((grad * A)+), then
+    rescaled to max 1 (the map is linear in v and normalised at the end; rescaling keeps fp16
+    in range over many layers). attention, grad: `(B, heads, N, N)`."""
+    import torch
+
+    weighted = torch.relu(grad * attention).mean(dim=1)  # (B, N, N)
+    v = v + v.matmul(weighted)
+    return v / v.amax(dim=-1, keepdim=True).clamp_min(1e-12)

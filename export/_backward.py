@@ -1,0 +1,131 @@
+"""Class-specific explanations without autograd: a ViT/DeiT forward written out with the backward
+pass of one logit written out after it, as ordinary tensor ops, so ONNX Runtime and Core ML
+(which have no autograd) compute gradient-weighted rollout inside the exported graph.
+
+Why by hand: tracing `torch.func.grad` through `make_fx` and the dynamo exporter works for a
+fixed batch on ONNX only; the TorchScript exporter and coremltools both take a traced module,
+and neither traces autograd. The backward of a ViT block is short when only input gradients
+are needed (no weight gradients): per block, a LayerNorm, GELU and softmax derivative and the
+transposed matmuls. It runs in the same pass, last block first, and feeds the CLS-row rollout
+vector as it goes, so the attention gradients never need to be stored.
+
+Gradient-weighted rollout (Chefer, Gur & Wolf, ICCV 2021, https://arxiv.org/abs/2103.15679):
+v <- v + v mean_h((dS/dA_l * A_l)+), last layer first, from v = e_0 (`xai.methods.grad_rollout`).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from xai.methods.grad_rollout import grad_rollout_step_torch
+
+SUPPORTED_ACTIVATIONS = ("gelu",)  # exact (erf) GELU, the activation of ViT and DeiT checkpoints
+
+
+def layer_norm_backward(x: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """d/dx of LayerNorm(x) over the last dim, given the gradient of its output `(B, N, D)`."""
+    mean = x.mean(-1, keepdim=True)
+    centred = x - mean
+    rstd = torch.rsqrt((centred * centred).mean(-1, keepdim=True) + eps)
+    x_hat = centred * rstd
+    g = grad * weight
+    return rstd * (g - g.mean(-1, keepdim=True) - x_hat * (g * x_hat).mean(-1, keepdim=True))
+
+
+def gelu_derivative(x: torch.Tensor) -> torch.Tensor:
+    """d/dx x Phi(x) = Phi(x) + x phi(x) for the exact GELU."""
+    cdf = 0.5 * (1.0 + torch.erf(x * (1.0 / math.sqrt(2.0))))
+    return cdf + x * torch.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+
+
+class RelevanceViT(nn.Module):
+    """normalised pixels `(B, 3, H, W)`, target `(B,)` (class index; < 0: the predicted class) ->
+    logits `(B, C)`, relevance `(B, grid_h, grid_w)` (max 1) for the target class."""
+
+    def __init__(self, model: nn.Module, n_special: int, grid: tuple[int, int]):
+        super().__init__()
+        if model.config.hidden_act not in SUPPORTED_ACTIVATIONS:
+            raise ValueError(f"in-graph gradients support hidden_act {SUPPORTED_ACTIVATIONS}, "
+                             f"not '{model.config.hidden_act}'")
+        self.model, self.n_special, self.grid = model, n_special, tuple(grid)
+        base = getattr(model, model.base_model_prefix)
+        self.embeddings, self.blocks, self.final_norm = base.embeddings, base.encoder.layer, base.layernorm
+        self.heads = model.config.num_attention_heads
+        self.head_dim = model.config.hidden_size // self.heads
+        self.scale = 1.0 / math.sqrt(self.head_dim)
+        self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads
+        n = grid[0] * grid[1] + n_special
+        start = torch.zeros(1, 1, n)
+        start[..., 0] = 1
+        self.register_buffer("start", start)
+
+    # no shape arithmetic in the traced graph (Core ML's converter cannot fold it): constant head sizes
+    def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, D) -> (B, H, N, d)
+        return x.unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)
+
+    def _merge(self, x: torch.Tensor) -> torch.Tensor:  # (B, H, N, d) -> (B, N, D)
+        return x.transpose(1, 2).flatten(2)
+
+    def _block_forward(self, block, t: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """One encoder block; returns the output and what its backward needs."""
+        att = block.attention.attention
+        h = block.layernorm_before(t)
+        q, k, v = self._split(att.query(h)), self._split(att.key(h)), self._split(att.value(h))
+        a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
+        mid = t + block.attention.output.dense(self._merge(torch.matmul(a, v)))
+        pre = block.intermediate.dense(block.layernorm_after(mid))
+        out = mid + block.output.dense(nn.functional.gelu(pre))
+        return out, {"t": t, "q": q, "k": k, "v": v, "a": a, "mid": mid, "pre": pre}
+
+    def _logit_grad(self, z_input: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """dS/d(final LayerNorm input) `(B, N, D)` for S = logit of the chosen class."""
+        chosen = torch.where(target >= 0, target, logits.argmax(-1))
+        one_hot = (torch.arange(logits.shape[-1], device=logits.device)[None] == chosen[:, None]).to(logits.dtype)
+        if self.distilled:
+            rows = [0.5 * one_hot @ self.model.cls_classifier.weight,
+                    0.5 * one_hot @ self.model.distillation_classifier.weight]
+        else:
+            rows = [one_hot @ self.model.classifier.weight]
+        # only the classified tokens receive a gradient; built by concatenation (no in-place writes to trace)
+        dz = torch.cat([r[:, None] for r in rows] + [torch.zeros_like(z_input[:, len(rows):])], dim=1)
+        return layer_norm_backward(z_input, dz, self.final_norm.weight, self.final_norm.eps)
+
+    def _block_backward(self, block, saved: dict, grad: torch.Tensor, relevance: torch.Tensor, first: bool):
+        """dS/d(block input) from dS/d(block output), and the rollout vector updated with this block."""
+        dpre = torch.matmul(grad, block.output.dense.weight) * gelu_derivative(saved["pre"])
+        dmid = grad + layer_norm_backward(saved["mid"], torch.matmul(dpre, block.intermediate.dense.weight),
+                                          block.layernorm_after.weight, block.layernorm_after.eps)
+        dctx = self._split(torch.matmul(dmid, block.attention.output.dense.weight))
+        a = saved["a"]
+        da = torch.matmul(dctx, saved["v"].transpose(-1, -2))  # (B, H, N, N): dS/dA for this layer
+        relevance = grad_rollout_step_torch(relevance, a, da)
+        if first:  # nothing below the first block needs a gradient
+            return None, relevance
+        att = block.attention.attention
+        dv = torch.matmul(a.transpose(-1, -2), dctx)
+        ds = a * (da - (da * a).sum(-1, keepdim=True)) * self.scale  # softmax backward
+        dq, dk = torch.matmul(ds, saved["k"]), torch.matmul(ds.transpose(-1, -2), saved["q"])
+        dh = (torch.matmul(self._merge(dq), att.query.weight) + torch.matmul(self._merge(dk), att.key.weight)
+              + torch.matmul(self._merge(dv), att.value.weight))
+        dt = dmid + layer_norm_backward(saved["t"], dh, block.layernorm_before.weight, block.layernorm_before.eps)
+        return dt, relevance
+
+    def forward(self, pixel_values: torch.Tensor, target: torch.Tensor):
+        t = self.embeddings(pixel_values)
+        saved = []
+        for block in self.blocks:
+            t, s = self._block_forward(block, t)
+            saved.append(s)
+        z = self.final_norm(t)
+        if self.distilled:
+            logits = (self.model.cls_classifier(z[:, 0]) + self.model.distillation_classifier(z[:, 1])) / 2
+        else:
+            logits = self.model.classifier(z[:, 0])
+        grad = self._logit_grad(t, logits, target)
+        relevance = self.start.expand(t.shape[0], -1, -1)
+        for i in range(len(self.blocks) - 1, -1, -1):
+            grad, relevance = self._block_backward(self.blocks[i], saved[i], grad, relevance, first=i == 0)
+        patches = relevance[:, 0, self.n_special:].reshape(-1, self.grid[0], self.grid[1])
+        return logits, patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
