@@ -41,7 +41,8 @@ def test_export_combination(tmp_path, tiny_vit, fmt, precision, explain):
     assert manifest.labels == LABELS and manifest.precision == precision and manifest.explain == explain
     assert manifest.patch_grid == [4, 4] and manifest.n_special_tokens == 1 and manifest.num_layers == 2
     assert manifest.source["sha256"] and manifest.preprocessing["mean"] == pytest.approx([0.5, 0.4, 0.3])
-    assert ("rollout" in manifest.outputs) == (explain != "none")
+    assert ("rollout" in manifest.outputs) == (explain in ("rollout", "attentions"))
+    assert ("relevance" in manifest.outputs) == bool(manifest.class_input) == (explain == "gradrollout")
     assert ("attention_1" in manifest.outputs) == (explain == "attentions")
     assert not list(tmp_path.glob(".*partial*")), "no temporary folder may be left behind"
     assert manifest.parity["status"] == "passed", manifest.parity
