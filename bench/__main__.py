@@ -18,10 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N test images")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--out", default="bench-results")
+    parser.add_argument("--no-memory", action="store_true", help="skip the per-target peak-memory probes")
     parser.add_argument("--min-accuracy", type=float, default=None, help="fail when any working row is below")
     args = parser.parse_args(argv)
     try:
-        rows = run_bench(args.checkpoint, args.data, args.targets, args.limit, args.batch, args.out)
+        rows = run_bench(args.checkpoint, args.data, args.targets, args.limit, args.batch, args.out,
+                         memory=not args.no_memory)
     except (BenchError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

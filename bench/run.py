@@ -30,17 +30,42 @@ class BenchTarget:
     name: str
     backend: str
     export: ExportConfig | None  # None: run the checkpoint folder directly
+    explain: str = "rollout"  # rollout, gradrollout (class-specific, backward in the graph) or none
+    peer: str | None = None  # "optimum": optimum-cli's export instead of ours (bench.peers)
+
+    @property
+    def precision(self) -> str:
+        return self.export.resolved_precision if self.export else "fp32"
+
+
+def _onnx(precision: str, explain: str = "rollout") -> ExportConfig:
+    return ExportConfig(format="onnx", precision=precision, explain=explain)
+
+
+def _coreml(precision: str, explain: str = "rollout") -> ExportConfig:
+    return ExportConfig(format="coreml", precision=precision, explain=explain, parity_images=1)
 
 
 TARGETS = {t.name: t for t in [
     BenchTarget("torch fp32", "torch", None),
-    BenchTarget("onnx fp32", "onnx", ExportConfig(format="onnx", precision="fp32")),
-    BenchTarget("onnx int8", "onnx", ExportConfig(format="onnx", precision="int8")),
-    BenchTarget("coreml fp32", "coreml", ExportConfig(format="coreml", precision="fp32", parity_images=1)),
-    BenchTarget("coreml fp16", "coreml", ExportConfig(format="coreml", precision="fp16", parity_images=1)),
-    BenchTarget("coreml int8", "coreml", ExportConfig(format="coreml", precision="int8", parity_images=1)),
+    BenchTarget("onnx fp32", "onnx", _onnx("fp32")),
+    BenchTarget("onnx int8", "onnx", _onnx("int8")),
+    BenchTarget("coreml fp32", "coreml", _coreml("fp32")),
+    BenchTarget("coreml fp16", "coreml", _coreml("fp16")),
+    BenchTarget("coreml int8", "coreml", _coreml("int8")),
+    BenchTarget("torch fp32 gradrollout", "torch", None, "gradrollout"),
+    BenchTarget("onnx fp32 gradrollout", "onnx", _onnx("fp32", "gradrollout"), "gradrollout"),
+    BenchTarget("onnx int8 gradrollout", "onnx", _onnx("int8", "gradrollout"), "gradrollout"),
+    BenchTarget("coreml fp32 gradrollout", "coreml", _coreml("fp32", "gradrollout"), "gradrollout"),
+    BenchTarget("coreml fp16 gradrollout", "coreml", _coreml("fp16", "gradrollout"), "gradrollout"),
+    BenchTarget("onnx fp32 none", "onnx", _onnx("fp32", "none"), "none"),
+    BenchTarget("onnx int8 none", "onnx", _onnx("int8", "none"), "none"),
+    BenchTarget("torch fp32 none", "torch", None, "none"),
+    BenchTarget("optimum fp32", "onnx", _onnx("fp32", "none"), "none", peer="optimum"),
+    BenchTarget("optimum int8", "onnx", _onnx("int8", "none"), "none", peer="optimum"),
 ]}
-REFERENCE = "torch fp32"
+REFERENCES = {"rollout": "torch fp32", "gradrollout": "torch fp32 gradrollout"}  # heatmaps compared per kind
+REFERENCE = REFERENCES["rollout"]  # logits are compared with this one
 
 
 class BenchError(ValueError):
@@ -79,41 +104,59 @@ def reusable(folder: Path, checkpoint_dir: Path, cfg: ExportConfig) -> bool:
             and manifest.precision == cfg.resolved_precision and manifest.explain == cfg.explain)
 
 
-def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np.ndarray, batch: int):
-    """Export if needed (reusing an artifact made earlier with the same options), load, run all images."""
+def load_target(target: BenchTarget, checkpoint_dir: Path, work: Path):
+    """Export if needed (reusing an artifact made earlier with the same options) and load:
+    (runner with run/run_batched, model file or folder, name of the heatmap output or None)."""
+    if target.peer == "optimum":
+        from .peers import OptimumRunner, export_optimum
+
+        checkpoint = load_checkpoint(checkpoint_dir)
+        model = export_optimum(checkpoint_dir, work / target.name.replace(" ", "-"), target.precision,
+                               weights_sha256(checkpoint_dir))
+        return OptimumRunner(model, checkpoint.mean, checkpoint.std), model, None
     if target.export is None:
-        backend = BACKENDS["torch"](checkpoint_dir)
-        folder = checkpoint_dir
-    else:
-        folder = work / target.name.replace(" ", "-")
-        if not reusable(folder, checkpoint_dir, target.export):
-            export_model(checkpoint_dir, folder, replace(target.export, force=True))
-        backend = BACKENDS[target.backend](folder, read_manifest(folder))
-    outputs = [backend.run_batched(images[i:i + batch]) for i in range(0, len(images), batch)]
-    merged = {k: np.concatenate([o[k] for o in outputs]) for k in ("logits", "rollout")}
-    model = Path(folder) / ("model.safetensors" if target.export is None else backend.manifest.model_file)
+        backend = BACKENDS["torch"](checkpoint_dir, explain=target.explain)
+        return backend, checkpoint_dir / "model.safetensors", backend.manifest.heatmap_output
+    folder = work / target.name.replace(" ", "-")
+    if not reusable(folder, checkpoint_dir, target.export):
+        export_model(checkpoint_dir, folder, replace(target.export, force=True))
+    backend = BACKENDS[target.backend](folder, read_manifest(folder))
+    return backend, folder / backend.manifest.model_file, backend.manifest.heatmap_output
+
+
+def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np.ndarray, batch: int):
+    """Load the target and run every image: (runner, {"logits", "heatmap"}, size in MB)."""
+    runner, model, heatmap = load_target(target, checkpoint_dir, work)
+    outputs = [runner.run_batched(images[i:i + batch]) for i in range(0, len(images), batch)]
+    merged = {"logits": np.concatenate([o["logits"] for o in outputs]),
+              "heatmap": np.concatenate([o[heatmap] for o in outputs]) if heatmap else None}
     size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file()) if model.is_dir() else model.stat().st_size
-    return backend, merged, size / 1e6
+    return runner, merged, size / 1e6
 
 
-def quality(logits: np.ndarray, targets: np.ndarray, reference: dict | None, maps: np.ndarray) -> dict:
+def quality(logits: np.ndarray, targets: np.ndarray, reference: dict | None, maps: np.ndarray | None,
+            reference_maps: np.ndarray | None) -> dict:
+    """Accuracy and macro-F1; against the reference: agreement, logit drift, heatmap parity."""
     from sklearn.metrics import f1_score
 
     predictions = logits.argmax(-1)
     row = {"accuracy": float((predictions == targets).mean()),
            "macro_f1": float(f1_score(targets, predictions, average="macro"))}
     if reference is not None:
-        corr, iou = heatmap_parity(maps, reference["rollout"])
         row.update(agreement=float((predictions == reference["logits"].argmax(-1)).mean()),
-                   max_abs_logit_diff=float(np.abs(logits - reference["logits"]).max()),
-                   heatmap_corr=float(corr.mean()), heatmap_corr_min=float(corr.min()),
+                   max_abs_logit_diff=float(np.abs(logits - reference["logits"]).max()))
+    if maps is not None and reference_maps is not None:
+        corr, iou = heatmap_parity(maps, reference_maps)
+        row.update(heatmap_corr=float(corr.mean()), heatmap_corr_min=float(corr.min()),
                    heatmap_iou_top10=float(iou.mean()))
     return row
 
 
 def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = None, limit: int | None = None,
-              batch: int = 32, out: str | Path = "bench-results", latency_rounds: int = 5) -> list[dict]:
-    """Benchmark `targets` (default: all) on `data`'s test split; writes results.json and report.md."""
+              batch: int = 32, out: str | Path = "bench-results", latency_rounds: int = 5,
+              memory: bool = True) -> list[dict]:
+    """Benchmark `targets` (default: all) on `data`'s test split; writes results.json, report.md,
+    a confusion matrix per target and the plots. `batch` is also the throughput batch size."""
     names = targets or list(TARGETS)
     unknown = [n for n in names if n not in TARGETS]
     problems = [f"unknown target '{n}'; known: {', '.join(TARGETS)}" for n in unknown]
@@ -121,42 +164,104 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
         problems.append("--limit must be >= 1")
     if problems:
         raise BenchError("; ".join(problems))
-    names = [REFERENCE] + [n for n in names if n != REFERENCE]  # the reference runs first
+    kinds = {TARGETS[n].explain for n in names}
+    first = [REFERENCES[k] for k in REFERENCES if k in kinds or k == "rollout"]  # references run first
+    names = first + [n for n in names if n not in first]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint = Path(checkpoint)
     images, labels = load_test_images(data, load_checkpoint(checkpoint), limit)
     from tqdm import tqdm
 
-    rows, reference, runners = [], None, {}
+    rows, references, runners, predictions = [], {}, {}, {}
     for name in tqdm(names, desc="bench targets", unit="target"):
-        row = {"backend": TARGETS[name].backend, "precision": name.split()[-1], "target": name, "status": "works"}
+        target = TARGETS[name]
+        row = {"backend": target.backend, "precision": target.precision, "explain": target.explain,
+               "target": name, "status": "works", **({"peer": target.peer} if target.peer else {})}
         try:
             start = time.perf_counter()
-            backend, outputs, size = run_target(TARGETS[name], checkpoint, out / "artifacts", images, batch)
+            backend, outputs, size = run_target(target, checkpoint, out / "artifacts", images, batch)
+            reference_maps = references.get(REFERENCES.get(target.explain), {}).get("heatmap")
             row.update(size_mb=round(size, 2), images=len(images),
                        eval_seconds=round(time.perf_counter() - start, 2),
-                       **quality(outputs["logits"], labels, reference, outputs["rollout"]))
-            if name == REFERENCE:
-                reference = outputs
+                       **quality(outputs["logits"], labels, references.get(REFERENCE), outputs["heatmap"],
+                                 reference_maps))
+            predictions[name] = outputs["logits"].argmax(-1)
+            if name in REFERENCES.values():
+                references[name] = outputs
             if getattr(backend, "reference", False):
                 row["status"] = "works (numpy reference executor: parity only, latency not measurable here)"
             else:
-                runners[name] = (lambda b=backend: b.run(images[:1]))
+                runners[name] = backend
         except Exception as e:  # one failing target never loses the others
             row["status"] = f"failed: {type(e).__name__}: {e}"
         rows.append(row)
-    latency = interleaved_latency(runners, rounds=latency_rounds, iters=10, warmup=3) if runners else {}
-    for row in rows:
-        if row["target"] in latency:
-            row.update(latency_ms_p50=round(latency[row["target"]]["p50"], 3),
-                       latency_ms_p90=round(latency[row["target"]]["p90"], 3))
-    write_report(rows, out, {"checkpoint": str(checkpoint), "data": data, "images": len(images)})
+    measure_speed(rows, runners, images, batch, latency_rounds)
+    if memory:
+        measure_memory(rows, runners, checkpoint, out / "artifacts", batch)
+    add_overheads(rows)
+    write_report(rows, out, {"checkpoint": str(checkpoint), "data": data, "images": len(images), "batch": batch})
+    write_pictures(rows, predictions, labels, load_checkpoint(checkpoint).labels, out)
     return rows
 
 
+def measure_speed(rows: list[dict], runners: dict, images: np.ndarray, batch: int, rounds: int) -> None:
+    """Batch-1 latency and batch-`batch` throughput, each in interleaved rounds over all runners."""
+    if not runners:
+        return
+    batch_images = images[:batch]
+    single = interleaved_latency({n: (lambda r=r: r.run(images[:1])) for n, r in runners.items()},
+                                 rounds=rounds, iters=10, warmup=3)
+    batched = interleaved_latency({n: (lambda r=r: r.run_batched(batch_images)) for n, r in runners.items()},
+                                  rounds=rounds, iters=2, warmup=1)
+    for row in rows:
+        name = row["target"]
+        if name in single:
+            row.update(latency_ms_p50=round(single[name]["p50"], 3), latency_ms_p90=round(single[name]["p90"], 3),
+                       throughput_ips=round(len(batch_images) / (batched[name]["p50"] / 1e3), 1),
+                       throughput_batch=len(batch_images))
+
+
+def measure_memory(rows: list[dict], runners: dict, checkpoint: Path, work: Path, batch: int) -> None:
+    """Peak RSS of each timed target, each in its own process (see bench.memory)."""
+    from tqdm import tqdm
+
+    from .memory import peak_memory_mb
+
+    for row in tqdm([r for r in rows if r["target"] in runners], desc="peak memory", unit="target"):
+        try:
+            row.update(peak_memory_mb(row["target"], checkpoint, work, batch))
+        except Exception as e:  # memory is a column, not a reason to lose the row
+            row["memory_status"] = f"not measured: {e}"
+
+
+def write_pictures(rows: list[dict], predictions: dict, labels: np.ndarray, names: list[str], out: Path) -> None:
+    """A confusion matrix per working target, accuracy vs latency, latency with the explanation stacked."""
+    from xai.plots import confusion_matrix, plot_confusion_matrix
+
+    from .plots import plot_accuracy_vs_latency, plot_latency_breakdown
+
+    folder = out / "confusion"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, predicted in predictions.items():
+        plot_confusion_matrix(confusion_matrix(labels, predicted, len(names)), names,
+                              folder / f"{name.replace(' ', '-')}.png", title=name)
+    plot_accuracy_vs_latency(rows, out / "accuracy_vs_latency.png")
+    plot_latency_breakdown(rows, out / "latency.png")
+
+
+def add_overheads(rows: list[dict]) -> None:
+    """explain_overhead: latency over the same backend and precision's `none` row, when both ran."""
+    plain = {(r["backend"], r["precision"]): r.get("latency_ms_p50") for r in rows
+             if r.get("explain") == "none" and not r.get("peer")}
+    for row in rows:
+        base = plain.get((row["backend"], row["precision"]))
+        if base and row.get("latency_ms_p50") and row.get("explain") != "none" and not row.get("peer"):
+            row["explain_overhead"] = round(row["latency_ms_p50"] / base, 3)
+
+
 COLUMNS = ["target", "status", "accuracy", "agreement", "max_abs_logit_diff", "heatmap_corr", "heatmap_corr_min",
-           "heatmap_iou_top10", "latency_ms_p50", "size_mb"]
+           "heatmap_iou_top10", "latency_ms_p50", "explain_overhead", "throughput_ips", "memory_mb", "size_mb"]
 
 
 def format_table(rows: list[dict]) -> str:

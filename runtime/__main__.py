@@ -1,4 +1,4 @@
-"""`python -m runtime predict ARTIFACT IMAGE... [--out DIR] [--top-k 3] [--backend NAME]`
+"""`python -m runtime predict ARTIFACT IMAGE... [--out DIR] [--top-k 3] [--backend NAME] [--explain-class C ...]`
 `python -m runtime compare ARTIFACT_A ARTIFACT_B IMAGE... [--out DIR]`
 
 Bad images never stop a batch: each gets an error row, the others are still predicted, and
@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="predictions", help="folder for the pictures")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--backend", choices=list(BACKENDS), default=None, help="default: from the manifest")
+    p.add_argument("--explain-class", nargs="+", default=None, metavar="CLASS",
+                   help="gradrollout artifacts: also explain these classes (label or index), side by side "
+                        "in *_classes.png")
     c = sub.add_parser("compare", help="two models side by side on the same images")
     c.add_argument("artifact_a")
     c.add_argument("artifact_b")
@@ -59,10 +62,25 @@ def predict_command(args) -> int:
                              title=f"{Path(source).name}: {label} ({prob:.1%})")
         plot_probabilities(prediction.labels, prediction.probs[i], out / f"{name}_probs.png",
                            title=f"{Path(source).name}: class probabilities")
+    if args.explain_class:
+        explain_classes(predictor, args.images, prediction, args.explain_class, out)
     for source, message in prediction.errors:
         print(f"{source[-40:]:40s} ERROR {message}")
     print(f"pictures: {out}/ ({len(prediction.sources)} predicted, {len(prediction.errors)} failed)")
     return 1 if prediction.errors else 0
+
+
+def explain_classes(predictor, images, prediction, classes: list[str], out: Path) -> None:
+    """One picture per image: the relevance map for each named class, with that class's probability."""
+    from xai.plots import plot_comparison
+
+    indices = [predictor.class_index(c) for c in classes]
+    per_class = [predictor.predict(images, explain_class=c) for c in indices]
+    for i, source in enumerate(prediction.sources):
+        rows = [(f"why '{prediction.labels[c]}'?", prediction.labels[c], float(prediction.probs[i][c]),
+                 p.heatmaps_full[i]) for c, p in zip(indices, per_class)]
+        plot_comparison(np.asarray(prediction.images[i]), rows, out / f"{stem(source, i)}_classes.png",
+                        title=f"{Path(source).name}: predicted {prediction.top_k[i][0][0]}")
 
 
 def compare_command(args) -> int:

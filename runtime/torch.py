@@ -15,7 +15,7 @@ from .checkpoint import load_checkpoint
 from .manifest import Manifest
 
 
-TORCH_EXPLAIN = ("rollout", "gradrollout")
+TORCH_EXPLAIN = ("rollout", "gradrollout", "none")
 
 
 def checkpoint_manifest(checkpoint, explain: str = "rollout") -> Manifest:
@@ -23,7 +23,7 @@ def checkpoint_manifest(checkpoint, explain: str = "rollout") -> Manifest:
     h, w = checkpoint.image_size
     config = checkpoint.model.config
     classes = len(checkpoint.labels)
-    heatmap = "relevance" if explain == "gradrollout" else "rollout"
+    heatmap = {"gradrollout": "relevance", "rollout": "rollout"}.get(explain)
     class_input = ({"name": "target", "dtype": "int64", "shape": [None], "predicted": -1}
                    if explain == "gradrollout" else {})
     return Manifest(format="torch", model_file=".", precision="fp32", explain=explain, labels=list(checkpoint.labels),
@@ -33,7 +33,8 @@ def checkpoint_manifest(checkpoint, explain: str = "rollout") -> Manifest:
                                    "std": list(checkpoint.std), "normalisation": "PyTorch"},
                     outputs={"logits": {"shape": [None, classes], "dtype": "float32"},
                              "probs": {"shape": [None, classes], "dtype": "float32"},
-                             heatmap: {"shape": [None, *checkpoint.patch_grid], "dtype": "float32"}},
+                             **({heatmap: {"shape": [None, *checkpoint.patch_grid], "dtype": "float32"}}
+                                if heatmap else {})},
                     patch_grid=list(checkpoint.patch_grid), n_special_tokens=checkpoint.n_special_tokens,
                     num_layers=config.num_hidden_layers, num_heads=config.num_attention_heads,
                     source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256,

@@ -1,6 +1,8 @@
 """The Quickstart's main job, offline: fine-tune the `demo` preset on scikit-learn's digits,
-export it to ONNX and Core ML with the explanation inside the graph, and predict a few test
-digits with heatmaps.   python scripts/demo.py [--out runs/demo]"""
+export it to ONNX and Core ML with the explanation inside the graph (attention rollout, and
+class-specific gradient rollout with the backward pass in the graph), predict a few test digits
+with heatmaps, score the explanation methods, and benchmark every backend.
+    python scripts/demo.py [--out runs/demo]"""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from export import ExportConfig, export_model  # noqa: E402
 from finetune import FinetuneConfig, finetune, load_data  # noqa: E402
 from runtime.__main__ import main as runtime_main  # noqa: E402
+from xai.__main__ import main as xai_main  # noqa: E402
 
 
 def save_test_digits(folder: Path, n: int = 4) -> list[Path]:
@@ -31,22 +34,32 @@ def main() -> int:
     parser.add_argument("--epochs", type=float, default=30)
     args = parser.parse_args()
     out = Path(args.out)
-    print("1/3 fine-tune the demo preset on digits")
+    print("1/5 fine-tune the demo preset on digits")
     result = finetune(FinetuneConfig(model="demo", data="digits", out=str(out / "checkpoint"), overwrite=True,
                                      epochs=args.epochs, lr=2e-3, batch_size=32, flip=False, logging_steps=200))
     m = result.metrics
     print(f"    test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} -> {out / 'checkpoint'}")
-    print("2/3 export with the rollout inside the graph")
-    for fmt in ("onnx", "coreml"):
-        manifest = export_model(out / "checkpoint", out / fmt, ExportConfig(format=fmt, force=True))
-        print(f"    {fmt} {manifest.precision}: {out / fmt / manifest.model_file}  parity: {manifest.parity['status']}"
-              + (f" ({manifest.parity['reason']})" if "reason" in manifest.parity else ""))
-    print("3/3 predict and explain test digits with the ONNX artifact")
+    print("2/5 export with the explanation inside the graph")
+    for name, fmt, explain in (("onnx", "onnx", "rollout"), ("coreml", "coreml", "rollout"),
+                               ("onnx-gradrollout", "onnx", "gradrollout")):
+        manifest = export_model(out / "checkpoint", out / name, ExportConfig(format=fmt, explain=explain, force=True))
+        print(f"    {fmt} {manifest.precision} {explain}: {out / name / manifest.model_file}  "
+              f"parity: {manifest.parity['status']}" + (f" ({manifest.parity['reason']})" if "reason" in manifest.parity else ""))
+    print("3/5 predict and explain test digits (ONNX, rollout; and gradient rollout for classes 3 and 5)")
     images = save_test_digits(out / "images")
     code = runtime_main(["predict", str(out / "onnx"), *map(str, images), "--out", str(out / "predictions")])
+    code |= runtime_main(["predict", str(out / "onnx-gradrollout"), str(images[2]), "--out", str(out / "classes"),
+                          "--explain-class", "3", "5"])
+    print("4/5 score the explanation methods (faithfulness, sanity) on 64 test digits")
+    code |= xai_main(["eval", str(out / "checkpoint"), "--data", "digits", "--limit", "64", "--out", str(out / "xai")])
+    print("5/5 benchmark every backend against PyTorch on the digits test split")
+    from bench.__main__ import main as bench_main
+
+    code |= bench_main([str(out / "checkpoint"), "--data", "digits", "--out", str(out / "bench")])
     print(f"\ncheckpoint and metrics: {out / 'checkpoint'}/metrics.json, confusion_matrix.png, training_curves.png")
-    print(f"artifacts: {out / 'onnx'}/, {out / 'coreml'}/ (each with manifest.json)")
-    print(f"explanations: {out / 'predictions'}/*_explain.png, *_probs.png")
+    print(f"artifacts: {out / 'onnx'}/, {out / 'coreml'}/, {out / 'onnx-gradrollout'}/ (each with manifest.json)")
+    print(f"explanations: {out / 'predictions'}/*_explain.png, *_probs.png; {out / 'classes'}/*_classes.png")
+    print(f"explanation quality: {out / 'xai'}/xai_report.md; benchmark: {out / 'bench'}/report.md")
     return code
 
 

@@ -11,6 +11,8 @@ from export import EXPLAIN_KINDS, PRECISIONS  # noqa: E402
 from export.parity import TOLERANCES  # noqa: E402
 from finetune import PRESETS  # noqa: E402
 from runtime import BACKENDS  # noqa: E402
+from xai.methods import METHODS  # noqa: E402
+from xai.metrics import METRICS  # noqa: E402
 
 
 def main() -> None:
@@ -21,12 +23,18 @@ def main() -> None:
     print("\n| format | precisions (first = default) | explain kinds |\n| --- | --- | --- |")
     for fmt, precisions in PRECISIONS.items():
         print(f"| `{fmt}` | {', '.join(precisions)} | {', '.join(EXPLAIN_KINDS)} |")
-    print("\n| precision | logits (relative) | probs | rollout | attention |\n| --- | ---: | ---: | ---: | ---: |")
+    print("\n| precision | logits (relative) | probs | rollout | attention | relevance |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     for precision, t in TOLERANCES.items():
-        print(f"| {precision} | {t['logits']:g} | {t['probs']:g} | {t['rollout']:g} | {t['attention']:g} |")
+        print(f"| {precision} | {t['logits']:g} | {t['probs']:g} | {t['rollout']:g} | {t['attention']:g} | {t['relevance']:g} |")
     print("\n| backend | runs | where |\n| --- | --- | --- |")
     for name, cls in BACKENDS.items():
         print(f"| `{name}` | {', '.join(cls.formats)} | {(cls.__doc__ or '').strip().splitlines()[0]} |")
+    print("\n| method | what | gradients | paper |\n| --- | --- | --- | --- |")
+    for m in METHODS.values():
+        print(f"| `{m.name}` | {m.summary} | {'yes' if m.gradients else 'no'} | {m.paper or '-'} |")
+    print("\n| metric | better | what |\n| --- | --- | --- |")
+    for m in METRICS.values():
+        print(f"| `{m.name}` | {m.better} | {m.summary} |")
 
 
 if __name__ == "__main__":

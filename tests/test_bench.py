@@ -26,12 +26,23 @@ def setup(tmp_path_factory):
 def test_every_target_row_against_the_reference(setup, tmp_path):
     checkpoint, data = setup
     rows = run_bench(checkpoint, str(data), out=tmp_path / "out", latency_rounds=1)
-    assert [r["target"] for r in rows] == list(TARGETS)
+    assert sorted(r["target"] for r in rows) == sorted(TARGETS)
+    assert [r["target"] for r in rows][:2] == ["torch fp32", "torch fp32 gradrollout"]  # references first
     by = {r["target"]: r for r in rows}
     assert all(r["status"].startswith("works") for r in rows), [r["status"] for r in rows]
-    for name in ("onnx fp32", "coreml fp32"):
-        assert by[name]["agreement"] == 1.0 and by[name]["heatmap_corr"] > 0.9999
+    for name in ("onnx fp32", "coreml fp32", "onnx fp32 gradrollout", "coreml fp32 gradrollout"):
+        assert by[name]["agreement"] == 1.0 and by[name]["heatmap_corr"] > 0.9999, name
         assert by[name]["max_abs_logit_diff"] < 1e-4
+    assert "heatmap_corr" not in by["onnx fp32 none"]
+    assert by["onnx fp32"]["explain_overhead"] > 0 and by["onnx fp32 gradrollout"]["explain_overhead"] > 0
+    for peer in ("optimum fp32", "optimum int8", "torch fp32 none"):  # logits-only peers
+        assert by[peer]["agreement"] >= 0.9 and "explain_overhead" not in by[peer]
+    assert by["optimum fp32"]["max_abs_logit_diff"] < 1e-4
+    for name in ("onnx fp32", "optimum fp32", "torch fp32"):
+        assert by[name]["throughput_ips"] > 0 and by[name]["memory_mb"] >= 0 and by[name]["peak_rss_mb"] > 0
+    out = tmp_path / "out"
+    assert (out / "accuracy_vs_latency.png").is_file() and (out / "latency.png").is_file()
+    assert (out / "confusion" / "onnx-fp32-gradrollout.png").is_file()
     assert by["onnx fp32"]["accuracy"] == by[REFERENCE]["accuracy"]
     assert "latency_ms_p50" in by["onnx fp32"] and by["onnx int8"]["size_mb"] < by["onnx fp32"]["size_mb"]
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -41,13 +52,13 @@ def test_every_target_row_against_the_reference(setup, tmp_path):
 
 def test_artifacts_are_reused_only_for_the_same_weights(setup, tmp_path):
     checkpoint, data = setup
-    run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1)
+    run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1, memory=False)
     model = tmp_path / "artifacts" / "onnx-fp32" / "model.onnx"
     first = model.stat().st_mtime_ns
-    run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1)
+    run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1, memory=False)
     assert model.stat().st_mtime_ns == first, "same weights and options: the artifact is reused"
     other = save_tiny_checkpoint(tmp_path / "other", "vit", seed=3)
-    rows = run_bench(other, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1)
+    rows = run_bench(other, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1, memory=False)
     assert model.stat().st_mtime_ns != first and rows[1]["agreement"] == 1.0
 
 
@@ -55,7 +66,7 @@ def test_a_failing_target_keeps_the_others(setup, tmp_path, monkeypatch):
     checkpoint, data = setup
     monkeypatch.setitem(TARGETS, "onnx broken", BenchTarget("onnx broken", "onnx",
                                                             ExportConfig(format="onnx", explain="gradcam")))
-    rows = run_bench(checkpoint, str(data), ["onnx fp32", "onnx broken"], out=tmp_path / "o", latency_rounds=1)
+    rows = run_bench(checkpoint, str(data), ["onnx fp32", "onnx broken"], out=tmp_path / "o", latency_rounds=1, memory=False)
     status = {r["target"]: r["status"] for r in rows}
     assert status["onnx fp32"] == "works" and status["onnx broken"].startswith("failed: ExportError")
 

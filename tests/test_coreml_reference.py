@@ -80,6 +80,16 @@ CASES = {
     "reduce_min": (lambda mb, x: mb.reduce_min(x=x, axes=[0]), (A,), lambda: A.min(0)),
     "reduce_sum": (lambda mb, x: mb.reduce_sum(x=x, axes=[2]), (A,), lambda: A.sum(2)),
     "reduce_prod": (lambda mb, x: mb.reduce_prod(x=x, axes=[2]), (A,), lambda: A.prod(2)),
+    "erf": (lambda mb, x: mb.erf(x=x), (A,), lambda: torch.erf(T(A)).numpy()),
+    "relu": (lambda mb, x: mb.relu(x=x), (A,), lambda: np.maximum(A, 0)),
+    "equal": (lambda mb, x, y: mb.cast(x=mb.equal(x=x, y=y), dtype="fp32"), (A, np.where(B > 0, A, B)),
+              lambda: (A == np.where(B > 0, A, B)).astype(np.float32)),
+    "greater_equal": (lambda mb, x, y: mb.cast(x=mb.greater_equal(x=x, y=y), dtype="fp32"), (A, B),
+                      lambda: (A >= B).astype(np.float32)),
+    "select": (lambda mb, x, y: mb.select(cond=mb.greater_equal(x=x, y=0.0), a=x, b=y), (A, B),
+               lambda: np.where(A >= 0, A, B)),
+    "reduce_argmax": (lambda mb, x: mb.cast(x=mb.reduce_argmax(x=x, axis=-1), dtype="fp32"), (A,),
+                      lambda: A.argmax(-1).astype(np.float32)),
     "constexpr_affine_dequantize": (
         lambda mb, x: mb.linear(x=x, weight=mb.constexpr_affine_dequantize(
             quantized_data=Q, zero_point=np.int8(0), scale=np.float32(0.01), axis=0)), (A,),
@@ -130,7 +140,7 @@ def exported_ops(tiny_vit, tmp_path_factory) -> set[str]:
     used = set()
     for name, checkpoint in (("vit", tiny_vit), ("deit", deit)):
         for precision in ("fp32", "fp16", "int8"):
-            for explain in ("attentions", "none"):
+            for explain in ("attentions", "none", "gradrollout"):
                 out = root / f"{name}-{precision}-{explain}"
                 manifest = export_model(checkpoint, out, ExportConfig(format="coreml", precision=precision,
                                                                      explain=explain, parity_images=1))

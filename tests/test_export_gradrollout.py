@@ -78,3 +78,15 @@ def test_torch_backend_serves_gradrollout(models):
     assert predictor.manifest.heatmap_output == "relevance" and predictor.manifest.class_input
     heatmaps = predictor.predict(list(parity_images(2, (32, 32))), explain_class=1).heatmaps
     assert heatmaps.shape == (2, 4, 4) and np.isclose(heatmaps.max(axis=(1, 2)), 1).all()
+
+
+def test_predict_cli_draws_one_panel_per_named_class(artifacts, tmp_path):
+    from PIL import Image
+
+    from runtime.__main__ import main
+
+    Image.fromarray(parity_images(1, (40, 30))[0]).save(tmp_path / "photo.png")
+    code = main(["predict", str(artifacts["vit", "onnx"]), str(tmp_path / "photo.png"), "--out", str(tmp_path / "p"),
+                 "--explain-class", LABELS[0], "2"])
+    assert code == 0
+    assert (tmp_path / "p" / "000_photo_classes.png").stat().st_size > 0

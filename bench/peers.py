@@ -1,0 +1,66 @@
+"""Peers: what a user would ship without this project, measured on the same rows. Plain PyTorch
+without an explanation is the torch backend with explain "none"; optimum's ONNX export
+(`optimum-cli export onnx`, logits only, float pixels in) at fp32 and with
+`optimum-cli onnxruntime quantize --avx2` (dynamic int8) runs here through ONNX Runtime."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+MADE_FROM = "made_from.json"
+
+
+def optimum_cli() -> str:
+    return str(Path(sys.executable).with_name("optimum-cli"))
+
+
+def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str | None) -> Path:
+    """optimum's export (and int8 quantization) of `checkpoint` into `folder`, reused when made
+    from the same weights; returns the .onnx file."""
+    stamp = folder / MADE_FROM
+    if stamp.is_file() and json.loads(stamp.read_text()).get("sha256") == sha256 and sha256:
+        return next(p for p in folder.glob("*.onnx"))
+    fp32 = folder.with_name(folder.name + "-fp32-source") if precision == "int8" else folder
+    for path in {fp32, folder}:
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+    run = lambda *args: subprocess.run([optimum_cli(), *args], check=True, capture_output=True, text=True)  # noqa: E731
+    try:
+        run("export", "onnx", "--model", str(checkpoint), "--task", "image-classification", str(fp32))
+        if precision == "int8":
+            run("onnxruntime", "quantize", "--onnx_model", str(fp32), "--avx2", "-o", str(folder))
+    except subprocess.CalledProcessError as e:
+        raise RuntimeError(f"optimum-cli failed: {(e.stderr or '').strip().splitlines()[-1:]}") from e
+    stamp.write_text(json.dumps({"sha256": sha256, "precision": precision}))
+    return next(p for p in folder.glob("*.onnx"))
+
+
+class OptimumRunner:
+    """ONNX Runtime on optimum's graph: uint8 images normalised in numpy as its processor says."""
+
+    reference = False
+
+    def __init__(self, model: Path, mean, std, threads: int = 0):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
+        self.std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
+        self.model_file = model
+
+    def run(self, images: np.ndarray, targets=None) -> dict[str, np.ndarray]:
+        pixels = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255 - self.mean) / self.std
+        logits = self.session.run(None, {self.input_name: pixels})[0]
+        e = np.exp(logits - logits.max(-1, keepdims=True))
+        return {"logits": logits, "probs": e / e.sum(-1, keepdims=True)}
+
+    def run_batched(self, images: np.ndarray, targets=None) -> dict[str, np.ndarray]:
+        parts = [self.run(images[i:i + 32]) for i in range(0, len(images), 32)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
