@@ -55,7 +55,7 @@ register_preset(Preset("deit-tiny", "DeiT-tiny (facebook/deit-tiny-patch16-224),
                        224, 16, 192, 12, 3, 768, IMAGENET_MEAN, IMAGENET_STD))
 register_preset(Preset("vit-base", "ViT-B/16 (google/vit-base-patch16-224), 224 px, 86M params",
                        224, 16, 768, 12, 12, 3072))
-register_preset(Preset("cifar-tiny", "ViT for 32 px inputs: patch 4, width 128, 6 layers, MLP 384, 1.0M params",
-                       32, 4, 128, 6, 4, 384))
+register_preset(Preset("cifar-tiny", "ViT for 32 px inputs: patch 4, width 128, 6 layers, 0.8M params",
+                       32, 4, 128, 6, 4, 256))
 register_preset(Preset("demo", "tiny ViT for the Quickstart and tests: 32 px, patch 8, 2 layers",
                        32, 8, 64, 2, 2, 128))

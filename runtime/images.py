@@ -69,8 +69,8 @@ def resize_batch(images: list[Image.Image], size: tuple[int, int], resample: str
     """RGB images -> uint8 `(N, H, W, 3)` at the model's `(H, W)`."""
     h, w = size
     method = RESAMPLE.get(resample, Image.Resampling.BILINEAR)
-    return np.stack([np.asarray(im.resize((w, h), method), dtype=np.uint8) for im in images]) if images \
-        else np.zeros((0, h, w, 3), np.uint8)
+    return np.stack([np.asarray(im if im.size == (w, h) else im.resize((w, h), method), dtype=np.uint8)
+                     for im in images]) if images else np.zeros((0, h, w, 3), np.uint8)
 
 
 def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
