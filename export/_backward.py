@@ -22,6 +22,10 @@ from torch import nn
 from xai.methods.grad_rollout import grad_rollout_step_torch
 
 SUPPORTED_ACTIVATIONS = ("gelu",)  # exact (erf) GELU, the activation of ViT and DeiT checkpoints
+# The backward pass runs on the logit's gradient times GRAD_SCALE (a power of two, so exact), and
+# the rollout divides it out again: grad x attention products are ~1e-6 on 197 tokens, which is
+# subnormal in fp16 and would lose its precision there.
+GRAD_SCALE = 256.0
 
 
 def layer_norm_backward(x: torch.Tensor, grad: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
@@ -80,14 +84,14 @@ class RelevanceViT(nn.Module):
         return out, {"t": t, "q": q, "k": k, "v": v, "a": a, "mid": mid, "pre": pre}
 
     def _logit_grad(self, z_input: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """dS/d(final LayerNorm input) `(B, N, D)` for S = logit of the chosen class."""
+        """GRAD_SCALE x dS/d(final LayerNorm input) `(B, N, D)` for S = logit of the chosen class."""
         chosen = torch.where(target >= 0, target, logits.argmax(-1))
         one_hot = (torch.arange(logits.shape[-1], device=logits.device)[None] == chosen[:, None]).to(logits.dtype)
         if self.distilled:
-            rows = [0.5 * one_hot @ self.model.cls_classifier.weight,
-                    0.5 * one_hot @ self.model.distillation_classifier.weight]
+            rows = [(0.5 * GRAD_SCALE) * one_hot @ self.model.cls_classifier.weight,
+                    (0.5 * GRAD_SCALE) * one_hot @ self.model.distillation_classifier.weight]
         else:
-            rows = [one_hot @ self.model.classifier.weight]
+            rows = [GRAD_SCALE * one_hot @ self.model.classifier.weight]
         # only the classified tokens receive a gradient; built by concatenation (no in-place writes to trace)
         dz = torch.cat([r[:, None] for r in rows] + [torch.zeros_like(z_input[:, len(rows):])], dim=1)
         return layer_norm_backward(z_input, dz, self.final_norm.weight, self.final_norm.eps)
@@ -100,7 +104,7 @@ class RelevanceViT(nn.Module):
         dctx = self._split(torch.matmul(dmid, block.attention.output.dense.weight))
         a = saved["a"]
         da = torch.matmul(dctx, saved["v"].transpose(-1, -2))  # (B, H, N, N): dS/dA for this layer
-        relevance = grad_rollout_step_torch(relevance, a, da)
+        relevance = grad_rollout_step_torch(relevance, a, da, grad_scale=GRAD_SCALE)
         if first:  # nothing below the first block needs a gradient
             return None, relevance
         att = block.attention.attention

@@ -73,8 +73,14 @@ def check_parity(folder: Path, manifest: Manifest, checkpoint: Checkpoint, cfg: 
         backend = BACKENDS[backend_name](folder, manifest)
     except (BackendUnavailable, KeyError) as e:
         return {"status": "not run", "reason": str(e) or f"no '{backend_name}' backend on this machine"}
-    exported = backend.run_batched(images)
-    report = compare(reference_outputs(checkpoint, images, cfg.explain), exported, cfg.resolved_precision)
+    reference = reference_outputs(checkpoint, images, cfg.explain)
+    # class-specific maps are compared for the same class: PyTorch's prediction (a near-tie that
+    # flips at fp16 would otherwise compare two different classes' maps)
+    targets = reference["logits"].argmax(-1) if cfg.explain == "gradrollout" else None
+    if targets is not None:
+        reference = reference_outputs(checkpoint, images, cfg.explain, targets)
+    exported = backend.run_batched(images, targets)
+    report = compare(reference, exported, cfg.resolved_precision)
     report["backend"] = getattr(backend, "label", backend_name)
     return report
 

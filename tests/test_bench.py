@@ -35,9 +35,10 @@ def test_every_target_row_against_the_reference(setup, tmp_path):
         assert by[name]["max_abs_logit_diff"] < 1e-4
     assert "heatmap_corr" not in by["onnx fp32 none"]
     assert by["onnx fp32"]["explain_overhead"] > 0 and by["onnx fp32 gradrollout"]["explain_overhead"] > 0
-    for peer in ("optimum fp32", "optimum int8", "torch fp32 none"):  # logits-only peers
-        assert by[peer]["agreement"] >= 0.9 and "explain_overhead" not in by[peer]
-    assert by["optimum fp32"]["max_abs_logit_diff"] < 1e-4
+    for peer in ("optimum fp32", "torch fp32 none"):  # logits-only peers
+        assert by[peer]["agreement"] == 1.0 and "explain_overhead" not in by[peer]
+        assert by[peer]["max_abs_logit_diff"] < 1e-4
+    assert "accuracy" in by["optimum int8"] and "explain_overhead" not in by["optimum int8"]
     for name in ("onnx fp32", "optimum fp32", "torch fp32"):
         assert by[name]["throughput_ips"] > 0 and by[name]["memory_mb"] >= 0 and by[name]["peak_rss_mb"] > 0
     out = tmp_path / "out"

@@ -43,12 +43,13 @@ register_method(Method(
     paper="https://arxiv.org/abs/2103.15679", gradients=True, fn=grad_rollout_map))
 
 
-def grad_rollout_step_torch(v, attention, grad):
+def grad_rollout_step_torch(v, attention, grad, grad_scale: float = 1.0):
     """One layer of the in-graph form (torch): `v (B, 1, N)` <- v + v mean_h((grad * A)+), then
     rescaled to max 1 (the map is linear in v and normalised at the end; rescaling keeps fp16
-    in range over many layers). attention, grad: `(B, heads, N, N)`."""
+    in range over many layers). attention, grad: `(B, heads, N, N)`; `grad` may come scaled by
+    `grad_scale` (kept out of fp16's subnormal range), which is divided out here."""
     import torch
 
     weighted = torch.relu(grad * attention).mean(dim=1)  # (B, N, N)
-    v = v + v.matmul(weighted)
+    v = v + v.matmul(weighted) * (1.0 / grad_scale)
     return v / v.amax(dim=-1, keepdim=True).clamp_min(1e-12)
