@@ -11,7 +11,8 @@ from .run import TARGETS, BenchError, format_table, run_bench
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("checkpoint", help="a finetune output folder or local ViT/DeiT checkpoint")
+    parser.add_argument("checkpoint", help="a finetune output folder or local ViT/DeiT checkpoint, or a preset "
+                                           "name (random weights, for latency tables)")
     parser.add_argument("--data", required=True, help="dataset with a test split (as for finetune)")
     parser.add_argument("--targets", nargs="+", default=None, metavar="TARGET",
                         help=f"rows to run (default: all): {', '.join(repr(t) for t in TARGETS)}")

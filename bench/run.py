@@ -95,6 +95,22 @@ def load_test_images(data: str, checkpoint, limit: int | None) -> tuple[np.ndarr
     return images, test.targets[: len(test)]
 
 
+def resolve_checkpoint(checkpoint: str | Path, data: str, out: Path) -> Path:
+    """A checkpoint folder as given, or a `finetune` preset name: that architecture at random
+    (seeded) weights with the data's labels, written to OUT/preset-NAME (for latency tables)."""
+    from finetune.presets import PRESETS
+
+    if Path(checkpoint).exists() or str(checkpoint) not in PRESETS:
+        return Path(checkpoint)
+    from finetune.data import load_data
+    from finetune.models import write_preset
+
+    folder = out / f"preset-{checkpoint}"
+    if not (folder / "model.safetensors").is_file():
+        write_preset(PRESETS[str(checkpoint)], folder, list(load_data(data).labels))
+    return folder
+
+
 def reusable(folder: Path, checkpoint_dir: Path, cfg: ExportConfig) -> bool:
     """An artifact made earlier from the same weights with the same format, precision and explanation."""
     if not (folder / "manifest.json").is_file():
@@ -169,7 +185,7 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
     names = first + [n for n in names if n not in first]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    checkpoint = Path(checkpoint)
+    checkpoint = resolve_checkpoint(checkpoint, data, out)
     images, labels = load_test_images(data, load_checkpoint(checkpoint), limit)
     from tqdm import tqdm
 
@@ -200,7 +216,13 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
     if memory:
         measure_memory(rows, runners, checkpoint, out / "artifacts", batch)
     add_overheads(rows)
-    write_report(rows, out, {"checkpoint": str(checkpoint), "data": data, "images": len(images), "batch": batch})
+    import torch
+
+    from runtime.onnx import DEFAULT_THREADS
+
+    threads = {"torch": torch.get_num_threads(), "onnxruntime": DEFAULT_THREADS or "all cores (ORT default)"}
+    write_report(rows, out, {"checkpoint": str(checkpoint), "data": data, "images": len(images), "batch": batch,
+                             "threads": threads})
     write_pictures(rows, predictions, labels, load_checkpoint(checkpoint).labels, out)
     return rows
 
@@ -278,4 +300,7 @@ def write_report(rows: list[dict], out: Path, header: dict) -> None:
     (out / "results.json").write_text(json.dumps({"header": {**header, "machine": machine}, "rows": rows}, indent=2))
     (out / "report.md").write_text(
         f"# Benchmark: {header['checkpoint']} on {header['data']} ({header['images']} test images)\n\n"
-        f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['versions']}\n\n{format_table(rows)}\n")
+        f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['versions']}\n\n"
+        f"Threads: {header.get('threads')}; latency at batch 1 and throughput at batch {header.get('batch')}, "
+        f"interleaved rounds, medians.\n\n{format_table(rows)}\n\n"
+        "Pictures: `accuracy_vs_latency.png`, `latency.png` (explanation overhead stacked), `confusion/*.png`.\n")

@@ -180,7 +180,7 @@ def load_digits_images(test_fraction: float = 0.2, seed: int = 0) -> LabeledImag
 
 
 def load_digits_clutter(test_fraction: float = 0.2, seed: int = 0) -> LabeledImages:
-    """`xai.localization`'s digits pasted on clutter (7,188 images, 32 px) with their boxes;
+    """`xai.localization`'s digits pasted on clutter (10,782 images, 32 px) with their boxes;
     split by source digit, so no digit appears in both train and test."""
     from sklearn.model_selection import train_test_split
 

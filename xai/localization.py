@@ -1,7 +1,8 @@
 """A localization set with exact ground truth, generated: scikit-learn's 8x8 digits, enlarged and
-pasted at random positions on canvases of clutter (a smooth colour field and random strokes of
-the same brightness as the digits). The class is the digit, the box is where its ink lies, so
-a pointing game needs no human annotation. Deterministic for a given seed.
+pasted at random positions on canvases of clutter (a dark smooth colour field crossed by random
+thin strokes, dimmer than the digits, so the object is findable but not the only structure). The
+class is the digit, the box is where its ink lies, so a pointing game needs no human annotation.
+Deterministic for a given seed.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 CANVAS = 32  # px: the `cifar-tiny` input size (8 x 8 patches of 4 px)
-OBJECT = 14  # px: a digit's square on the canvas
+OBJECT = 16  # px: a digit's square on the canvas
 INK = 0.25  # mask level that counts as ink for the box
 
 
@@ -24,16 +25,16 @@ class LocalizationSet:
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Smooth random colour field plus 3-6 random strokes, float (S, S, 3) in 0..255."""
+    """Dark smooth random colour field plus 3-6 thin random strokes, float (S, S, 3) in 0..255."""
     from PIL import Image, ImageDraw
 
-    coarse = rng.uniform(30, 150, (4, 4, 3)).astype(np.uint8)
+    coarse = rng.uniform(10, 100, (4, 4, 3)).astype(np.uint8)
     canvas = Image.fromarray(coarse).resize((size, size), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(canvas)
     for _ in range(rng.integers(3, 7)):
         points = [tuple(int(v) for v in rng.integers(0, size, 2)) for _ in range(2)]
-        colour = tuple(int(v) for v in rng.integers(120, 256, 3))
-        draw.line(points, fill=colour, width=int(rng.integers(1, 3)))
+        colour = tuple(int(v) for v in rng.integers(60, 160, 3))
+        draw.line(points, fill=colour, width=1)
     return np.asarray(canvas, dtype=np.float32)
 
 
@@ -56,9 +57,9 @@ def paste(background: np.ndarray, mask: np.ndarray, colour: np.ndarray, x: int, 
     return out.round().clip(0, 255).astype(np.uint8), box
 
 
-def make_localization_set(per_digit: int = 4, size: int = CANVAS, object_size: int = OBJECT,
+def make_localization_set(per_digit: int = 6, size: int = CANVAS, object_size: int = OBJECT,
                           seed: int = 0) -> LocalizationSet:
-    """`per_digit` canvases for each of scikit-learn's 1,797 digits (7,188 images by default)."""
+    """`per_digit` canvases for each of scikit-learn's 1,797 digits (10,782 images by default)."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -68,6 +69,6 @@ def make_localization_set(per_digit: int = 4, size: int = CANVAS, object_size: i
         mask = _digit_mask(pixels, object_size)
         for _ in range(per_digit):
             x, y = (int(v) for v in rng.integers(0, size - object_size + 1, 2))
-            image, box = paste(_background(rng, size), mask, rng.integers(170, 256, 3).astype(np.float32), x, y)
+            image, box = paste(_background(rng, size), mask, rng.integers(200, 256, 3).astype(np.float32), x, y)
             images.append(image), labels.append(int(label)), boxes.append(box), sources.append(index)
     return LocalizationSet(np.stack(images), np.array(labels), np.array(boxes), np.array(sources))
