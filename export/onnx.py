@@ -66,8 +66,12 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
         inputs.append(CLASS_INPUT)
     dynamic = None if cfg.batch else {n: {0: "batch"} for n in [*inputs, *names]}
     with torch.no_grad():
+        # gradrollout uses every weight twice (W in the backward, W^T in the forward): without
+        # constant folding the file keeps one copy and a Transpose node, which ONNX Runtime folds
+        # at load
         torch.onnx.export(graph, example, str(folder / MODEL_FILE), input_names=inputs,
-                          output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False)
+                          output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False,
+                          do_constant_folding=cfg.explain != "gradrollout")
     if cfg.resolved_precision == "int8":
         quantize_int8(folder / MODEL_FILE)
     elif cfg.resolved_precision == "fp16":

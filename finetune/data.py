@@ -191,12 +191,14 @@ def load_digits_clutter(test_fraction: float = 0.2, seed: int = 0) -> LabeledIma
     _, test_digits = train_test_split(digits, test_size=test_fraction, random_state=seed,
                                       stratify=loc.labels[np.searchsorted(loc.source_index, digits)])
     is_test = np.isin(loc.source_index, test_digits)
+    order = np.random.default_rng(seed).permutation(len(loc.labels))  # canvases of one digit are adjacent
+    is_test, keep = is_test[order], order
 
     def make(idx):
         return ImageSet(lambda i: (Image.fromarray(loc.images[idx[i]]), loc.labels[idx[i]]), len(idx),
                         loc.labels[idx], loc.boxes[idx])
 
-    return LabeledImages(make(np.flatnonzero(~is_test)), make(np.flatnonzero(is_test)), list(loc.label_names),
+    return LabeledImages(make(keep[~is_test]), make(keep[is_test]), list(loc.label_names),
                          "digits-clutter")
 
 

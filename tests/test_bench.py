@@ -99,3 +99,9 @@ def test_cli_min_accuracy_fails_the_run(setup, tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1 and "below --min-accuracy" in proc.stderr
     assert "| onnx fp32 | works |" in proc.stdout
+
+
+def test_a_preset_name_benches_random_weights(tmp_path):
+    rows = run_bench("demo", "digits", ["onnx fp32"], limit=8, out=tmp_path, latency_rounds=1, memory=False)
+    assert (tmp_path / "preset-demo" / "model.safetensors").is_file()
+    assert [r["status"] for r in rows] == ["works", "works"] and rows[1]["agreement"] == 1.0

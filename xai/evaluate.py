@@ -128,6 +128,7 @@ def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str
     if command:
         lines += ["", f"Command: `{command}`"]
     paths["report"].write_text("\n".join(lines) + "\n")
-    plot_method_grid(images[:6], {k: v[:6] for k, v in result.maps.items()}, paths["grid"], result.subject)
+    shown = np.linspace(0, len(images) - 1, min(6, len(images))).round().astype(int)
+    plot_method_grid(images[shown], {k: v[shown] for k, v in result.maps.items()}, paths["grid"], result.subject)
     plot_metric_curves(result.curves, paths["curves"], result.subject)
     return paths
