@@ -68,10 +68,11 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
     with torch.no_grad():
         # gradrollout uses every weight twice (W in the backward, W^T in the forward): without
         # constant folding the file keeps one copy and a Transpose node, which ONNX Runtime folds
-        # at load
+        # at load. int8 folds, so that both orientations are constant MatMul weights and quantized.
+        fold = cfg.explain != "gradrollout" or cfg.resolved_precision == "int8"
         torch.onnx.export(graph, example, str(folder / MODEL_FILE), input_names=inputs,
                           output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False,
-                          do_constant_folding=cfg.explain != "gradrollout")
+                          do_constant_folding=fold)
     if cfg.resolved_precision == "int8":
         quantize_int8(folder / MODEL_FILE)
     elif cfg.resolved_precision == "fp16":
