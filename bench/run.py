@@ -140,10 +140,15 @@ def load_target(target: BenchTarget, checkpoint_dir: Path, work: Path):
     return backend, folder / backend.manifest.model_file, backend.manifest.heatmap_output
 
 
-def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np.ndarray, batch: int):
-    """Load the target and run every image: (runner, {"logits", "heatmap"}, size in MB)."""
+def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np.ndarray, batch: int,
+               classes: np.ndarray | None = None):
+    """Load the target and run every image: (runner, {"logits", "heatmap"}, size in MB).
+    classes: the class each gradrollout map explains (the reference's predictions), so maps are
+    compared for the same class even where a quantized model's top-1 differs."""
     runner, model, heatmap = load_target(target, checkpoint_dir, work)
-    outputs = [runner.run_batched(images[i:i + batch]) for i in range(0, len(images), batch)]
+    classes = classes if target.explain == "gradrollout" else None
+    outputs = [runner.run_batched(images[i:i + batch], None if classes is None else classes[i:i + batch])
+               for i in range(0, len(images), batch)]
     merged = {"logits": np.concatenate([o["logits"] for o in outputs]),
               "heatmap": np.concatenate([o[heatmap] for o in outputs]) if heatmap else None}
     size = sum(p.stat().st_size for p in model.rglob("*") if p.is_file()) if model.is_dir() else model.stat().st_size
@@ -196,7 +201,9 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
                "target": name, "status": "works", **({"peer": target.peer} if target.peer else {})}
         try:
             start = time.perf_counter()
-            backend, outputs, size = run_target(target, checkpoint, out / "artifacts", images, batch)
+            reference_logits = references.get(REFERENCE, {}).get("logits")
+            classes = None if reference_logits is None else reference_logits.argmax(-1)
+            backend, outputs, size = run_target(target, checkpoint, out / "artifacts", images, batch, classes)
             reference_maps = references.get(REFERENCES.get(target.explain), {}).get("heatmap")
             row.update(size_mb=round(size, 2), images=len(images),
                        eval_seconds=round(time.perf_counter() - start, 2),
@@ -235,7 +242,7 @@ def measure_speed(rows: list[dict], runners: dict, images: np.ndarray, batch: in
     single = interleaved_latency({n: (lambda r=r: r.run(images[:1])) for n, r in runners.items()},
                                  rounds=rounds, iters=10, warmup=3)
     batched = interleaved_latency({n: (lambda r=r: r.run_batched(batch_images)) for n, r in runners.items()},
-                                  rounds=rounds, iters=2, warmup=1)
+                                  rounds=rounds, iters=3, warmup=3)
     for row in rows:
         name = row["target"]
         if name in single:
