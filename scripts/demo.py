@@ -17,6 +17,10 @@ from runtime.__main__ import main as runtime_main  # noqa: E402
 from xai.__main__ import main as xai_main  # noqa: E402
 
 
+DEMO_TARGETS = ["torch fp32", "onnx fp32", "onnx int8", "onnx fp32 none", "coreml fp16", "onnx fp32 gradrollout",
+                "optimum fp32"]
+
+
 def save_test_digits(folder: Path, n: int = 4) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     test = load_data("digits").test
@@ -52,10 +56,12 @@ def main() -> int:
                           "--explain-class", "3", "5"])
     print("4/5 score the explanation methods (faithfulness, sanity) on 64 test digits")
     code |= xai_main(["eval", str(out / "checkpoint"), "--data", "digits", "--limit", "64", "--out", str(out / "xai")])
-    print("5/5 benchmark every backend against PyTorch on the digits test split")
+    print("5/5 benchmark backends against PyTorch on the digits test split (a subset of the registry, "
+          "to stay quick; python -m bench runs them all)")
     from bench.__main__ import main as bench_main
 
-    code |= bench_main([str(out / "checkpoint"), "--data", "digits", "--out", str(out / "bench")])
+    code |= bench_main([str(out / "checkpoint"), "--data", "digits", "--out", str(out / "bench"), "--targets",
+                        *DEMO_TARGETS])
     print(f"\ncheckpoint and metrics: {out / 'checkpoint'}/metrics.json, confusion_matrix.png, training_curves.png")
     print(f"artifacts: {out / 'onnx'}/, {out / 'coreml'}/, {out / 'onnx-gradrollout'}/ (each with manifest.json)")
     print(f"explanations: {out / 'predictions'}/*_explain.png, *_probs.png; {out / 'classes'}/*_classes.png")
