@@ -5,6 +5,7 @@ without an explanation is the torch backend with explain "none"; optimum's ONNX 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str |
         return next(p for p in folder.glob("*.onnx"))
     fp32 = folder.with_name(folder.name + "-fp32-source") if precision == "int8" else folder
     for path in {fp32, folder}:
-        subprocess.run(["rm", "-rf", str(path)], check=True)
+        shutil.rmtree(path, ignore_errors=True)
     run = lambda *args: subprocess.run([optimum_cli(), *args], check=True, capture_output=True, text=True)  # noqa: E731
     try:
         run("export", "onnx", "--model", str(checkpoint), "--task", "image-classification", str(fp32))

@@ -85,8 +85,6 @@ def randomised_artifact(folder: str, backend: str | None):
     import shutil
     import tempfile
 
-    import torch
-
     from export.api import export_model
     from export.config import ExportConfig
     from runtime.checkpoint import load_checkpoint
@@ -96,9 +94,10 @@ def randomised_artifact(folder: str, backend: str | None):
     source = (m.source or {}).get("checkpoint")
     if not source or not Path(source).is_dir():
         return None
+    from .subjects import randomise_weights
+
     ck = load_checkpoint(source)
-    torch.manual_seed(0)
-    ck.model.apply(ck.model._init_weights)
+    randomise_weights(ck.model)
     from transformers import AutoImageProcessor
 
     tmp = Path(tempfile.mkdtemp(prefix="xai-randomised-"))

@@ -13,6 +13,13 @@ from .hooks import capture
 from .methods import Method
 
 
+def randomise_weights(model, seed: int = 0):
+    """Re-initialise every weight of a HF model in place, as at construction (seeded); eval mode."""
+    torch.manual_seed(seed)
+    model.apply(model._init_weights)
+    return model.eval()
+
+
 @dataclass(frozen=True)
 class ModelSubject:
     """A HF ViT/DeiT classifier in eval mode with eager attention, and its preprocessing."""
@@ -50,10 +57,8 @@ class ModelSubject:
 
     def randomised(self, seed: int = 0) -> "ModelSubject":
         """The same architecture with every weight re-initialised (Adebayo et al.'s full randomisation)."""
-        torch.manual_seed(seed)
-        model = copy.deepcopy(self.model)
-        model.apply(model._init_weights)
-        return replace(self, model=model.eval(), name=f"{self.name} (randomised)")
+        model = randomise_weights(copy.deepcopy(self.model), seed)
+        return replace(self, model=model, name=f"{self.name} (randomised)")
 
 
 @dataclass(frozen=True)
