@@ -9,6 +9,11 @@ from typing import Callable
 import numpy as np
 
 
+SETTLE_S = 0.02  # pause between runners, untimed: one runtime's spinning worker threads go idle
+# before the next runner starts (ONNX Runtime's pool spins after each run; measured: without the
+# pause a graph timed right after another ORT session ran ~20-40% slower at batch 32)
+
+
 def interleaved_latency(runners: dict[str, Callable[[], object]], rounds: int = 10, iters: int = 20,
                         warmup: int = 5, progress: bool = True) -> dict[str, dict]:
     """Milliseconds per call of each runner: `{name: {"p50", "p90", "mean", "samples"}}`."""
@@ -20,6 +25,7 @@ def interleaved_latency(runners: dict[str, Callable[[], object]], rounds: int = 
     samples: dict[str, list[float]] = {name: [] for name in runners}
     for _ in tqdm(range(rounds), desc="timing rounds", disable=not progress):
         for name, run in runners.items():
+            time.sleep(SETTLE_S)
             for _ in range(iters):
                 start = time.perf_counter()
                 run()
