@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from xai.hooks import capture
+from xai.hooks import capture, pixel_values
 from xai.methods.grad_rollout import grad_rollout_map
 from xai.rollout import rollout_map
 
@@ -48,9 +48,7 @@ def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout",
     `xai`'s full matrix product; with explain "attentions" also every layer's map; with
     "gradrollout" the `relevance` of `xai`'s gradient-weighted rollout by autograd, for `targets`
     (-1 or None: the predicted class). The plain PyTorch run every exported graph is compared with."""
-    mean = torch.tensor(checkpoint.mean).view(1, 3, 1, 1)
-    std = torch.tensor(checkpoint.std).view(1, 3, 1, 1)
-    x = (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - mean) / std
+    x = pixel_values(images, checkpoint.mean, checkpoint.std)
     if explain == "gradrollout":
         cap = capture(checkpoint.model, x, targets)
         logits = torch.from_numpy(cap.logits)

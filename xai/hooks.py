@@ -22,6 +22,12 @@ class Capture:
     token_grads: np.ndarray | None  # d logit[target] / d tokens
 
 
+def pixel_values(images: np.ndarray, mean, std) -> torch.Tensor:
+    """uint8 `(B, H, W, 3)` -> `(B, 3, H, W)` float, normalised as the checkpoint's processor says."""
+    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
+    return (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - m) / s
+
+
 def encoder_layers(model) -> list:
     """The transformer blocks of a ViT/DeiT classifier (`model.vit` or `model.deit`)."""
     return list(getattr(model, model.base_model_prefix).encoder.layer)

@@ -145,6 +145,16 @@ def plot_comparison(image: np.ndarray, rows: Sequence[tuple[str, str, float, np.
     return Path(path)
 
 
+def _save(fig, path: str | Path, title: str = "") -> Path:
+    """Title, tight layout, write at 100 dpi, close."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return Path(path)
+
+
 def plot_method_grid(images: np.ndarray, maps: dict[str, np.ndarray], path: str | Path, title: str = "") -> Path:
     """Rows = images, columns = the input then one overlay per method (maps `(k, gh, gw)` each)."""
     from .metrics import upsample
@@ -161,12 +171,7 @@ def plot_method_grid(images: np.ndarray, maps: dict[str, np.ndarray], path: str 
             if r == 0:
                 axes[r, c].set_title(name, fontsize=9)
     axes[0, 0].set_title("input", fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, title)
 
 
 def plot_metric_curves(curves: dict[str, dict[str, list[float]]], path: str | Path, title: str = "") -> Path:
@@ -185,9 +190,4 @@ def plot_metric_curves(curves: dict[str, dict[str, list[float]]], path: str | Pa
         ax.set_ylabel(ylabel.get(kind, "probability of the explained class"))
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path, title)

@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .hooks import capture
+from .hooks import capture, pixel_values
 from .methods import Method
 
 
@@ -34,8 +34,7 @@ class ModelSubject:
 
     def pixels(self, images: np.ndarray) -> torch.Tensor:
         """uint8 `(B, H, W, 3)` -> normalised float `(B, 3, H, W)`."""
-        mean, std = torch.tensor(self.mean).view(1, 3, 1, 1), torch.tensor(self.std).view(1, 3, 1, 1)
-        return (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - mean) / std
+        return pixel_values(images, self.mean, self.std)
 
     def forward(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities `(B, C)`."""
