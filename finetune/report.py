@@ -29,6 +29,7 @@ class RunResult:
     log_history: list[dict]
     resumed_from: str | None
     out: Path
+    processes: int = 1  # training processes (torchrun/accelerate)
     metrics: dict = field(default_factory=dict)
 
 
@@ -67,7 +68,7 @@ def write_report(result: RunResult) -> dict:
     out = result.out
     m = classification_metrics(result.logits, result.targets, result.labels)
     m.update(loss=float(result.test_loss), n_train=result.n_train, n_test=result.n_test,
-             epochs=float(result.train_metrics.get("epoch", result.cfg["epochs"])),
+             epochs=float(result.train_metrics.get("epoch", result.cfg["epochs"])), processes=result.processes,
              train_wall_s=round(result.train_wall_s, 2),
              train_images_per_s=round(float(result.train_metrics.get("train_samples_per_second", 0.0)), 2),
              eval_images_per_s=round(result.n_test / max(result.eval_wall_s, 1e-9), 2))

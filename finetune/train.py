@@ -107,10 +107,14 @@ def prepare_output(cfg: FinetuneConfig) -> Path:
     return out
 
 
-def ddp_backend() -> str | None:
-    """gloo when launched by torchrun/accelerate on CPU; the default (nccl) on GPUs."""
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    return "gloo" if distributed and not torch.cuda.is_available() else None
+def cpu_processes() -> bool:
+    """True when launched by torchrun/accelerate as several processes on a machine without CUDA.
+
+    Then the run needs gloo *and* `use_cpu=True`: without the latter, accelerate sets up no
+    process group, so the gradients are never averaged (each process trains its own copy on its
+    shard) and the test predictions are never gathered.
+    """
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
 def training_arguments(cfg: FinetuneConfig, out: Path) -> TrainingArguments:
@@ -123,7 +127,9 @@ def training_arguments(cfg: FinetuneConfig, out: Path) -> TrainingArguments:
         eval_strategy="epoch", save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
         dataloader_num_workers=cfg.num_workers, remove_unused_columns=False, report_to=[],
         disable_tqdm=not cfg.progress, save_safetensors=True, ddp_find_unused_parameters=False, dataloader_pin_memory=False,
-        ddp_backend=ddp_backend(), **save)
+        ddp_backend="gloo" if cpu_processes() else None, use_cpu=cpu_processes(),
+        average_tokens_across_devices=False,  # the loss is a per-process mean: DDP averages it as is
+        **save)
 
 
 def finetune(cfg: FinetuneConfig) -> RunResult:
@@ -149,12 +155,15 @@ def finetune(cfg: FinetuneConfig) -> RunResult:
     started = time.time()
     prediction = trainer.predict(test)
     eval_seconds = time.time() - started
+    if len(prediction.predictions) != len(test):
+        raise FinetuneError(f"the test predictions cover {len(prediction.predictions)} of {len(test)} images "
+                            f"(processes not gathered?): metrics would be wrong, so none are written")
     result = RunResult(cfg=asdict(cfg), labels=data.labels, data_source=data.source,
                        n_train=len(train), n_test=len(test), logits=prediction.predictions,
                        targets=prediction.label_ids, test_loss=prediction.metrics["test_loss"],
                        train_metrics=train_output.metrics, train_wall_s=wall, eval_wall_s=eval_seconds,
                        log_history=trainer.state.log_history, resumed_from=str(resume) if resume else None,
-                       out=out)
+                       out=out, processes=trainer.args.world_size)
     if trainer.is_world_process_zero():
         trainer.save_model(str(out))
         processor.save_pretrained(out)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -110,7 +111,7 @@ def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            "-m", "finetune", "--model", "demo", "--data", "digits", "--out", str(out), "--max-steps", "4",
-           "--batch-size", "8", "--limit-test", "40", "--no-progress"]
+           "--batch-size", "8", "--limit-test", "41", "--logging-steps", "1", "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -118,4 +119,11 @@ def test_torchrun_two_processes(tmp_path):
     steps = [h for h in run_info["log_history"] if "train_runtime" in h]
     assert steps and steps[-1]["step"] == 4
     # 2 processes x batch 8 x 4 steps: each step saw 16 images
-    assert json.loads((out / "metrics.json").read_text())["n_test"] == 40
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_test"] == 41 and metrics["processes"] == 2
+    # every test image predicted once: the processes' predictions were gathered (an odd count
+    # splits unevenly, so a missing gather or an undropped duplicate shows)
+    assert sum(map(sum, metrics["confusion_matrix"])) == 41
+    # one model: the processes averaged their gradients (a wrong loss scale shows as ~2x ln 10)
+    losses = [h["loss"] for h in run_info["log_history"] if "loss" in h]
+    assert losses and all(loss < 1.5 * math.log(10) for loss in losses)
