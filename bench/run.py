@@ -107,7 +107,7 @@ def resolve_checkpoint(checkpoint: str | Path, data: str, out: Path) -> Path:
 
     folder = out / f"preset-{checkpoint}"
     if not (folder / "model.safetensors").is_file():
-        write_preset(PRESETS[str(checkpoint)], folder, list(load_data(data).labels))
+        write_preset(PRESETS[str(checkpoint)], folder, list(load_data(data).labels), init="hf")
     return folder
 
 

@@ -62,7 +62,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="coreml-reference-"))
     deit = work / "deit-tiny"
-    write_preset(PRESETS["deit-tiny"], deit, [f"class_{i}" for i in range(10)])
+    write_preset(PRESETS["deit-tiny"], deit, [f"class_{i}" for i in range(10)], init="hf")
     rows = [dict(model="deit-tiny (random weights), generated images", **agreement(
         deit, parity_images(args.images, (224, 224), seed=5), p, work)) for p in ("fp32", "fp16")]
     if args.cifar_checkpoint:

@@ -56,7 +56,7 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="export-latency-"))
     checkpoint = work / "checkpoint"
-    write_preset(PRESETS[args.preset], checkpoint, [f"class_{i}" for i in range(10)])
+    write_preset(PRESETS[args.preset], checkpoint, [f"class_{i}" for i in range(10)], init="hf")
     size = PRESETS[args.preset].image_size
     ours = {}
     for precision in ("fp32", "int8"):

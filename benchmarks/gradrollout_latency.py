@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--out", default="benchmarks/results/gradrollout_latency.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gradrollout-latency-"))
-    write_preset(PRESETS[args.preset], work / "checkpoint", [f"class_{i}" for i in range(10)])
+    write_preset(PRESETS[args.preset], work / "checkpoint", [f"class_{i}" for i in range(10)], init="hf")
     size = PRESETS[args.preset].image_size
     image = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
     runners, sizes, parity = {}, {}, {}

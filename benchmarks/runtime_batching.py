@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--out", default="benchmarks/results/runtime_batching.json")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="runtime-batching-"))
-    write_preset(PRESETS[args.preset], work / "checkpoint", [f"class_{i}" for i in range(10)])
+    write_preset(PRESETS[args.preset], work / "checkpoint", [f"class_{i}" for i in range(10)], init="hf")
     export_model(work / "checkpoint", work / "onnx", ExportConfig())
     predictor = load(work / "onnx")
     size = PRESETS[args.preset].image_size

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from .data import DEFAULT_DATA
+from .init import INITS
+from .presets import PRESETS
 
 
 def _f(default, help: str, **kw):
@@ -16,6 +18,7 @@ class FinetuneConfig:
 
     model: str = _f(None, "hub id, local checkpoint folder, or preset name", required=True)
     out: str = _f(None, "output folder for the model, metrics and pictures", required=True)
+    init: str | None = _f(None, "initialisation of a preset model (default: the preset's own)", choices=tuple(INITS))
     data: str = _f(DEFAULT_DATA, "hub dataset id, parquet folder, image-folder tree, 'digits' or 'digits-clutter'")
     epochs: float = _f(3.0, "training epochs")
     max_steps: int = _f(-1, "stop after this many optimizer steps (overrides --epochs when > 0)")
@@ -55,6 +58,10 @@ class FinetuneConfig:
             out.append("--lr must be > 0")
         if not 0 <= self.warmup_ratio < 1:
             out.append("--warmup-ratio must be in [0, 1)")
+        if self.init is not None and self.init not in INITS:
+            out.append(f"--init must be one of {', '.join(INITS)}")
+        elif self.init is not None and self.model not in PRESETS:
+            out.append(f"--init applies to presets ({', '.join(PRESETS)}); '{self.model}' keeps its own weights")
         if self.resume and self.overwrite:
             out.append("--resume and --overwrite contradict each other")
         return out

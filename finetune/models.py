@@ -14,6 +14,7 @@ from transformers import (AutoConfig, AutoImageProcessor, AutoModelForImageClass
 
 from ._hub import hub_reachable
 from .errors import ModelSourceError
+from .init import INITS
 from .presets import PRESETS, Preset
 
 SUPPORTED_MODEL_TYPES = ("vit", "deit")
@@ -24,14 +25,22 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1
 
 
-def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: int = 0):
-    """Initialise `preset` at random (seeded) and `save_pretrained` it with its processor."""
+def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: int = 0, init: str | None = None):
+    """Initialise `preset` at random (seeded) and `save_pretrained` it with its processor.
+
+    init: a name in `finetune.init.INITS`, default the preset's own (the start for training).
+    Random-weight benchmarks pass "hf": an initialisation with a zero head makes every logit equal.
+    """
     import torch
 
     torch.manual_seed(seed)
     config = ViTConfig(**preset.config_kwargs(), num_labels=len(labels),
                        id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)})
-    ViTForImageClassification(config).save_pretrained(folder, safe_serialization=True)
+    model = ViTForImageClassification(config)
+    initialise = INITS[init or preset.init]
+    if initialise is not None:
+        initialise(model)
+    model.save_pretrained(folder, safe_serialization=True)
     ViTImageProcessor(size={"height": preset.image_size, "width": preset.image_size},
                       image_mean=list(preset.image_mean), image_std=list(preset.image_std)
                       ).save_pretrained(folder)
@@ -59,15 +68,16 @@ def resolve_source(source: str) -> str:
     return source
 
 
-def load_model(source: str, labels: list[str], seed: int = 0):
+def load_model(source: str, labels: list[str], seed: int = 0, init: str | None = None):
     """Load `(model, processor)` for fine-tuning on `labels` from a preset, folder or hub id.
 
-    A classifier head of another size (e.g. ImageNet's 1000 classes) is replaced.
+    A classifier head of another size (e.g. ImageNet's 1000 classes) is replaced. `init` names
+    a preset's initialisation (default its own); a checkpoint or hub id keeps its weights.
     """
     source = resolve_source(source)
     if source in PRESETS:
         with tempfile.TemporaryDirectory() as tmp:
-            write_preset(PRESETS[source], tmp, labels, seed)
+            write_preset(PRESETS[source], tmp, labels, seed, init)
             return _from_pretrained(tmp, labels, display=source)
     return _from_pretrained(str(Path(source).expanduser()) if Path(source).expanduser().is_dir()
                             else source, labels, display=source)

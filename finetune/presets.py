@@ -28,6 +28,7 @@ class Preset:
     intermediate_size: int
     image_mean: tuple[float, float, float] = HALF
     image_std: tuple[float, float, float] = HALF
+    init: str = "hf"  # a name in finetune.init.INITS
     extra: dict = field(default_factory=dict)
 
     def config_kwargs(self) -> dict:
@@ -56,6 +57,6 @@ register_preset(Preset("deit-tiny", "DeiT-tiny (facebook/deit-tiny-patch16-224),
 register_preset(Preset("vit-base", "ViT-B/16 (google/vit-base-patch16-224), 224 px, 86M params",
                        224, 16, 768, 12, 12, 3072))
 register_preset(Preset("cifar-tiny", "ViT for 32 px inputs: patch 4, width 128, 6 layers, 0.8M params",
-                       32, 4, 128, 6, 4, 256))
+                       32, 4, 128, 6, 4, 256, init="sincos"))
 register_preset(Preset("demo", "tiny ViT for the Quickstart and tests: 32 px, patch 8, 2 layers",
                        32, 8, 64, 2, 2, 128))

@@ -137,7 +137,7 @@ def finetune(cfg: FinetuneConfig) -> RunResult:
     if cfg.problems():
         raise FinetuneError(*cfg.problems())
     data = load_data(cfg.data)
-    model, processor = load_model(cfg.model, data.labels, seed=cfg.seed)
+    model, processor = load_model(cfg.model, data.labels, seed=cfg.seed, init=cfg.init)
     out = prepare_output(cfg)
     size = int(model.config.image_size)
     processor = training_processor(processor, size)

@@ -16,10 +16,11 @@ from xai.metrics import METRICS  # noqa: E402
 
 
 def main() -> None:
-    print("| preset | image | patch | width | layers | heads | MLP | what |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| preset | image | patch | width | layers | heads | MLP | init | what |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for p in PRESETS.values():
         print(f"| `{p.name}` | {p.image_size} | {p.patch_size} | {p.hidden_size} | {p.num_hidden_layers} | "
-              f"{p.num_attention_heads} | {p.intermediate_size} | {p.summary} |")
+              f"{p.num_attention_heads} | {p.intermediate_size} | `{p.init}` | {p.summary} |")
     print("\n| format | precisions (first = default) | explain kinds |\n| --- | --- | --- |")
     for fmt, precisions in PRECISIONS.items():
         print(f"| `{fmt}` | {', '.join(precisions)} | {', '.join(EXPLAIN_KINDS)} |")

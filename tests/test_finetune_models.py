@@ -1,6 +1,7 @@
 """Model sources: presets, local ViT/DeiT checkpoints and hub ids go through one from_pretrained path."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import save_tiny_checkpoint
@@ -76,3 +77,31 @@ def test_distilled_deit_checkpoint_loads_as_a_trainable_classifier(tmp_path):
     model, _ = load_model(str(folder), NEW_LABELS)
     assert model.config.model_type == "deit"
     assert model(pixel_values=torch.randn(1, 3, 32, 32)).logits.shape == (1, 3)
+
+
+def test_sincos_table_encodes_row_then_column():
+    from finetune.init import sincos_2d
+
+    table = sincos_2d(3, 4, 16).reshape(3, 4, 16)
+    rows, cols = table[..., :8], table[..., 8:]
+    assert (rows == rows[:, :1]).all() and (cols == cols[:1]).all()  # each half ignores the other axis
+    assert not (rows[0] == rows[1]).all() and not (cols[:, 0] == cols[:, 1]).all()
+    # sin^2 + cos^2 = 1 for every frequency: each half has norm sqrt(dim / 4)
+    assert (table ** 2).sum(-1) == pytest.approx(np.full((3, 4), 8.0), abs=1e-5)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_2d(2, 2, 6)
+
+
+@pytest.mark.parametrize("name", [n for n, p in PRESETS.items() if p.init != "hf"])
+def test_preset_initialisation_survives_from_pretrained(name):
+    from finetune.init import sincos_2d
+
+    model, _ = load_model(name, NEW_LABELS)
+    config, position = model.config, model.vit.embeddings.position_embeddings[0].detach().numpy()
+    grid = config.image_size // config.patch_size
+    assert position[0] == pytest.approx(np.zeros(config.hidden_size))  # CLS
+    assert position[1:] == pytest.approx(sincos_2d(grid, grid, config.hidden_size))
+    assert (model.classifier.weight == 0).all() and (model.classifier.bias == 0).all()
+    other, _ = load_model(name, NEW_LABELS, seed=1)  # the seed still draws the other weights
+    assert not torch.equal(other.vit.encoder.layer[0].attention.attention.query.weight,
+                           model.vit.encoder.layer[0].attention.attention.query.weight)

@@ -86,6 +86,13 @@ def test_invalid_config_lists_every_problem(tmp_path):
     assert len(e.value.problems) == 3
 
 
+def test_init_is_for_presets_only(tmp_path, tiny_vit):
+    with pytest.raises(FinetuneError, match="applies to presets"):
+        finetune(FinetuneConfig(model=str(tiny_vit), out=str(tmp_path), data="digits", init="sincos"))
+    with pytest.raises(FinetuneError, match="must be one of"):
+        finetune(FinetuneConfig(model="demo", out=str(tmp_path), data="digits", init="xavier"))
+
+
 def test_deit_checkpoint_on_an_image_folder(tmp_path, tiny_deit):
     data = write_image_folder(tmp_path / "imgs", per_class=8)
     cfg = FinetuneConfig(model=str(tiny_deit), data=str(data), out=str(tmp_path / "deit"), **{**FAST, "epochs": 2})
