@@ -2,7 +2,6 @@
 and mode, EXIF orientation applied, resized as the manifest says."""
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
@@ -75,28 +74,6 @@ def resize_batch(images: list[Image.Image], size: tuple[int, int], resample: str
 
 
 def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`(grid_h, grid_w)` map -> `(H, W)` float32 at an image's `(W, H)` size (PIL's bilinear)."""
-    return upsample_all(heatmap[None], [size])[0]
-
-
-@lru_cache(maxsize=64)
-def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """`(n_out, n_in)`: PIL's bilinear resize of a length-`n_in` signal as a matrix, built from
-    PIL's own impulse responses (resizing is linear and separable, so two of these do a 2D resize)."""
-    eye = np.eye(n_in, dtype=np.float32)
-    return np.stack([np.asarray(Image.fromarray(eye[i:i + 1], mode="F").resize((n_out, 1), Image.Resampling.BILINEAR))[0]
-                     for i in range(n_in)], axis=1)
-
-
-def upsample_all(heatmaps: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
-    """`(N, grid_h, grid_w)` maps -> N float32 `(H_i, W_i)` maps at the images' `(W, H)` sizes,
-    each size group in one batched product `R_h @ map @ R_w^T` (same values as PIL, ~1e-7)."""
-    out: list = [None] * len(sizes)
-    gh, gw = heatmaps.shape[1:]
-    for size in set(sizes):
-        index = [i for i, s in enumerate(sizes) if s == size]
-        rows, cols = _bilinear_matrix(gh, size[1]), _bilinear_matrix(gw, size[0])
-        maps = np.einsum("hy,byx,wx->bhw", rows, heatmaps[index].astype(np.float32), cols, optimize=True)
-        for i, m in zip(index, maps):
-            out[i] = m
-    return out
+    """`(grid_h, grid_w)` map -> `(H, W)` float32 at an image's size (bilinear)."""
+    w, h = size
+    return np.asarray(Image.fromarray(heatmap.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR))
