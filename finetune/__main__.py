@@ -27,12 +27,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def close_process_group() -> None:
+    """Under torchrun: wait for every process, then close the group Trainer opened. A process that
+    exits with gloo's threads still running can abort ("terminate called without an active
+    exception") and fail the whole launch."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def main(argv: list[str] | None = None) -> int:
     from .train import finetune
 
     cfg = FinetuneConfig(**vars(build_parser().parse_args(argv)))
     try:
         result = finetune(cfg)
+        close_process_group()
     except FinetuneError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
