@@ -2,6 +2,7 @@
 and mode, EXIF orientation applied, resized as the manifest says."""
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
@@ -74,6 +75,48 @@ def resize_batch(images: list[Image.Image], size: tuple[int, int], resample: str
 
 
 def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`(grid_h, grid_w)` map -> `(H, W)` float32 at an image's size (bilinear)."""
+    """`(grid_h, grid_w)` map -> `(H, W)` float32 at an image's `(W, H)` size (PIL's bilinear)."""
     w, h = size
     return np.asarray(Image.fromarray(heatmap.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BILINEAR))
+
+
+@lru_cache(maxsize=64)
+def _two_taps(n_in: int, n_out: int) -> tuple[np.ndarray, ...] | None:
+    """PIL's bilinear resize of a length-`n_in` signal to `n_out` as two taps per output,
+    `(i0, i1, w0, w1)`, read off PIL's own impulse responses; None when an output mixes more than
+    two inputs (shrinking, where PIL widens the filter)."""
+    eye = np.eye(n_in, dtype=np.float32)
+    m = np.stack([np.asarray(Image.fromarray(eye[i:i + 1], mode="F").resize((n_out, 1), Image.Resampling.BILINEAR))[0]
+                  for i in range(n_in)], axis=1)  # (n_out, n_in)
+    rows = np.arange(n_out)
+    i0 = (m != 0).argmax(axis=1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    w0, w1 = m[rows, i0], np.where(i1 != i0, m[rows, i1], 0).astype(np.float32)
+    rebuilt = np.zeros_like(m)
+    np.add.at(rebuilt, (rows, i0), w0)
+    np.add.at(rebuilt, (rows, i1), w1)
+    return (i0, i1, w0, w1) if np.array_equal(rebuilt, m) else None
+
+
+def upsample_all(heatmaps: np.ndarray, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+    """`(N, grid_h, grid_w)` maps -> N float32 maps at the images' `(W, H)` sizes, PIL's values.
+
+    Enlarging, each size group is two gathers and weighted sums over the whole group: elementwise
+    numpy, deliberately not a matrix product, whose BLAS threads keep spinning afterwards and take
+    the cores from ONNX Runtime. Shrinking falls back to PIL per image."""
+    out: list = [None] * len(sizes)
+    grid_h, grid_w = heatmaps.shape[1:]
+    for w, h in set(sizes):
+        index = [i for i, s in enumerate(sizes) if s == (w, h)]
+        taps_h, taps_w = _two_taps(grid_h, h), _two_taps(grid_w, w)
+        if taps_h is None or taps_w is None:
+            for i in index:
+                out[i] = upsample(heatmaps[i], (w, h))
+            continue
+        (r0, r1, a0, a1), (c0, c1, b0, b1) = taps_h, taps_w
+        maps = heatmaps[index].astype(np.float32)
+        rows = maps[:, r0] * a0[None, :, None] + maps[:, r1] * a1[None, :, None]  # (n, H, grid_w)
+        full = rows[:, :, c0] * b0 + rows[:, :, c1] * b1  # (n, H, W)
+        for i, m in zip(index, full):
+            out[i] = m
+    return out

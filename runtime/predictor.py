@@ -10,7 +10,7 @@ import numpy as np
 from xai.rollout import rollout_map
 
 from .backend import BACKENDS, Backend
-from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample
+from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
 from .manifest import MANIFEST, ManifestError, read_manifest
 
 DEFAULT_BACKEND = {"onnx": "onnx", "coreml": "coreml"}
@@ -85,7 +85,7 @@ class Predictor:
         order = np.argsort(-probs, axis=1)[:, :top_k]
         return Prediction(
             sources=sources, labels=list(self.manifest.labels), probs=probs, heatmaps=heatmaps,
-            heatmaps_full=[upsample(h, im.size) for h, im in zip(heatmaps, loaded)] if heatmaps is not None else [],
+            heatmaps_full=upsample_all(heatmaps, [im.size for im in loaded]) if heatmaps is not None else [],
             images=loaded, seconds=seconds, errors=errors,
             top_k=[[(self.manifest.labels[j], float(p[j])) for j in row] for p, row in zip(probs, order)])
 

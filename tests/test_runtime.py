@@ -13,7 +13,7 @@ from PIL import Image
 
 from export import ExportConfig, export_model
 from runtime import BACKENDS, ManifestError, load
-from runtime.images import ImageLoadError, to_rgb
+from runtime.images import ImageLoadError, to_rgb, upsample_all
 
 ROOT = Path(__file__).resolve().parents[1]
 HEATMAP_TOLERANCE = 1e-4  # fp32 export tolerance, as in export.parity
@@ -78,6 +78,16 @@ def test_unusual_sizes_and_modes(artifacts, make):
     assert not prediction.errors and prediction.probs.shape == (1, 4)
     w, h = item.size if isinstance(item, Image.Image) else item.shape[1::-1]
     assert prediction.heatmaps_full[0].shape == (h, w)
+
+
+def test_batched_upsampling_matches_pil_per_image():
+    rng = np.random.default_rng(0)
+    maps = rng.random((6, 4, 6)).astype(np.float32)
+    sizes = [(32, 32), (7, 300), (1, 1), (32, 32), (61, 13), (3, 2)]  # (W, H): enlarging, shrinking, repeated
+    got = upsample_all(maps, sizes)
+    for m, size, g in zip(maps, sizes, got):
+        want = np.asarray(Image.fromarray(m, mode="F").resize(size, Image.Resampling.BILINEAR))
+        assert g.shape == want.shape and np.abs(g - want).max() < 1e-6
 
 
 def test_rgba_is_composited_on_white_and_exif_orientation_applied(tmp_path):
