@@ -34,23 +34,18 @@ def init_sincos(model) -> None:
     """Sin-cos position table (special tokens at zero), Xavier patch projection, zero head."""
     import torch
 
-    with torch.no_grad():
-        _init_sincos(model, torch)
-
-
-def _init_sincos(model, torch) -> None:
-    embeddings = model.vit.embeddings
-    grid = model.config.image_size // model.config.patch_size
-    table = torch.from_numpy(sincos_2d(grid, grid, model.config.hidden_size))
+    embeddings, config = model.vit.embeddings, model.config
+    grid = config.image_size // config.patch_size
+    table = torch.from_numpy(sincos_2d(grid, grid, config.hidden_size))
     position = embeddings.position_embeddings  # (1, special + grid^2, D)
-    special = position.shape[1] - table.shape[0]
-    position.zero_()
-    position[0, special:] = table
     conv = embeddings.patch_embeddings.projection
-    torch.nn.init.xavier_uniform_(conv.weight.view(conv.weight.shape[0], -1))
-    torch.nn.init.zeros_(conv.bias)
-    torch.nn.init.zeros_(model.classifier.weight)
-    torch.nn.init.zeros_(model.classifier.bias)
+    with torch.no_grad():
+        position.zero_()
+        position[0, position.shape[1] - len(table):] = table
+        torch.nn.init.xavier_uniform_(conv.weight.view(conv.weight.shape[0], -1))
+        conv.bias.zero_()
+        model.classifier.weight.zero_()
+        model.classifier.bias.zero_()
 
 
 INITS: dict[str, Callable | None] = {"hf": None, "sincos": init_sincos}

@@ -118,6 +118,7 @@ def cpu_processes() -> bool:
 
 
 def training_arguments(cfg: FinetuneConfig, out: Path) -> TrainingArguments:
+    cpu = cpu_processes()
     save = dict(save_strategy="steps", save_steps=cfg.save_steps) if cfg.save_steps else dict(save_strategy="epoch")
     return TrainingArguments(
         output_dir=str(out / CHECKPOINTS), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
@@ -127,7 +128,7 @@ def training_arguments(cfg: FinetuneConfig, out: Path) -> TrainingArguments:
         eval_strategy="epoch", save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
         dataloader_num_workers=cfg.num_workers, remove_unused_columns=False, report_to=[],
         disable_tqdm=not cfg.progress, save_safetensors=True, ddp_find_unused_parameters=False, dataloader_pin_memory=False,
-        ddp_backend="gloo" if cpu_processes() else None, use_cpu=cpu_processes(),
+        ddp_backend="gloo" if cpu else None, use_cpu=cpu,
         average_tokens_across_devices=False,  # the loss is a per-process mean: DDP averages it as is
         **save)
 
