@@ -1,7 +1,6 @@
 """Metrics on models whose answers are known exactly, the localization set, and `python -m xai eval`."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
