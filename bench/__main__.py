@@ -1,4 +1,5 @@
-"""`python -m bench CHECKPOINT --data DATA [--targets ...] [--limit N] [--out DIR] [--min-accuracy A]`"""
+"""`python -m bench CHECKPOINT --data DATA [--targets ...] [--limit N] [--out DIR] [--min-accuracy A]`
+`python -m bench scenario NAME [options]`: a named benchmark scenario (bench/scenarios/)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,28 @@ from runtime.checkpoint import CheckpointError
 from .run import TARGETS, BenchError, format_table, run_bench
 
 
+def scenario_main(argv: list[str]) -> int:
+    """`python -m bench scenario NAME ...`: run one scenario, write its JSON, print its table."""
+    from .scenarios import RESULTS, format_rows, scenarios, write_results
+
+    found = scenarios()
+    parser = argparse.ArgumentParser(prog="python -m bench scenario", description=__doc__)
+    sub = parser.add_subparsers(dest="name", required=True)
+    for name, module in found.items():
+        p = sub.add_parser(name, help=module.SUMMARY, description=module.SUMMARY)
+        p.add_argument("--results", default=str(RESULTS), help="folder for NAME.json (default: %(default)s)")
+        module.add_arguments(p)
+    args = parser.parse_args(argv)
+    results = found[args.name].run(args)
+    print(format_rows(results["rows"]))
+    print(f"\nwrote {write_results(args.name, results, args.results)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scenario"]:
+        return scenario_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("checkpoint", help="a finetune output folder or local ViT/DeiT checkpoint, or a preset "
                                            "name (random weights, for latency tables)")
