@@ -1,20 +1,20 @@
 """`export_model`: checkpoint -> artifact folder (model + manifest.json), checked against PyTorch.
 
-Everything is written into a temporary sibling folder that is renamed into place only after
-the parity check passed, so a failed export never leaves a half artifact behind.
+Everything is written into a temporary sibling folder that replaces the output folder only after
+the parity check passed (`xai.folders.replacing`): a failed or killed export never leaves a half
+artifact behind, and `--force` replaces only a folder that is itself an artifact.
 """
 from __future__ import annotations
 
 import platform
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from runtime.backend import BACKENDS, BackendUnavailable
 from runtime.checkpoint import Checkpoint, load_checkpoint
-from runtime.manifest import Manifest, read_manifest, write_manifest
+from runtime.manifest import Manifest, is_artifact_folder, model_digest, read_manifest, write_manifest
+from xai.folders import OutputFolderError, replacing
 
 from .config import ExportConfig, ExportError
 from .parity import ParityError, compare, parity_images, reference_outputs
@@ -62,7 +62,8 @@ def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Ma
         num_heads=config.num_attention_heads,
         source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256, "model_type": config.model_type,
                 "architecture": type(checkpoint.model).__name__},
-        versions=library_versions(cfg.format), parity={}, class_input=facts.get("class_input", {}))
+        versions=library_versions(cfg.format), parity={}, class_input=facts.get("class_input", {}),
+        model_sha256=model_digest(facts["folder"] / facts["model_file"]))
 
 
 def check_parity(folder: Path, manifest: Manifest, checkpoint: Checkpoint, cfg: ExportConfig) -> dict:
@@ -90,25 +91,20 @@ def export_model(source: str | Path, out: str | Path, cfg: ExportConfig = Export
     if cfg.problems():
         raise ExportError("; ".join(cfg.problems()))
     out = Path(out)
-    if out.exists() and not cfg.force:
-        raise ExportError(f"'{out}' already exists: pass --force to replace it")
-    checkpoint = load_checkpoint(source)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    sources = [source] if Path(source).exists() else []
     try:
-        _write_artifact(checkpoint, cfg, tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with replacing(out, replace=cfg.force, owned=is_artifact_folder, what="an export artifact",
+                       sources=sources) as partial:
+            _write_artifact(load_checkpoint(source), cfg, partial)
+    except OutputFolderError as e:
+        raise ExportError(str(e)) from e
     return read_manifest(out)
 
 
 def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> Manifest:
     writer = EXPORTERS[cfg.format][0]
     try:
-        facts = writer(checkpoint, cfg, folder)
+        facts = {**writer(checkpoint, cfg, folder), "folder": folder}
     except ExportError:
         raise
     except Exception as e:

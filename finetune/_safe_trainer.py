@@ -2,7 +2,8 @@
 
 The stock Trainer writes optimizer, scheduler and RNG state with `torch.save` and reads them
 back with `torch.load` (an unpickler). Here tensors go to safetensors and everything else to
-JSON, so resuming a run never unpickles anything.
+JSON, so resuming a run never unpickles anything: a checkpoint counts only when every file we
+write is there and parses, and one holding pickle files is refused.
 """
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ OPTIMIZER_TENSORS = "optimizer.safetensors"
 TRAINER_JSON = "optimizer_scheduler.json"
 RNG_TENSORS = "rng_state.safetensors"
 RNG_JSON = "rng_state.json"
+SCALER_JSON = "scaler.json"  # fp16 loss-scaler state (Trainer's own is torch.save'd scaler.pt)
 COMPLETE_MARKER = "trainer_state.json"  # written last by Trainer._save_checkpoint
+JSON_FILES = (COMPLETE_MARKER, TRAINER_JSON)
+TENSOR_FILES = ("model.safetensors", OPTIMIZER_TENSORS)
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle")
 
 
 def split_state(state: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -44,15 +49,47 @@ def join_state(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
+def _parses(path: Path) -> bool:
+    """A JSON file that parses, or a safetensors file whose header parses (no tensor is read)."""
+    try:
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        else:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        return True
+    except Exception:  # empty, truncated or garbage: whatever the parser says, it is not usable
+        return False
+
+
+def pickle_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES) if folder.is_dir() else []
+
+
 def is_complete_checkpoint(folder: Path) -> bool:
-    return all((folder / f).is_file() for f in (COMPLETE_MARKER, OPTIMIZER_TENSORS, TRAINER_JSON))
+    """Every file we write is there and parses (rng state: one file per process, all of them)."""
+    rng = sorted(folder.glob("rng_state*.json")) + sorted(folder.glob("rng_state*.safetensors"))
+    needed = [folder / f for f in (*JSON_FILES, *TENSOR_FILES)] + rng
+    return bool(rng) and all(p.is_file() and _parses(p) for p in needed)
+
+
+def _numbered(run_dir: Path) -> list[Path]:
+    found = [p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
 def last_complete_checkpoint(run_dir: Path) -> Path | None:
-    """Newest `checkpoint-N` folder that was written to the end (an interrupted save is skipped)."""
-    found = [p for p in run_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    found = sorted((p for p in found if is_complete_checkpoint(p)), key=lambda p: int(p.name.split("-")[-1]))
-    return found[-1] if found else None
+    """Newest `checkpoint-N` folder that was written to the end and parses (an interrupted save, an
+    empty or corrupt state file falls back to the checkpoint before)."""
+    complete = [p for p in _numbered(run_dir) if is_complete_checkpoint(p)]
+    return complete[-1] if complete else None
+
+
+def incomplete_checkpoints(run_dir: Path) -> list[Path]:
+    """`checkpoint-N` folders that cannot be resumed from (removed before a run writes there)."""
+    return [p for p in _numbered(run_dir) if not is_complete_checkpoint(p)]
 
 
 class SafeTrainer(Trainer):
@@ -76,6 +113,16 @@ class SafeTrainer(Trainer):
         rest = json.loads(Path(checkpoint, TRAINER_JSON).read_text())
         self.optimizer.load_state_dict(join_state(load_file(os.path.join(checkpoint, OPTIMIZER_TENSORS)), rest))
         self.lr_scheduler.load_state_dict(rest["scheduler"])
+
+    def _save_scaler(self, output_dir):
+        scaler = getattr(self.accelerator, "scaler", None)
+        if scaler is not None and self.args.should_save:
+            Path(output_dir, SCALER_JSON).write_text(json.dumps(scaler.state_dict()))
+
+    def _load_scaler(self, checkpoint):
+        scaler = getattr(self.accelerator, "scaler", None)
+        if checkpoint is not None and scaler is not None and Path(checkpoint, SCALER_JSON).is_file():
+            scaler.load_state_dict(json.loads(Path(checkpoint, SCALER_JSON).read_text()))
 
     def _rng_names(self) -> tuple[str, str]:
         suffix = f"_{self.args.process_index}" if self.args.world_size > 1 else ""

@@ -4,8 +4,8 @@ Works unchanged under `torchrun`/`accelerate` (one process per device; gloo on C
 """
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,14 +15,16 @@ import torch
 from PIL import Image
 from transformers import TrainingArguments, ViTImageProcessor
 
-from ._safe_trainer import SafeTrainer, last_complete_checkpoint
+from xai.folders import swap_in
+
+from ._safe_trainer import SafeTrainer, pickle_files
 from .config import FinetuneConfig
 from .data import ImageSet, load_data
 from .errors import FinetuneError
 from .models import load_model
+from .outputs import CHECKPOINTS, OutputPlan, claim_output, plan_output
 from .report import RunResult, write_report
 
-CHECKPOINTS = "checkpoints"
 CACHE_BYTES = 2 << 30  # decoded images kept in memory when the whole split fits in this
 
 
@@ -92,19 +94,31 @@ def training_processor(processor, size: int) -> ViTImageProcessor:
                              image_mean=list(processor.image_mean), image_std=list(processor.image_std))
 
 
-def prepare_output(cfg: FinetuneConfig) -> Path:
-    """Refuse to clobber a run unless asked; return the output folder."""
-    out = Path(cfg.out)
-    finished, unfinished = (out / "metrics.json").exists(), (out / CHECKPOINTS).is_dir()
-    if cfg.overwrite:
-        shutil.rmtree(out, ignore_errors=True)
-    elif finished and not cfg.resume:
-        raise FinetuneError(f"'{out}' already holds a finished run: pass --overwrite or another --out")
-    elif unfinished and not cfg.resume:
-        raise FinetuneError(f"'{out}' holds checkpoints of an unfinished run: pass --resume to "
-                            f"continue it or --overwrite to start again")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def on_main_process(args: TrainingArguments, compute):
+    """`compute()` on the main process, its result (or its `FinetuneError`) on every process, so all
+    processes of a torchrun launch agree on where they write, or all stop with the same error."""
+    if args.world_size == 1:
+        return compute()
+    import torch.distributed as dist
+
+    box = [None]
+    if args.process_index == 0:
+        try:
+            box[0] = ("ok", compute())
+        except FinetuneError as e:
+            box[0] = ("error", e.problems)
+    dist.broadcast_object_list(box, src=0)
+    status, value = box[0]
+    if status == "error":
+        raise FinetuneError(*value)
+    return value
+
+
+def resume_checkpoint(plan: OutputPlan) -> Path | None:
+    if plan.resume_from is not None and pickle_files(plan.resume_from):
+        raise FinetuneError(f"{plan.resume_from} holds pickle files ({', '.join(pickle_files(plan.resume_from))}): "
+                            f"resuming never unpickles anything; start again with --overwrite")
+    return plan.resume_from
 
 
 def cpu_processes() -> bool:
@@ -117,11 +131,11 @@ def cpu_processes() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
-def training_arguments(cfg: FinetuneConfig, out: Path) -> TrainingArguments:
+def training_arguments(cfg: FinetuneConfig, work: Path) -> TrainingArguments:
     cpu = cpu_processes()
     save = dict(save_strategy="steps", save_steps=cfg.save_steps) if cfg.save_steps else dict(save_strategy="epoch")
     return TrainingArguments(
-        output_dir=str(out / CHECKPOINTS), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        output_dir=str(work / CHECKPOINTS), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
         learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_ratio=cfg.warmup_ratio,
         lr_scheduler_type=cfg.scheduler, label_smoothing_factor=cfg.label_smoothing, optim="adamw_torch",
@@ -137,19 +151,33 @@ def finetune(cfg: FinetuneConfig) -> RunResult:
     """Run one fine-tuning job end to end and write the output folder; see the README."""
     if cfg.problems():
         raise FinetuneError(*cfg.problems())
+    plan_output(cfg)  # a bad --out is refused before any work (decided again under the folder's lock)
     data = load_data(cfg.data)
+    data.check(verify_images=True, progress=cfg.progress)
     model, processor = load_model(cfg.model, data.labels, seed=cfg.seed, init=cfg.init)
-    out = prepare_output(cfg)
+    args = training_arguments(cfg, Path(cfg.out))
+    with contextlib.ExitStack() as held:
+        plan = on_main_process(args, lambda: claim_output(cfg, held))
+        args.output_dir = str(plan.work / CHECKPOINTS)
+        result = _train(cfg, data, model, processor, args, plan)
+        if args.process_index == 0 and plan.replaces:
+            swap_in(plan.work, plan.out)
+    result.out = plan.out
+    return result
+
+
+def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments, plan: OutputPlan) -> RunResult:
+    """Train, evaluate on the test split and (main process) write the run into `plan.work`."""
     size = int(model.config.image_size)
     processor = training_processor(processor, size)
     train = TorchImages(data.train.subset(cfg.limit_train), size, processor.resample, cfg.flip, cfg.crop_padding)
     test = TorchImages(data.test.subset(cfg.limit_test), size, processor.resample, flip=False)
-    trainer = SafeTrainer(model=model, args=training_arguments(cfg, out), train_dataset=train,
+    trainer = SafeTrainer(model=model, args=args, train_dataset=train,
                           eval_dataset=test, data_collator=Normalize(processor.image_mean, processor.image_std),
                           compute_metrics=compute_metrics)
-    resume = last_complete_checkpoint(out / CHECKPOINTS) if cfg.resume else None
+    resume = resume_checkpoint(plan)
     if cfg.resume and resume is None and trainer.is_world_process_zero():
-        print(f"no complete checkpoint in {out / CHECKPOINTS}: starting from scratch")
+        print(f"no complete checkpoint in {plan.out / CHECKPOINTS}: starting from scratch")
     started = time.time()
     train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.time() - started
@@ -164,9 +192,9 @@ def finetune(cfg: FinetuneConfig) -> RunResult:
                        targets=prediction.label_ids, test_loss=prediction.metrics["test_loss"],
                        train_metrics=train_output.metrics, train_wall_s=wall, eval_wall_s=eval_seconds,
                        log_history=trainer.state.log_history, resumed_from=str(resume) if resume else None,
-                       out=out, processes=trainer.args.world_size)
+                       out=plan.work, processes=trainer.args.world_size)
     if trainer.is_world_process_zero():
-        trainer.save_model(str(out))
-        processor.save_pretrained(out)
+        trainer.save_model(str(plan.work))
+        processor.save_pretrained(plan.work)
         write_report(result)
     return result
