@@ -3,16 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PRECISIONS = {"onnx": ("fp32", "fp16", "int8"), "coreml": ("fp16", "fp32", "int8")}
-DEFAULT_PRECISION = {"onnx": "fp32", "coreml": "fp16"}
-EXPLAIN_KINDS = {
-    "rollout": "logits, probs and the attention-rollout map (N, grid_h, grid_w)",
-    "attentions": "as rollout, plus every layer's attention probabilities (N, heads, tokens, tokens)",
-    "gradrollout": "logits, probs and class-specific gradient-weighted rollout `relevance` (N, grid_h, grid_w), "
-                   "backward pass inside the graph; second input `target` (N,) picks the class (-1: predicted)",
-    "none": "logits and probs only",
-}
-CLASS_INPUT = "target"  # gradrollout graphs' second input: class index per image, -1 for the predicted one
+from runtime.contract import CLASS_INPUT, DEFAULT_PRECISION, EXPLAIN_KINDS, PRECISIONS  # noqa: F401 (re-exported)
 
 
 class ExportError(RuntimeError):

@@ -96,9 +96,13 @@ def _from_pretrained(where: str, labels: list[str], display: str):
     check_model_type(display, config.model_type, getattr(config, "architectures", None))
     kwargs = dict(num_labels=len(labels), id2label=dict(enumerate(labels)),
                   label2id={n: i for i, n in enumerate(labels)})
-    model = AutoModelForImageClassification.from_pretrained(
-        where, **kwargs, ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False,
-        local_files_only=local)
-    processor = AutoImageProcessor.from_pretrained(where, trust_remote_code=False, local_files_only=local,
-                                                   use_fast=False)
+    try:
+        model = AutoModelForImageClassification.from_pretrained(
+            where, **kwargs, ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False,
+            local_files_only=local)
+        processor = AutoImageProcessor.from_pretrained(where, trust_remote_code=False, local_files_only=local,
+                                                       use_fast=False)
+    except Exception as e:  # transformers' loaders (missing or corrupt weights, no processor): one line
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise ModelSourceError(f"could not load '{display}': {first}") from e
     return model, processor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import socket
 from dataclasses import dataclass
@@ -15,7 +16,11 @@ RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "b
 
 
 class CheckpointError(ValueError):
-    """Not a loadable ViT/DeiT image-classification checkpoint."""
+    """Not a loadable ViT/DeiT image-classification checkpoint; lists every problem."""
+
+    def __init__(self, *problems: str):
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,58 @@ def weights_sha256(folder: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _safetensors_shapes(path: Path) -> dict[str, list[int]]:
+    """Tensor name -> shape from a safetensors header (no tensor is read); CheckpointError if unreadable."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            return {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # the parser's own message: truncated, not safetensors, bad header...
+        raise CheckpointError(f"{path}: truncated or not a safetensors file ({str(e).splitlines()[0][:200]})") from e
+
+
+def model_type_problems(source: str, model_type: str | None, archs: list[str]) -> list[str]:
+    if model_type in SUPPORTED_MODEL_TYPES and any("ImageClassification" in a for a in archs):
+        return []
+    return [f"'{source}' is a {model_type} model ({', '.join(archs) or 'no head'}); supported: ViT/DeiT image "
+            f"classifiers (model types {', '.join(SUPPORTED_MODEL_TYPES)})"]
+
+
+def folder_problems(folder: Path) -> list[str]:
+    """What makes a local checkpoint folder unloadable, every problem at once (empty: loadable)."""
+    if not (folder / "config.json").is_file():
+        return [f"'{folder}' has no config.json: not a Hugging Face checkpoint folder"]
+    problems = []
+    weights = folder / "model.safetensors"
+    if not weights.is_file() and not (folder / "model.safetensors.index.json").is_file():
+        pickles = sorted(p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth"))
+        problems.append(f"'{folder}' has no model.safetensors" + (
+            f", only pickle weights ({', '.join(pickles)}), which are never loaded: re-save with "
+            f"save_pretrained(..., safe_serialization=True)" if pickles else ""))
+    if not (folder / "preprocessor_config.json").is_file():
+        problems.append(f"'{folder}' has no preprocessor_config.json (the input size, mean and std the model "
+                        f"expects): save the image processor beside the weights")
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except ValueError as e:
+        return problems + [f"{folder / 'config.json'} is not valid JSON ({e})"]
+    problems += model_type_problems(str(folder), config.get("model_type"), config.get("architectures") or [])
+    id2label = config.get("id2label") or {}
+    if sorted(map(str, id2label)) != sorted(str(i) for i in range(len(id2label))):
+        problems.append(f"{folder / 'config.json'}: id2label keys must be 0..{len(id2label) - 1} without gaps "
+                        f"(got {', '.join(sorted(map(str, id2label), key=lambda k: (len(k), k))[:12])})")
+    if weights.is_file():
+        try:
+            head = _safetensors_shapes(weights).get("classifier.weight")
+            if head and id2label and head[0] != len(id2label):
+                problems.append(f"'{folder}': the classifier has {head[0]} outputs but id2label names "
+                                f"{len(id2label)} classes")
+        except CheckpointError as e:
+            problems.append(str(e))
+    return problems
+
+
 def _config(source: str, local: bool):
     from transformers import AutoConfig
 
@@ -76,18 +133,31 @@ def _config(source: str, local: bool):
 
 def load_checkpoint(source: str | Path) -> Checkpoint:
     """Folder or hub id -> `Checkpoint`; anything but a ViT/DeiT image classifier is refused."""
-    from transformers import AutoImageProcessor, AutoModelForImageClassification
-
     source = str(source)
     is_dir = Path(source).is_dir()
     if not is_dir and (source.startswith((".", "/", "~")) or source.count("/") > 1):
         raise CheckpointError(f"checkpoint folder '{source}' does not exist")
+    problems = folder_problems(Path(source)) if is_dir else []
+    if problems:
+        raise CheckpointError(*problems)
+    try:
+        return _load(source, is_dir)
+    except CheckpointError:
+        raise
+    except Exception as e:  # transformers' own loaders: say which folder and why, in one line
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"could not load '{source}': {first}") from e
+
+
+def _load(source: str, is_dir: bool) -> Checkpoint:
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
     local = is_dir or not hub_reachable()
     config = _config(source, local)
     archs = getattr(config, "architectures", None) or []
-    if config.model_type not in SUPPORTED_MODEL_TYPES or not any("ImageClassification" in a for a in archs):
-        raise CheckpointError(f"'{source}' is a {config.model_type} model ({', '.join(archs) or 'no head'}); "
-                              f"supported: ViT/DeiT image classifiers (model types {', '.join(SUPPORTED_MODEL_TYPES)})")
+    problems = model_type_problems(source, config.model_type, archs)
+    if problems:
+        raise CheckpointError(*problems)
     model = AutoModelForImageClassification.from_pretrained(
         source, attn_implementation="eager", use_safetensors=True, trust_remote_code=False,
         local_files_only=local).eval()

@@ -9,9 +9,9 @@ import numpy as np
 
 from xai.rollout import rollout_map
 
-from .backend import BACKENDS, Backend
+from .backend import BACKENDS, Backend, BackendUnavailable
 from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
-from .manifest import MANIFEST, ManifestError, read_manifest
+from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_model_file
 
 DEFAULT_BACKEND = {"onnx": "onnx", "coreml": "coreml"}
 
@@ -38,6 +38,11 @@ class Prediction:
 class Predictor:
     def __init__(self, backend: Backend):
         self.backend, self.manifest = backend, backend.manifest
+
+    @property
+    def explains(self) -> bool:
+        """Whether predictions carry a heatmap (every explain kind but `none`)."""
+        return self.manifest.explain != "none"
 
     def heatmaps_from(self, outputs: dict[str, np.ndarray]) -> np.ndarray | None:
         """The graph's own map; for `--explain attentions` artifacts without one, rollout by xai."""
@@ -67,6 +72,8 @@ class Predictor:
 
         explain_class: the class (index or label) whose relevance a gradrollout artifact returns,
         for every image; None explains each image's predicted class."""
+        if not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a whole number >= 1 (got {top_k})")
         items = images if isinstance(images, (list, tuple)) else [images]
         loaded, sources, errors = [], [], []
         for i, item in enumerate(items):
@@ -107,7 +114,15 @@ def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
     if manifest.format not in BACKENDS[name].formats:
         raise ValueError(f"backend '{name}' cannot run a {manifest.format} artifact; "
                          f"use {', '.join(n for n, b in BACKENDS.items() if manifest.format in b.formats)}")
-    predictor = Predictor(BACKENDS[name](path, manifest, **options))
+    verify_model_file(path, manifest)
+    try:
+        runner = BACKENDS[name](path, manifest, **options)
+    except (ArtifactError, BackendUnavailable):
+        raise
+    except Exception as e:  # the runtime's own parser rejected the file: say which, in one line
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        raise ArtifactError(f"{path / manifest.model_file}: the {name} backend cannot load it ({first})") from e
+    predictor = Predictor(runner)
     check_against_model(predictor)
     return predictor
 
@@ -127,5 +142,9 @@ def check_against_model(predictor: Predictor) -> None:
     for name in ("rollout", "relevance"):
         if name in shapes and list(shapes[name][1:]) != list(manifest.patch_grid):
             problems.append(f"model's {name} grid {shapes[name][1:]} differs from the manifest's {manifest.patch_grid}")
+    model_input = predictor.backend.session.get_inputs()[0].shape  # (N, H, W, 3)
+    if list(model_input[1:3]) != list(manifest.image_size) or list(manifest.input["shape"][1:3]) != list(manifest.image_size):
+        problems.append(f"model input {model_input[1:3]} (H, W), manifest input {manifest.input['shape'][1:3]} and "
+                        f"resize {list(manifest.image_size)} disagree")
     if problems:
         raise ManifestError(*problems)
