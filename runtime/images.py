@@ -1,7 +1,13 @@
 """Turning whatever a user hands us into model input: paths, PIL images or arrays, any size
-and mode, EXIF orientation applied, resized as the manifest says."""
+and mode, EXIF orientation applied, resized as the manifest says.
+
+Sizes are bounded: an image of more than `MAX_PIXELS` pixels (or a decompression bomb) is an error
+for that image alone, and an image larger than `MAX_SIDE` on its long side is reduced to it before
+anything else (JPEGs are decoded at a reduced scale with `draft`), so the model input, the heatmap
+at image size and the pictures all work on bounded sizes."""
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Union
@@ -13,6 +19,10 @@ ImageLike = Union[str, Path, Image.Image, np.ndarray]
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
             "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
             "box": Image.Resampling.BOX, "hamming": Image.Resampling.HAMMING}
+
+
+MAX_PIXELS = 100_000_000  # larger images are refused (per image): 100 megapixels, e.g. 10,000 x 10,000
+MAX_SIDE = 2048  # larger images are reduced to this long side: heatmaps and pictures at display size
 
 
 class ImageLoadError(ValueError):
@@ -32,16 +42,46 @@ def to_rgb(item: ImageLike) -> Image.Image:
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{path}: empty file")
         try:
-            with Image.open(path) as image:
-                image.load()  # decode now: truncated files fail here, not later
-                return _rgb(ImageOps.exif_transpose(image))
+            with warnings.catch_warnings():  # PIL warns above its own limit; ours is checked below
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    _check_pixels(image, str(path))
+                    image.draft("RGB", _bounded_size(image.size))  # JPEG: decode at a reduced scale
+                    image.load()  # decode now: truncated files fail here, not later
+                    return _rgb(ImageOps.exif_transpose(_bounded(image)))
+        except Image.DecompressionBombError as e:
+            raise ImageLoadError(f"{path}: larger than {MAX_PIXELS:,} pixels ({e})") from e
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
             raise ImageLoadError(f"{path}: not a readable image ({e})") from e
     if isinstance(item, Image.Image):
-        return _rgb(ImageOps.exif_transpose(item))
+        _check_pixels(item, "image")
+        return _rgb(ImageOps.exif_transpose(_bounded(item.copy())))
     if isinstance(item, np.ndarray):
-        return _rgb(Image.fromarray(_as_uint8(item)))
+        image = Image.fromarray(_as_uint8(item))
+        _check_pixels(image, "array")
+        return _rgb(_bounded(image))
     raise ImageLoadError(f"unsupported input type {type(item).__name__}; give a path, a PIL image or a uint8 array")
+
+
+def _check_pixels(image: Image.Image, what: str) -> None:
+    w, h = image.size
+    if w * h > MAX_PIXELS:
+        raise ImageLoadError(f"{what}: {w}x{h} is {w * h:,} pixels, more than the limit of {MAX_PIXELS:,}")
+
+
+def _bounded_size(size: tuple[int, int]) -> tuple[int, int]:
+    """`(W, H)` scaled so that the long side is at most `MAX_SIDE` (unchanged when it is)."""
+    w, h = size
+    scale = min(1.0, MAX_SIDE / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _bounded(image: Image.Image) -> Image.Image:
+    """Reduce (in place) an image larger than `MAX_SIDE` on its long side; PIL's reducing gap first
+    box-reduces by an integer factor, then resamples bilinearly."""
+    if max(image.size) > MAX_SIDE:
+        image.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return image
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from export import ExportConfig, export_model
 from runtime import BACKENDS, ManifestError, load
-from runtime.images import ImageLoadError, to_rgb, upsample_all
+from runtime.images import MAX_SIDE, ImageLoadError, to_rgb, upsample_all
 
 ROOT = Path(__file__).resolve().parents[1]
 HEATMAP_TOLERANCE = 1e-4  # fp32 export tolerance, as in export.parity
@@ -77,7 +77,8 @@ def test_unusual_sizes_and_modes(artifacts, make):
     prediction = load(artifacts["onnx"]).predict(item)
     assert not prediction.errors and prediction.probs.shape == (1, 4)
     w, h = item.size if isinstance(item, Image.Image) else item.shape[1::-1]
-    assert prediction.heatmaps_full[0].shape == (h, w)
+    scale = min(1.0, MAX_SIDE / max(w, h))  # large images are reduced to MAX_SIDE for the heatmap and pictures
+    assert prediction.heatmaps_full[0].shape == (round(h * scale), round(w * scale)) == prediction.images[0].size[::-1]
 
 
 def test_batched_upsampling_matches_pil_per_image():
