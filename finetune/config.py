@@ -1,6 +1,7 @@
 """The fine-tuning configuration: one frozen dataclass, one CLI flag per field."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 
 from .data import DEFAULT_DATA
@@ -43,7 +44,10 @@ class FinetuneConfig:
 
     def problems(self) -> list[str]:
         """Every invalid value at once (empty when the configuration is usable)."""
-        out = []
+        out = [f"--{f.name.replace('_', '-')} must be a finite number (got {getattr(self, f.name)})"
+               for f in fields(self) if f.type in (float, "float") and not math.isfinite(getattr(self, f.name))]
+        if out:
+            return out
         if self.epochs <= 0 and self.max_steps <= 0:
             out.append("--epochs must be > 0 (or give --max-steps)")
         for name in ("batch_size", "eval_batch_size", "logging_steps"):
@@ -56,6 +60,12 @@ class FinetuneConfig:
             out.append("--crop-padding must be >= 0")
         if self.lr <= 0:
             out.append("--lr must be > 0")
+        if self.weight_decay < 0:
+            out.append("--weight-decay must be >= 0")
+        if not 0 <= self.label_smoothing < 1:
+            out.append("--label-smoothing must be in [0, 1)")
+        if self.num_workers < 0 or self.save_steps < 0:
+            out.append("--num-workers and --save-steps must be >= 0")
         if not 0 <= self.warmup_ratio < 1:
             out.append("--warmup-ratio must be in [0, 1)")
         if self.init is not None and self.init not in INITS:

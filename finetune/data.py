@@ -24,9 +24,25 @@ class ImageSet:
     """`(PIL.Image RGB, int label)` items from either a HF `Dataset` or parallel lists."""
 
     def __init__(self, getter: Callable[[int], tuple[Image.Image, int]], length: int, labels: Sequence[int],
-                 boxes: np.ndarray | None = None):
+                 boxes: np.ndarray | None = None, paths: Sequence[Path] | None = None):
         self._get, self._len, self.targets = getter, length, np.asarray(labels, dtype=np.int64)
         self.boxes = boxes  # (N, 4) x0, y0, x1, y1 object boxes, for localization sets only
+        self.paths = paths  # the image files, for folder sets (named in error messages)
+
+    def describe(self, i: int) -> str:
+        return str(self.paths[i]) if self.paths is not None else f"image #{i}"
+
+    def unreadable(self, desc: str, progress: bool = True) -> list[str]:
+        """Open and decode every image once; `"where: why"` for each that fails."""
+        from tqdm import tqdm
+
+        bad = []
+        for i in tqdm(range(self._len), desc=desc, unit="img", disable=not progress, mininterval=1.0):
+            try:
+                self[i][0].load()
+            except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
+                bad.append(f"{self.describe(i)}: {type(e).__name__}: {e}")
+        return bad
 
     def __len__(self) -> int:
         return self._len
@@ -39,7 +55,12 @@ class ImageSet:
         """The first `n` items (all when `n` is None)."""
         if n is None or n >= self._len:
             return self
-        return ImageSet(self._get, n, self.targets[:n], None if self.boxes is None else self.boxes[:n])
+        return ImageSet(self._get, n, self.targets[:n], None if self.boxes is None else self.boxes[:n],
+                        None if self.paths is None else self.paths[:n])
+
+
+LOCAL_KINDS = ("folder", "parquet")  # sources whose every image is opened once before training
+MAX_LISTED = 20  # bad files named in one error
 
 
 @dataclass(frozen=True)
@@ -48,6 +69,32 @@ class LabeledImages:
     test: ImageSet
     labels: list[str]
     source: str
+    kind: str = "builtin"  # "builtin", "hub", "folder" or "parquet"
+
+    def label_problems(self) -> list[str]:
+        """At least two classes, and every label of every split an index into them."""
+        problems = [] if len(self.labels) >= 2 else [
+            f"{self.source}: {len(self.labels)} class ({', '.join(map(str, self.labels)) or 'none'}); "
+            f"a classifier needs at least two"]
+        for split, images in (("train", self.train), ("test", self.test)):
+            bad = images.targets[(images.targets < 0) | (images.targets >= len(self.labels))]
+            if len(bad):
+                problems.append(f"{self.source} ({split}): {len(bad)} labels outside 0..{len(self.labels) - 1} "
+                                f"(e.g. {', '.join(map(str, sorted(set(bad.tolist()))[:3]))})")
+        return problems
+
+    def check(self, verify_images: bool = False, progress: bool = True) -> None:
+        """Refuse unusable data before training: bad labels, and (local sources, `verify_images`)
+        every image that does not decode, listed at once."""
+        problems = self.label_problems()
+        if verify_images and self.kind in LOCAL_KINDS and not problems:
+            for split, images in (("train", self.train), ("test", self.test)):
+                bad = images.unreadable(f"checking {split} images", progress)
+                problems += [f"{split}: {b}" for b in bad[:MAX_LISTED]]
+                if len(bad) > MAX_LISTED:
+                    problems.append(f"{split}: ... and {len(bad) - MAX_LISTED} more unreadable images")
+        if problems:
+            raise DataSourceError(*problems)
 
 
 # ---------------------------------------------------------------------------------- HF datasets
@@ -60,11 +107,10 @@ def _columns(ds, where: str) -> tuple[str, str]:
     return image, label
 
 
-def _label_names(ds, column: str) -> list[str]:
+def _label_names(ds, column: str) -> list[str] | None:
+    """The split's class names, or None for plain integer labels (named by the union of splits)."""
     feature = ds.features[column]
-    if hasattr(feature, "names"):
-        return list(feature.names)
-    return [str(i) for i in range(int(max(ds[column])) + 1)]
+    return list(feature.names) if hasattr(feature, "names") else None
 
 
 def _row_getter(ds, image: str, label: str) -> Callable[[int], tuple[Image.Image, int]]:
@@ -74,7 +120,7 @@ def _row_getter(ds, image: str, label: str) -> Callable[[int], tuple[Image.Image
     return get
 
 
-def _from_hf(splits: dict, source: str) -> LabeledImages:
+def _from_hf(splits: dict, source: str, kind: str = "hub") -> LabeledImages:
     if "train" not in splits or "test" not in splits:
         raise DataSourceError(f"{source} has splits {sorted(splits)}; expected 'train' and 'test'")
     sets, names = {}, {}
@@ -85,10 +131,14 @@ def _from_hf(splits: dict, source: str) -> LabeledImages:
         image, label = _columns(ds, f"{source} ({split})")
         names[split] = _label_names(ds, label)
         sets[split] = ImageSet(_row_getter(ds, image, label), len(ds), ds[label])
-    if names["train"] != names["test"]:
+    if names["train"] != names["test"] and None not in names.values():
         raise DataSourceError(f"{source}: labels disagree between train {names['train']} "
                               f"and test {names['test']}")
-    return LabeledImages(sets["train"], sets["test"], names["train"], source)
+    labels = names["train"] or names["test"]
+    if labels is None:  # integer labels: the classes of both splits together
+        top = max(int(s.targets.max()) for s in sets.values())
+        labels = [str(i) for i in range(top + 1)]
+    return LabeledImages(sets["train"], sets["test"], labels, source, kind)
 
 
 def load_parquet_folder(folder: Path) -> LabeledImages:
@@ -101,7 +151,7 @@ def load_parquet_folder(folder: Path) -> LabeledImages:
         raise DataSourceError(f"{folder}: no {' or '.join(missing)} shards (expected {missing[0]}-*.parquet)")
     # one split at a time: loaded together, the test shards would be cast to train's features
     splits = {s: load_dataset("parquet", data_files=f, split="train") for s, f in files.items()}
-    return _from_hf(splits, str(folder))
+    return _from_hf(splits, str(folder), "parquet")
 
 
 def load_hub(dataset_id: str) -> LabeledImages:
@@ -130,7 +180,8 @@ def _scan_classes(root: Path) -> dict[str, list[Path]]:
 
 def _folder_set(classes: dict[str, list[Path]], labels: list[str]) -> ImageSet:
     items = [(p, labels.index(c)) for c in labels for p in classes.get(c, [])]
-    return ImageSet(lambda i: (Image.open(items[i][0]), items[i][1]), len(items), [t for _, t in items])
+    return ImageSet(lambda i: (Image.open(items[i][0]), items[i][1]), len(items), [t for _, t in items],
+                    paths=[p for p, _ in items])
 
 
 def load_image_folder(root: Path, test_fraction: float = 0.2, seed: int = 0) -> LabeledImages:
@@ -142,10 +193,8 @@ def load_image_folder(root: Path, test_fraction: float = 0.2, seed: int = 0) -> 
         train, test = _scan_classes(root / "train"), _scan_classes(root / "test")
         if not train or not test:
             raise DataSourceError(f"{root}: no images under train/ or test/")
-        if sorted(train) != sorted(test):
-            raise DataSourceError(f"{root}: labels disagree between train {sorted(train)} and test {sorted(test)}")
-        labels = sorted(train)
-        return LabeledImages(_folder_set(train, labels), _folder_set(test, labels), labels, str(root))
+        labels = sorted(set(train) | set(test))  # a class may be missing from one split
+        return LabeledImages(_folder_set(train, labels), _folder_set(test, labels), labels, str(root), "folder")
     classes = _scan_classes(root)
     if not classes:
         raise DataSourceError(f"{root}: no images found (expected class_name/*.jpg subfolders)")
@@ -157,7 +206,7 @@ def load_image_folder(root: Path, test_fraction: float = 0.2, seed: int = 0) -> 
         test[name] = [files[i] for i in order[:n_test]]
         train[name] = [files[i] for i in order[n_test:]]
     labels = sorted(classes)
-    return LabeledImages(_folder_set(train, labels), _folder_set(test, labels), labels, str(root))
+    return LabeledImages(_folder_set(train, labels), _folder_set(test, labels), labels, str(root), "folder")
 
 
 # ---------------------------------------------------------------------------------- built-in
