@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from finetune.errors import FinetuneError
 from runtime.checkpoint import CheckpointError
 
 from .run import TARGETS, BenchError, format_table, run_bench
@@ -43,21 +44,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="bench-results")
     parser.add_argument("--no-memory", action="store_true", help="skip the per-target peak-memory probes")
     parser.add_argument("--min-accuracy", type=float, default=None, help="fail when any working row is below")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="exit 0 even when some targets failed (their rows say why)")
     args = parser.parse_args(argv)
     try:
         rows = run_bench(args.checkpoint, args.data, args.targets, args.limit, args.batch, args.out,
                          memory=not args.no_memory)
-    except (BenchError, CheckpointError) as e:
+    except (BenchError, CheckpointError, FinetuneError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(rows))
     print(f"\nwrote {args.out}/results.json and {args.out}/report.md")
-    low = [r["target"] for r in rows if "accuracy" in r and args.min_accuracy is not None
-           and r["accuracy"] < args.min_accuracy]
+    return exit_status(rows, args.min_accuracy, args.keep_going)
+
+
+def exit_status(rows: list[dict], min_accuracy: float | None, keep_going: bool) -> int:
+    """1 when a target failed (unless keep_going) or a working row is below min_accuracy, else 0."""
+    failed = [r["target"] for r in rows if r["status"].startswith("failed")]
+    low = [r["target"] for r in rows if "accuracy" in r and min_accuracy is not None and r["accuracy"] < min_accuracy]
+    if failed and not keep_going:
+        print(f"failed targets (pass --keep-going to accept): {', '.join(failed)}", file=sys.stderr)
     if low:
-        print(f"below --min-accuracy {args.min_accuracy}: {', '.join(low)}", file=sys.stderr)
+        print(f"below --min-accuracy {min_accuracy}: {', '.join(low)}", file=sys.stderr)
+    if min_accuracy is not None and not any("accuracy" in r for r in rows):
+        print(f"--min-accuracy {min_accuracy}: no target produced an accuracy", file=sys.stderr)
         return 1
-    return 0
+    return 1 if (failed and not keep_going) or low else 0
 
 
 if __name__ == "__main__":

@@ -183,6 +183,8 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
     problems = [f"unknown target '{n}'; known: {', '.join(TARGETS)}" for n in unknown]
     if limit is not None and limit < 1:
         problems.append("--limit must be >= 1")
+    if batch < 1:
+        problems.append("--batch must be >= 1")
     if problems:
         raise BenchError("; ".join(problems))
     kinds = {TARGETS[n].explain for n in names}

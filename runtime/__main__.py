@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact", help="export artifact folder or checkpoint folder")
     p.add_argument("images", nargs="+")
     p.add_argument("--out", default="predictions", help="folder for the pictures")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=positive, default=3, help="classes listed per image (>= 1)")
     p.add_argument("--backend", choices=list(BACKENDS), default=None, help="default: from the manifest")
     p.add_argument("--explain-class", nargs="+", default=None, metavar="CLASS",
                    help="gradrollout artifacts: also explain these classes (label or index), side by side "
@@ -38,16 +38,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STEM_CHARS = 80  # picture names stay far below the file systems' 255-byte limit, whatever the input's name
+
+
 def stem(source: str, index: int) -> str:
-    return f"{index:03d}_{Path(source).stem}" if not source.startswith("<") else f"{index:03d}_array"
+    return f"{index:03d}_{Path(source).stem[:STEM_CHARS]}" if not source.startswith("<") else f"{index:03d}_array"
+
+
+def output_folder(out: str) -> Path:
+    """The pictures' folder, checked before any work: a file there is an error, not a late traceback."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out '{out}' is a file, not a folder")
+    return path
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+    return value
 
 
 def predict_command(args) -> int:
     from xai.plots import plot_explanation, plot_probabilities
 
+    out = output_folder(args.out)
     predictor = load(args.artifact, backend=args.backend)
     prediction = predictor.predict(args.images, top_k=args.top_k)
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     per_image_ms = prediction.seconds * 1e3 / max(len(prediction.sources), 1)
     print(f"{'file':40s} {'top-' + str(args.top_k):50s} {'ms':>7s}")
@@ -86,8 +108,13 @@ def explain_classes(predictor, images, prediction, classes: list[str], out: Path
 def compare_command(args) -> int:
     from xai.plots import plot_comparison
 
-    predictions = [load(a).predict(args.images) for a in (args.artifact_a, args.artifact_b)]
-    out = Path(args.out)
+    out = output_folder(args.out)
+    predictors = [load(a) for a in (args.artifact_a, args.artifact_b)]
+    plain = [a for a, p in zip((args.artifact_a, args.artifact_b), predictors) if not p.explains]
+    if plain:
+        raise ValueError(f"{', '.join(plain)}: exported with --explain none, so there is no heatmap to compare; "
+                         f"export with --explain rollout or gradrollout")
+    predictions = [p.predict(args.images) for p in predictors]
     out.mkdir(parents=True, exist_ok=True)
     names = [Path(a).name for a in (args.artifact_a, args.artifact_b)]
     first = predictions[0]

@@ -116,9 +116,13 @@ def run_eval(args) -> int:
     from runtime.checkpoint import CheckpointError
     from runtime.manifest import MANIFEST
 
+    from runtime.backend import BACKENDS
+
     is_artifact = (Path(args.source) / MANIFEST).is_file()
     if args.limit < 1:
         raise EvalInputError("--limit must be >= 1")
+    if args.backend is not None and args.backend not in BACKENDS:
+        raise EvalInputError(f"unknown backend '{args.backend}'; known: {', '.join(BACKENDS)}")
     names = args.methods.split(",") if args.methods else None
     methods = get_methods(names)
     try:
@@ -139,10 +143,15 @@ def run_eval(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from finetune.errors import FinetuneError
+    from runtime.backend import BackendUnavailable
+    from runtime.manifest import ArtifactError
+
     args = build_parser().parse_args(argv)
     try:
         return run_eval(args)
-    except (EvalInputError, UnknownMethodError, FileNotFoundError) as e:
+    except (EvalInputError, UnknownMethodError, FileNotFoundError, FinetuneError, ArtifactError,
+            BackendUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 
