@@ -1,13 +1,13 @@
 """PyTorch backend: a checkpoint folder run directly (eager attention), the reference every
 exported artifact is compared with. Its rollout comes from the captured attention maps through
-the same `xai` maths a Core ML or ONNX artifact with `--explain attentions` uses."""
+the same `xai` maths a Core ML or ONNX artifact with `--explain attentions` uses.
+
+torch and transformers are imported when this backend is used, never by `import runtime`: serving an
+ONNX or Core ML artifact needs neither."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from xai.hooks import capture, pixel_values
-from xai.methods.grad_rollout import grad_rollout_map
 from xai.rollout import rollout_map
 
 from .backend import Backend, register_backend
@@ -20,6 +20,8 @@ TORCH_EXPLAIN = ("rollout", "gradrollout", "none")
 
 def checkpoint_manifest(checkpoint, explain: str = "rollout") -> Manifest:
     """The facts of a checkpoint in manifest form, so every backend is driven the same way."""
+    import torch
+
     h, w = checkpoint.image_size
     config = checkpoint.model.config
     classes = len(checkpoint.labels)
@@ -48,6 +50,11 @@ def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout",
     `xai`'s full matrix product; with explain "attentions" also every layer's map; with
     "gradrollout" the `relevance` of `xai`'s gradient-weighted rollout by autograd, for `targets`
     (-1 or None: the predicted class). The plain PyTorch run every exported graph is compared with."""
+    import torch
+
+    from xai.hooks import capture, pixel_values
+    from xai.methods.grad_rollout import grad_rollout_map
+
     x = pixel_values(images, checkpoint.mean, checkpoint.std)
     if explain == "gradrollout":
         cap = capture(checkpoint.model, x, targets)
