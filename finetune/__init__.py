@@ -1,11 +1,19 @@
-"""Fine-tune HF image-classification ViTs (ViT, DeiT) on CIFAR-10 or your own images."""
-from .config import FinetuneConfig
-from .data import BUILTIN_DATA, LabeledImages, load_data
-from .errors import DataSourceError, FinetuneError, ModelSourceError
-from .models import SUPPORTED_MODEL_TYPES, load_model, write_preset
-from .presets import PRESETS, Preset
-from .train import finetune
+"""Fine-tune HF image-classification ViTs (ViT, DeiT) on CIFAR-10 or your own images.
 
-__all__ = ["FinetuneConfig", "finetune", "load_data", "load_model", "write_preset", "PRESETS", "Preset",
-           "BUILTIN_DATA", "LabeledImages", "SUPPORTED_MODEL_TYPES", "FinetuneError", "ModelSourceError",
-           "DataSourceError"]
+Names are imported on first use (PEP 562), so `from finetune.presets import PRESETS` or the data
+sources do not load torch and transformers."""
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {"FinetuneConfig": "config", "finetune": "train", "load_data": "data", "BUILTIN_DATA": "data",
+          "LabeledImages": "data", "load_model": "models", "write_preset": "models",
+          "SUPPORTED_MODEL_TYPES": "models", "PRESETS": "presets", "Preset": "presets",
+          "FinetuneError": "errors", "ModelSourceError": "errors", "DataSourceError": "errors"}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'finetune' has no attribute '{name}'")
+    return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
