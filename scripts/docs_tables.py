@@ -19,7 +19,6 @@ import argparse
 import json
 import re
 import sys
-from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
@@ -50,6 +49,11 @@ class Results:
         if stem not in self._loaded:
             self._loaded[stem] = json.loads((self.folder / f"{stem}.json").read_text())
         return self._loaded[stem]
+
+    @property
+    def used(self) -> set[str]:
+        """The stems read so far."""
+        return set(self._loaded)
 
     def source(self, stem: str) -> str:
         return f"`{RESULTS_DIR}/{stem}.json`"

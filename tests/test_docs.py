@@ -48,7 +48,7 @@ def test_every_table_and_every_results_file_is_used():
     for fn in TABLES.values():
         fn(results)
     committed = {p.stem for p in (ROOT / RESULTS_DIR).glob("*.json")}
-    assert sorted(committed - set(results._loaded)) == []
+    assert sorted(committed - results.used) == []
 
 
 def test_a_figure_edited_by_hand_is_caught_and_regenerated(tmp_path):
