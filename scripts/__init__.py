@@ -1,0 +1,1 @@
+"""Project tools run from the repository root: `python -m scripts.NAME`."""
