@@ -24,8 +24,9 @@ def scenario_main(argv: list[str]) -> int:
         module.add_arguments(p)
     args = parser.parse_args(argv)
     results = found[args.name].run(args)
+    results["header"] = {"scenario": args.name, **results.get("header", {})}
     print(format_rows(results["rows"]))
-    print(f"\nwrote {write_results(args.name, results, args.results)}")
+    print(f"\nwrote {write_results(results.pop('name', args.name), results, args.results)}")
     return 0
 
 

@@ -322,7 +322,7 @@ def coreml_reference(results: Results) -> str:
              "top-1 agreement with PyTorch": f"{r['top1_agreement']:.4f}",
              "max logit diff": f"{r['max_abs_logit_diff']:.1e}", "max rollout diff": f"{r['max_abs_rollout_diff']:.1e}",
              "rollout corr (mean / min)": f"{r['rollout_corr_mean']:.4f} / {r['rollout_corr_min']:.4f}",
-             "executor s/image": f"{r['seconds_per_image']:.3f}"} for r in results["coreml_reference"]]
+             "executor s/image": f"{r['seconds_per_image']:.3f}"} for r in results["coreml_reference"]["rows"]]
     return markdown(rows) + f"\n\nFrom {results.source('coreml_reference')}."
 
 

@@ -4,7 +4,9 @@ A scenario is one module in this package that defines
     NAME: str                                   # the CLI name
     SUMMARY: str                                # one line for --help and the docs
     add_arguments(parser) -> None               # its own options (argparse)
-    run(args) -> dict                           # measure; JSON-able results: {"header": {...}, "rows": [...]}
+    SMOKE: list[str]                            # options for a seconds-long run (the tests run every scenario so)
+    run(args) -> dict                           # measure; JSON-able results: {"header": {...}, "rows": [...]},
+                                                # optionally "name": the results file's stem (default NAME)
 Modules are found by walking the package, so adding a scenario is adding a file. Every scenario's
 results go through `write_results` (one writer) and `format_rows` (one table formatter).
 """
@@ -49,7 +51,7 @@ def write_results(name: str, results: dict, out: str | Path = RESULTS) -> Path:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {**results, "header": {**results.get("header", {}), "scenario": name, "machine": machine_info()}}
+    results = {**results, "header": {"scenario": name, **results.get("header", {}), "machine": machine_info()}}
     path = out / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=2))
