@@ -7,6 +7,7 @@ its `label`, so parity checks and tests work on Linux CI while never passing for
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import numpy as np
 
@@ -15,6 +16,66 @@ from .backend import Backend, BackendUnavailable, register_backend
 COMPUTE_UNITS = {"cpu": "CPU_ONLY", "cpu+gpu": "CPU_AND_GPU", "cpu+ne": "CPU_AND_NE", "all": "ALL"}
 LABEL_OUTPUT = "classLabel"
 PROBS_OUTPUT = "classLabel_probs"
+ARRAY_DTYPES = {65568: "float32", 65552: "float16", 65600: "float64", 131104: "int32"}  # ArrayFeatureType values
+FEATURE_DTYPES = {"stringType": "string", "dictionaryType": "dict[label, float]"}
+
+# The model's own metadata (`MLModel.modelDescription.metadata[.creatorDefinedKey]`, all strings):
+# what an app reads without the sidecar manifest. JSON where a value is a list. The Swift
+# package's `ModelMetadata` reads exactly these keys; bump METADATA_SCHEMA when one changes.
+METADATA_PREFIX = "explainable_vit."
+METADATA_SCHEMA = "1"
+IMAGE_FIT = "stretch"  # runtime.images.resize_batch: a plain resize to the model size, no crop, no letterbox
+HEATMAP_MEANING = {
+    "rollout": "attention rollout: how much each patch feeds the class token through all layers; "
+               "class-agnostic; divided by its maximum (max 1)",
+    "relevance": "gradient-weighted attention rollout for the class fed to `target` (-1: the predicted one); "
+                 "divided by its maximum (max 1)",
+}
+HEATMAP_DISPLAY = "min-max stretched to 0..1, jet colour map, alpha 0.5 over the photo (xai.plots)"
+PREVIEW_KEY = "com.apple.coreml.model.preview.type"  # Xcode's model preview: drop an image, see labels
+
+
+def app_metadata(manifest) -> dict[str, str]:
+    """Manifest -> the flat metadata keys an app reads, plus the whole manifest as JSON under one key."""
+    import json
+    from dataclasses import asdict
+
+    heatmap = manifest.heatmap_output or ""
+    flat = {"schema": METADATA_SCHEMA, "labels": json.dumps(list(manifest.labels)),
+            "grid": json.dumps(list(manifest.patch_grid)), "image_size": json.dumps(list(manifest.image_size)),
+            "image_fit": IMAGE_FIT, "resample": manifest.preprocessing.get("resample", "bilinear"),
+            "heatmap_output": heatmap, "heatmap_meaning": HEATMAP_MEANING.get(heatmap, ""),
+            "heatmap_display": HEATMAP_DISPLAY, "class_input": manifest.class_input.get("name", ""),
+            "special_tokens": str(manifest.n_special_tokens), "source_sha256": manifest.source.get("sha256", ""),
+            "parity": manifest.parity.get("status", "not run"),
+            "toolkit_version": manifest.versions.get("explainable-vit", ""),
+            "manifest": json.dumps(asdict(manifest), sort_keys=True)}
+    return {METADATA_PREFIX + k: v for k, v in flat.items()} | {PREVIEW_KEY: "imageClassifier"}
+
+
+def read_model_metadata(package: str | Path) -> dict[str, str]:
+    """The user-defined metadata of a saved `.mlpackage` (coremltools reads it on any OS)."""
+    return dict(_spec(package).description.metadata.userDefined)
+
+
+def describe_spec_outputs(spec) -> dict[str, dict]:
+    """A Core ML spec's outputs as `{name: {"shape", "dtype"}}`, in the manifest's vocabulary."""
+    out = {}
+    for o in spec.description.output:
+        kind = o.type.WhichOneof("Type")
+        if kind == "multiArrayType":
+            array = o.type.multiArrayType
+            out[o.name] = {"shape": [int(d) for d in array.shape],
+                           "dtype": ARRAY_DTYPES.get(array.dataType, str(array.dataType))}
+        else:
+            out[o.name] = {"shape": [] if kind == "stringType" else [None], "dtype": FEATURE_DTYPES.get(kind, kind)}
+    return out
+
+
+def _spec(package: str | Path):
+    import coremltools as ct
+
+    return ct.models.MLModel(str(package), skip_model_load=True).get_spec()
 
 
 @register_backend
@@ -44,6 +105,9 @@ class CoreMLBackend(Backend):
 
             self.model = ct.models.MLModel(path, compute_units=getattr(ct.ComputeUnit, COMPUTE_UNITS[compute_units]))
             self.label = f"coreml (Apple Core ML, {compute_units})"
+
+    def describe_outputs(self) -> dict[str, dict]:
+        return describe_spec_outputs(_spec(self.folder / self.manifest.model_file))
 
     def _predict_one(self, image: np.ndarray, target: np.ndarray | None) -> dict:
         name = self.manifest.input["name"]
