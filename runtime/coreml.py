@@ -78,6 +78,14 @@ def _spec(package: str | Path):
     return ct.models.MLModel(str(package), skip_model_load=True).get_spec()
 
 
+def apple_runtime_unavailable() -> str | None:
+    """Why Apple's Core ML runtime cannot run here (None on macOS)."""
+    if platform.system() == "Darwin":
+        return None
+    return (f"Apple's Core ML runtime needs macOS (this is {platform.system()}); "
+            "the numpy reference executor runs anywhere (reference=True) but times nothing Apple runs")
+
+
 @register_backend
 class CoreMLBackend(Backend):
     """Apple Core ML on macOS (`compute_units` cpu, cpu+gpu, cpu+ne, all); elsewhere the numpy reference executor."""
@@ -89,11 +97,11 @@ class CoreMLBackend(Backend):
         super().__init__(folder, manifest)
         if compute_units not in COMPUTE_UNITS:
             raise ValueError(f"unknown compute units '{compute_units}'; known: {', '.join(COMPUTE_UNITS)}")
-        on_mac = platform.system() == "Darwin"
-        self.reference = not on_mac if reference is None else reference
-        if not self.reference and not on_mac:
-            raise BackendUnavailable(f"Apple's Core ML runtime needs macOS (this is {platform.system()}); "
-                                     "the numpy reference executor runs anywhere (reference=True)")
+        unavailable = apple_runtime_unavailable()
+        self.reference = unavailable is not None if reference is None else reference
+        self.compute_units = compute_units
+        if not self.reference and unavailable:
+            raise BackendUnavailable(unavailable)
         path = str(self.folder / manifest.model_file)
         if self.reference:
             from .coreml_reference import CoreMLReferenceExecutor
