@@ -35,6 +35,25 @@ HEATMAP_DISPLAY = "min-max stretched to 0..1, jet colour map, alpha 0.5 over the
 PREVIEW_KEY = "com.apple.coreml.model.preview.type"  # Xcode's model preview: drop an image, see labels
 
 
+APP_KEYS = {  # key (after METADATA_PREFIX) -> what an app reads there; app_metadata writes exactly these
+    "schema": "layout version of these keys",
+    "labels": "class names in output order, JSON list",
+    "grid": "heatmap grid [rows, columns], JSON",
+    "image_size": "model input [height, width] in pixels, JSON",
+    "image_fit": "how a photo becomes the input: `stretch` = resized to the input size, no crop, no letterbox",
+    "resample": "the resize filter the Python runtime uses (bilinear)",
+    "heatmap_output": "output holding the heatmap: `rollout` or `relevance` (empty: none)",
+    "heatmap_meaning": "what the heatmap means, in words",
+    "heatmap_display": "how the pictures scale and colour it",
+    "class_input": "input that picks the class to explain (`target`; empty: class-agnostic map)",
+    "special_tokens": "tokens before the patches (1: CLS; 2: CLS + distillation)",
+    "source_sha256": "SHA-256 of the checkpoint weights exported",
+    "parity": "the export's parity check against PyTorch: passed, failed or not run",
+    "toolkit_version": "explainable-vit version that exported it",
+    "manifest": "the whole manifest.json, as JSON",
+}
+
+
 def app_metadata(manifest) -> dict[str, str]:
     """Manifest -> the flat metadata keys an app reads, plus the whole manifest as JSON under one key."""
     import json
@@ -50,6 +69,7 @@ def app_metadata(manifest) -> dict[str, str]:
             "parity": manifest.parity.get("status", "not run"),
             "toolkit_version": manifest.versions.get("explainable-vit", ""),
             "manifest": json.dumps(asdict(manifest), sort_keys=True)}
+    assert set(flat) == set(APP_KEYS), sorted(set(flat) ^ set(APP_KEYS))
     return {METADATA_PREFIX + k: v for k, v in flat.items()} | {PREVIEW_KEY: "imageClassifier"}
 
 

@@ -11,6 +11,7 @@ from export import EXPLAIN_KINDS, PRECISIONS  # noqa: E402
 from export.parity import TOLERANCES  # noqa: E402
 from finetune import PRESETS  # noqa: E402
 from runtime import BACKENDS  # noqa: E402
+from runtime.coreml import APP_KEYS, METADATA_PREFIX  # noqa: E402
 from xai.methods import METHODS  # noqa: E402
 from xai.metrics import METRICS  # noqa: E402
 
@@ -36,6 +37,9 @@ def main() -> None:
     print("\n| metric | better | what |\n| --- | --- | --- |")
     for m in METRICS.values():
         print(f"| `{m.name}` | {m.better} | {m.summary} |")
+    print("\n| Core ML metadata key | what an app reads there |\n| --- | --- |")
+    for key, meaning in APP_KEYS.items():
+        print(f"| `{METADATA_PREFIX}{key}` | {meaning} |")
 
 
 if __name__ == "__main__":

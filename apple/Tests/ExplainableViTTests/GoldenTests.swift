@@ -35,6 +35,7 @@ final class GoldenTests: XCTestCase {
                 let full = try grid.resized(width: c.width, height: c.height)
                 let worst = zip(full.values, c.heatmap).map { abs($0 - $1) }.max() ?? .infinity
                 XCTAssertLessThanOrEqual(worst, Self.heatmapTolerance, "\(kind) \(c.name): max diff \(worst)")
+                print("golden \(kind) \(c.name) class \(c.explainClass.map(String.init) ?? "predicted"): heatmap max diff \(worst)")
             }
         }
     }
@@ -47,6 +48,7 @@ final class GoldenTests: XCTestCase {
                 let overlay = try Overlay.composite(photo: photo, heatmap: heatmap)
                 let worst = zip(overlay.pixels, c.overlay).map { abs(Int($0) - Int($1)) }.max() ?? .max
                 XCTAssertLessThanOrEqual(worst, Self.overlayTolerance, "\(kind) \(c.name)")
+                print("golden \(kind) \(c.name): overlay max diff \(worst) levels")
             }
         }
     }
