@@ -16,7 +16,8 @@ def unavailable_reason(system: str | None = None, mac_version: str | None = None
     """Why no compute plan can be read here, or None where it can."""
     system = system or platform.system()
     if system != "Darwin":
-        return f"op placement needs Apple's Core ML runtime on macOS {'.'.join(map(str, MIN_MACOS))}+ (this is {system})"
+        return (f"op placement needs Apple's Core ML runtime on macOS {'.'.join(map(str, MIN_MACOS))}+ "
+                f"(this is {system})")
     version = mac_version if mac_version is not None else platform.mac_ver()[0]
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if parts < MIN_MACOS:

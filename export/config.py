@@ -31,7 +31,8 @@ class ExportConfig:
     # Core ML model fields Xcode shows (author, licence, version); `--author` etc. are generated from
     # the `cli` metadata below, so a new field here is a new flag there
     author: str = field(default="explainable-vit", metadata={"cli": "coreml", "help": "Core ML author field"})
-    license: str = field(default="same as the source checkpoint", metadata={"cli": "coreml", "help": "Core ML license field"})
+    license: str = field(default="same as the source checkpoint",
+                         metadata={"cli": "coreml", "help": "Core ML license field"})
     version: str = field(default="1.0", metadata={"cli": "coreml", "help": "Core ML versionString field"})
 
     @property

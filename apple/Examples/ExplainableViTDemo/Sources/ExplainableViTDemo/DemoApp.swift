@@ -1,6 +1,7 @@
 #if canImport(SwiftUI) && os(macOS)
 import AppKit
 import ExplainableViT
+import ImageIO
 import SwiftUI
 import UniformTypeIdentifiers
 
@@ -55,14 +56,17 @@ final class DemoModel: ObservableObject {
 
 struct ContentView: View {
     @StateObject private var model = DemoModel()
-    @State private var picking: UTType?
 
     var body: some View {
         VStack(alignment: .leading, spacing: 12) {
             HStack {
-                Button("Open model…") { Task { if let url = choose([.init(filenameExtension: "mlpackage")!, .init(filenameExtension: "mlmodelc")!]) { await model.openModel(url) } } }
-                Button("Open image…") { Task { if let url = choose([.image]) { await model.openImage(url) } } }
-                    .disabled(model.classifier == nil)
+                Button("Open model…") {
+                    if let url = choose(Self.modelTypes) { Task { await model.openModel(url) } }
+                }
+                Button("Open image…") {
+                    if let url = choose([.image]) { Task { await model.openImage(url) } }
+                }
+                .disabled(model.classifier == nil)
                 if let classifier = model.classifier, classifier.metadata.classInput != nil {
                     Picker("Explain", selection: $model.explainedClass) {
                         Text("predicted class").tag(String?.none)
@@ -80,7 +84,7 @@ struct ContentView: View {
                     }
                     VStack(alignment: .leading, spacing: 6) {
                         ForEach(result.ranked.prefix(3), id: \.index) { scored in
-                            Text("\(scored.label)  \(scored.probability, format: .percent.precision(.fractionLength(1)))")
+                            Text("\(scored.label)  \(Double(scored.probability), format: .percent.precision(.fractionLength(1)))")
                                 .fontWeight(scored.label == result.label ? .bold : .regular)
                         }
                         Text("explains: \(result.explainedLabel)" + (result.classSpecific ? "" : " (same map for every class)"))
@@ -94,10 +98,12 @@ struct ContentView: View {
         .padding()
     }
 
+    private static let modelTypes = ["mlpackage", "mlmodelc"].compactMap { UTType(filenameExtension: $0) }
+
     private func choose(_ types: [UTType]) -> URL? {
         let panel = NSOpenPanel()
         panel.allowedContentTypes = types
-        panel.canChooseDirectories = types.contains { $0.preferredFilenameExtension == "mlpackage" || $0.preferredFilenameExtension == "mlmodelc" }
+        panel.canChooseDirectories = types == Self.modelTypes  // both model formats are folders
         panel.treatsFilePackagesAsDirectories = false
         return panel.runModal() == .OK ? panel.url : nil
     }
