@@ -5,6 +5,10 @@ per-channel 1/std is folded into the patch-embedding weights. fp16 is the defaul
 LayerNorm epsilons raised to an fp16-safe value; int8 is weight-only linear quantization with
 coremltools' optimize API (compute stays fp16). The classifier description lets Xcode and
 Vision show class labels; it needs batch 1, which is what a device feeds.
+
+What an app relies on (docs/apple.md): every MultiArray output is Float32 at every precision
+(`outputs_to_fp32`), and the model carries its facts in its metadata (`stamp_metadata`, keys from
+`runtime.coreml.APP_KEYS`) with author, licence and version from the export options.
 """
 from __future__ import annotations
 
