@@ -131,9 +131,9 @@ extension MLMultiArray {
     /// Every element in row-major order as Float: Float32, Float16 (older exports; read from its bits,
     /// so Intel Macs work too) and Double; padded strides are respected.
     func floats() throws -> [Float] {
-        let shape = self.shape.map(\.intValue), strides = self.strides.map(\.intValue)
-        let type = dataType
+        let shape = self.shape.map(\.intValue), type = dataType
         return try withUnsafeBytes { bytes -> [Float] in
+            let strides = self.strides.map(\.intValue)  // read with the storage in hand: it may be re-laid out
             switch type {
             case .float32:
                 return try Arrays.rowMajor(shape: shape, strides: strides) {
