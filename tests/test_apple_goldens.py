@@ -63,3 +63,26 @@ def test_overlay_pixels_blend_jet_over_the_photo():
     assert out[0, 2, :3].tolist() == [blend(127), blend(0), blend(0)]
     flat = overlay_pixels(photo, np.full((2, 3), 0.7, np.float32))  # flat maps show as the lowest colour
     assert (flat[..., :3] == out[0, 0, :3]).all()
+
+
+def _swift(name: str) -> str:
+    return (ROOT / "apple" / "Sources" / "ExplainableViT" / name).read_text()
+
+
+def test_swift_reads_the_keys_python_writes():
+    import re
+
+    from runtime.coreml import APP_KEYS, METADATA_PREFIX, METADATA_SCHEMA
+
+    source = _swift("ModelMetadata.swift")
+    read = set(re.findall(r'reader\.(?:string|json)\("(\w+)"', source))
+    assert read and read <= set(APP_KEYS), sorted(read - set(APP_KEYS))
+    assert f'prefix = "{METADATA_PREFIX}"' in source and f'schema = "{METADATA_SCHEMA}"' in source
+
+
+def test_swift_compute_units_are_the_runtimes():
+    import re
+
+    from runtime.coreml import COMPUTE_UNITS
+
+    assert re.findall(r'case \w+ = "([^"]+)"', _swift("ComputeUnits.swift")) == list(COMPUTE_UNITS)
