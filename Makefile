@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO ?= runs/demo
 
-.PHONY: demo test venv clean
+.PHONY: demo test swift-test goldens venv clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(MAKE) swift-test
+
+# The Swift package (apple/): build, then test the Swift core against the committed goldens.
+swift-test:
+	cd apple && swift build -j 1 && swift test -j 1
+
+# Regenerate the Swift tests' goldens from a demo-preset Core ML export (tests/test_apple_goldens.py
+# fails when the committed ones no longer match what the Python side computes).
+goldens: $(STAMP)
+	$(PY) scripts/apple_goldens.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache apple/.build

@@ -17,9 +17,11 @@ import numpy as np
 from export import ExportConfig, export_model
 from runtime.backend import BACKENDS
 from runtime.checkpoint import load_checkpoint, weights_sha256
+from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import read_manifest
 
+from .placement import format_placement, placement as op_placement, unavailable_reason as placement_unavailable
 from .timing import interleaved_latency, machine_info
 
 
@@ -32,6 +34,13 @@ class BenchTarget:
     export: ExportConfig | None  # None: run the checkpoint folder directly
     explain: str = "rollout"  # rollout, gradrollout (class-specific, backward in the graph) or none
     peer: str | None = None  # "optimum": optimum-cli's export instead of ours (bench.peers)
+    compute_units: str | None = None  # Core ML on Apple's runtime only: a key of runtime.coreml.COMPUTE_UNITS
+
+    @property
+    def artifact(self) -> str:
+        """The artifact folder's name: compute-unit rows share their precision's export."""
+        name = self.name.removesuffix(f" {self.compute_units}") if self.compute_units else self.name
+        return name.replace(" ", "-")
 
     @property
     def precision(self) -> str:
@@ -63,6 +72,8 @@ TARGETS = {t.name: t for t in [
     BenchTarget("torch fp32 none", "torch", None, "none"),
     BenchTarget("optimum fp32", "onnx", _onnx("fp32", "none"), "none", peer="optimum"),
     BenchTarget("optimum int8", "onnx", _onnx("int8", "none"), "none", peer="optimum"),
+    # on-device latency per Core ML compute unit (Apple's runtime: macOS only; elsewhere the rows say why)
+    *[BenchTarget(f"coreml fp16 {units}", "coreml", _coreml("fp16"), compute_units=units) for units in COMPUTE_UNITS],
 ]}
 REFERENCES = {"rollout": "torch fp32", "gradrollout": "torch fp32 gradrollout"}  # heatmaps compared per kind
 REFERENCE = REFERENCES["rollout"]  # logits are compared with this one
@@ -133,10 +144,11 @@ def load_target(target: BenchTarget, checkpoint_dir: Path, work: Path):
     if target.export is None:
         backend = BACKENDS["torch"](checkpoint_dir, explain=target.explain)
         return backend, checkpoint_dir / "model.safetensors", backend.manifest.heatmap_output
-    folder = work / target.name.replace(" ", "-")
+    folder = work / target.artifact
     if not reusable(folder, checkpoint_dir, target.export):
         export_model(checkpoint_dir, folder, replace(target.export, force=True))
-    backend = BACKENDS[target.backend](folder, read_manifest(folder))
+    options = {"compute_units": target.compute_units, "reference": False} if target.compute_units else {}
+    backend = BACKENDS[target.backend](folder, read_manifest(folder), **options)
     return backend, folder / backend.manifest.model_file, backend.manifest.heatmap_output
 
 
@@ -201,6 +213,11 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
         target = TARGETS[name]
         row = {"backend": target.backend, "precision": target.precision, "explain": target.explain,
                "target": name, "status": "works", **({"peer": target.peer} if target.peer else {})}
+        if target.compute_units and apple_runtime_unavailable():
+            row["status"] = f"not measured: {apple_runtime_unavailable()}"
+            row["placement"] = {"reason": placement_unavailable()}
+            rows.append(row)
+            continue
         try:
             start = time.perf_counter()
             reference_logits = references.get(REFERENCE, {}).get("logits")
@@ -214,6 +231,8 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
             predictions[name] = outputs["logits"].argmax(-1)
             if name in REFERENCES.values():
                 references[name] = outputs
+            if target.compute_units:
+                row["placement"] = op_placement(backend)
             if getattr(backend, "reference", False):
                 row["status"] = "works (numpy reference executor: parity only, latency not measurable here)"
             else:
@@ -312,4 +331,5 @@ def write_report(rows: list[dict], out: Path, header: dict) -> None:
         f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['versions']}\n\n"
         f"Threads: {header.get('threads')}; latency at batch 1 and throughput at batch {header.get('batch')}, "
         f"interleaved rounds, medians.\n\n{format_table(rows)}\n\n"
-        "Pictures: `accuracy_vs_latency.png`, `latency.png` (explanation overhead stacked), `confusion/*.png`.\n")
+        "Pictures: `accuracy_vs_latency.png`, `latency.png` (explanation overhead stacked), `confusion/*.png`.\n"
+        + ("\n" + format_placement(rows) if any("placement" in r for r in rows) else ""))

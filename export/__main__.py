@@ -7,7 +7,7 @@ import sys
 from runtime.checkpoint import CheckpointError
 
 from .api import EXPORTERS, export_model
-from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, ExportError
+from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, ExportError, cli_fields
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,13 +25,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fixed batch size (default: dynamic for ONNX, 1 for Core ML)")
         p.add_argument("--parity-images", type=int, default=4, help="images for the parity check")
         p.add_argument("--force", action="store_true", help="replace an existing output folder")
+        for f in cli_fields(fmt):
+            p.add_argument(f"--{f.name.replace('_', '-')}", default=f.default, help=f"{f.metadata['help']} "
+                           f"(default: {f.default})")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     cfg = ExportConfig(format=args.format, precision=args.precision, explain=args.explain, batch=args.batch,
-                       force=args.force, parity_images=args.parity_images)
+                       force=args.force, parity_images=args.parity_images,
+                       **{f.name: getattr(args, f.name) for f in cli_fields(args.format)})
     try:
         manifest = export_model(args.checkpoint, args.out, cfg)
     except (ExportError, CheckpointError) as e:

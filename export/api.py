@@ -34,6 +34,15 @@ def _export_coreml(checkpoint, cfg, folder):
     return export_coreml(checkpoint, cfg, folder)
 
 
+def _stamp_coreml(folder, manifest, cfg):
+    from .coreml import stamp_metadata
+
+    stamp_metadata(folder, manifest, cfg)
+
+
+# format -> what is written into the model itself once the final manifest (parity included) is known
+AFTER_PARITY: dict[str, Callable[[Path, Manifest, ExportConfig], None]] = {"coreml": _stamp_coreml}
+
 # format -> (writer, runtime backend that checks it)
 EXPORTERS: dict[str, tuple[Callable[[Checkpoint, ExportConfig, Path], dict], str]] = {
     "onnx": (_export_onnx, "onnx"),
@@ -112,6 +121,8 @@ def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> 
     manifest = build_manifest(checkpoint, cfg, facts)
     write_manifest(manifest, folder)
     manifest = replace(manifest, parity=check_parity(folder, manifest, checkpoint, cfg))
+    if cfg.format in AFTER_PARITY:
+        AFTER_PARITY[cfg.format](folder, manifest, cfg)
     write_manifest(manifest, folder)
     if manifest.parity["status"] == "failed":
         raise ParityError(manifest.parity)

@@ -1,7 +1,7 @@
 """Export options: one frozen dataclass, and the registries every CLI choice comes from."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 from runtime.contract import CLASS_INPUT, DEFAULT_PRECISION, EXPLAIN_KINDS, PRECISIONS  # noqa: F401 (re-exported)
 
@@ -19,6 +19,12 @@ class ExportConfig:
     force: bool = False  # replace an existing output folder
     parity_images: int = 4
     opset: int = 18
+    # Core ML model fields Xcode shows (author, licence, version); `--author` etc. are generated from
+    # the `cli` metadata below, so a new field here is a new flag there
+    author: str = field(default="explainable-vit", metadata={"cli": "coreml", "help": "Core ML author field"})
+    license: str = field(default="same as the source checkpoint",
+                         metadata={"cli": "coreml", "help": "Core ML license field"})
+    version: str = field(default="1.0", metadata={"cli": "coreml", "help": "Core ML versionString field"})
 
     @property
     def resolved_precision(self) -> str:
@@ -39,3 +45,8 @@ class ExportConfig:
         if self.parity_images < 1:
             out.append("--parity-images must be >= 1")
         return out
+
+
+def cli_fields(fmt: str) -> list:
+    """The ExportConfig fields that become `--flags` of `python -m export FMT`."""
+    return [f for f in fields(ExportConfig) if f.metadata.get("cli") == fmt]

@@ -5,9 +5,14 @@ per-channel 1/std is folded into the patch-embedding weights. fp16 is the defaul
 LayerNorm epsilons raised to an fp16-safe value; int8 is weight-only linear quantization with
 coremltools' optimize API (compute stays fp16). The classifier description lets Xcode and
 Vision show class labels; it needs batch 1, which is what a device feeds.
+
+What an app relies on (docs/apple.md): every MultiArray output is Float32 at every precision
+(`outputs_to_fp32`), and the model carries its facts in its metadata (`stamp_metadata`, keys from
+`runtime.coreml.APP_KEYS`) with author, licence and version from the export options.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +64,7 @@ def convert(checkpoint, cfg: ExportConfig):
         minimum_deployment_target=getattr(ct.target, MINIMUM_TARGET))
     if cfg.resolved_precision == "int8":
         mlmodel = quantize_weights_int8(mlmodel)
-    return mlmodel, graph
+    return outputs_to_fp32(mlmodel), graph
 
 
 def quantize_weights_int8(mlmodel):
@@ -69,6 +74,79 @@ def quantize_weights_int8(mlmodel):
     config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(mode="linear_symmetric",
                                                                               dtype="int8", granularity="per_channel"))
     return cto.linear_quantize_weights(mlmodel, config)
+
+
+def outputs_to_fp32(mlmodel):
+    """Every Float16 MultiArray output cast to Float32 as the program's last step (before `classify`).
+
+    Apps read Float32 everywhere (Swift's `Float16` does not exist on Intel Macs; macOS 13's
+    `MLShapedArray(converting:)` rejects Float16). Done on the saved program's protobuf: asking the
+    converter for fp32 outputs adds casts that re-lowering (int8 quantization) moves behind the
+    classifier op, which coremltools then refuses to serialize."""
+    import coremltools as ct
+
+    spec = mlmodel.get_spec()
+    function = spec.mlProgram.functions["main"]
+    block = function.block_specializations[function.opset]
+    fp16 = ct.proto.MIL_pb2.DataType.Value("FLOAT16")
+    names = [o.name for o in spec.description.output if o.type.WhichOneof("Type") == "multiArrayType"
+             and o.type.multiArrayType.dataType == ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT16]
+    if not names:
+        return mlmodel
+    ops = list(block.operations)
+    for op in ops:
+        _rename_uses(op, {n: f"{n}_fp16" for n in names})
+    dtype_const = _fp32_dtype_const(ops)
+    casts = [_cast_op(n, next(o for op in ops for o in op.outputs if o.name == f"{n}_fp16"), dtype_const)
+             for n in names]
+    tail = [op for op in ops if op.type == "classify"]  # the serializer wants `classify` last
+    del block.operations[:]
+    block.operations.extend([op for op in ops if op.type != "classify"] + [dtype_const] + casts + tail)
+    for output in spec.description.output:
+        if output.name in names:
+            output.type.multiArrayType.dataType = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
+    assert all(o.type.tensorType.dataType != fp16 for c in casts for o in c.outputs)
+    return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, skip_model_load=True)
+
+
+def _rename_uses(op, renames: dict[str, str]) -> None:
+    """Rename the vars `op` produces and reads (its bindings), in place."""
+    for output in op.outputs:
+        output.name = renames.get(output.name, output.name)
+    for argument in op.inputs.values():
+        for binding in argument.arguments:
+            if binding.WhichOneof("binding") == "name":
+                binding.name = renames.get(binding.name, binding.name)
+
+
+def _fp32_dtype_const(ops):
+    """A `const` op holding the string "fp32", cloned from the program's own dtype constants."""
+    from coremltools.proto import MIL_pb2
+
+    template = next(op for op in ops if op.type == "const" and op.outputs[0].type.tensorType.dataType
+                    == MIL_pb2.DataType.Value("STRING"))
+    const = MIL_pb2.Operation()
+    const.CopyFrom(template)
+    const.outputs[0].name = "explainable_vit_fp32_dtype"
+    const.attributes["name"].immediateValue.tensor.strings.values[:] = ["explainable_vit_fp32_dtype"]
+    const.attributes["val"].immediateValue.tensor.strings.values[:] = ["fp32"]
+    return const
+
+
+def _cast_op(name: str, source, dtype_const):
+    """`name = cast(x=source, dtype="fp32")`, as the MIL protobuf spells it."""
+    from coremltools.proto import MIL_pb2
+
+    op = MIL_pb2.Operation(type="cast")
+    op.inputs["x"].arguments.add().name = source.name
+    op.inputs["dtype"].arguments.add().name = dtype_const.outputs[0].name
+    output = op.outputs.add()
+    output.CopyFrom(source)
+    output.name = name
+    output.type.tensorType.dataType = MIL_pb2.DataType.Value("FLOAT32")
+    op.attributes["name"].CopyFrom(dtype_const.attributes["name"])
+    op.attributes["name"].immediateValue.tensor.strings.values[:] = [f"{name}_to_fp32"]
+    return op
 
 
 def describe(mlmodel, checkpoint, cfg: ExportConfig) -> None:
@@ -81,6 +159,23 @@ def describe(mlmodel, checkpoint, cfg: ExportConfig) -> None:
         mlmodel.output_description["relevance"] = "gradient-weighted rollout over the patch grid, max 1"
     elif cfg.explain != "none":
         mlmodel.output_description["rollout"] = "attention-rollout heatmap over the patch grid, max 1"
+
+
+def stamp_metadata(folder: Path, manifest, cfg: ExportConfig) -> None:
+    """Write the app-facing facts (runtime.coreml.app_metadata), author, licence and version into
+    the saved package, so an app needs no sidecar file."""
+    import coremltools as ct
+
+    from runtime.coreml import app_metadata
+
+    path = folder / MODEL_FILE
+    mlmodel = ct.models.MLModel(str(path), skip_model_load=True)
+    mlmodel.author, mlmodel.license, mlmodel.version = cfg.author, cfg.license, cfg.version
+    mlmodel.user_defined_metadata.update(app_metadata(manifest))
+    staged = folder / f".stamped-{MODEL_FILE}"  # MLModel.save deletes its target first: never its own source
+    mlmodel.save(str(staged))
+    shutil.rmtree(path)
+    staged.rename(path)
 
 
 def export_coreml(checkpoint, cfg: ExportConfig, folder: Path) -> dict:

@@ -14,6 +14,18 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run on this machine (e.g. Core ML prediction off macOS)."""
 
 
+class ClassIndexError(ValueError):
+    """A class to explain that the model does not have; never a silent all-zero map."""
+
+
+def check_class_indices(targets: np.ndarray, n_classes: int) -> None:
+    """Refuse class indices outside 0..n_classes-1 (-1 means the predicted class)."""
+    bad = sorted({int(t) for t in np.asarray(targets).reshape(-1) if not -1 <= int(t) < n_classes})
+    if bad:
+        raise ClassIndexError(f"class index {', '.join(map(str, bad))} out of range 0..{n_classes - 1} "
+                              "(-1: the predicted class)")
+
+
 class Backend:
     name = "base"
     formats: tuple[str, ...] = ()  # artifact formats this backend runs
@@ -40,9 +52,13 @@ class Backend:
         targets = np.full(n, spec.get("predicted", -1)) if targets is None else np.asarray(targets).reshape(-1)
         if len(targets) != n:
             raise ValueError(f"{len(targets)} targets for {n} images")
-        if (targets >= len(self.manifest.labels)).any():
-            raise ValueError(f"target classes must be < {len(self.manifest.labels)} (or -1 for the predicted one)")
+        check_class_indices(targets, len(self.manifest.labels))
         return targets.astype(np.int64 if spec["dtype"] == "int64" else np.int32)
+
+    def describe_outputs(self) -> dict[str, dict] | None:
+        """What the loaded model itself declares: output name -> {"shape", "dtype"} (None where a
+        dimension is dynamic); None for backends without a separate model file (PyTorch)."""
+        return None
 
     def run_batched(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """`run`, split into the graph's fixed batch (last chunk padded), or for a dynamic batch

@@ -7,6 +7,7 @@ import numpy as np
 
 from .backend import Backend, register_backend
 
+ONNX_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64"}
 DEFAULT_THREADS = int(os.environ.get("EXPLAINABLE_VIT_THREADS", "0"))  # 0: ONNX Runtime decides
 
 
@@ -28,6 +29,10 @@ class OnnxBackend(Backend):
                                             providers=providers or ["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def describe_outputs(self) -> dict[str, dict]:
+        return {o.name: {"shape": [d if isinstance(d, int) else None for d in o.shape],
+                         "dtype": ONNX_DTYPES.get(o.type, o.type)} for o in self.session.get_outputs()}
 
     def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         feed = {self.input_name: np.ascontiguousarray(images, dtype=np.uint8)}

@@ -9,7 +9,7 @@ import numpy as np
 
 from xai.rollout import rollout_map
 
-from .backend import BACKENDS, Backend, BackendUnavailable
+from .backend import BACKENDS, Backend, BackendUnavailable, check_class_indices
 from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
 from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_model_file
 
@@ -63,8 +63,7 @@ class Predictor:
                 raise ValueError(f"unknown class '{target}'; known: {', '.join(labels)}")
             return labels.index(target)
         index = int(target)
-        if not -1 <= index < len(labels):
-            raise ValueError(f"class index {index} out of range 0..{len(labels) - 1} (-1: predicted)")
+        check_class_indices(np.array([index]), len(labels))
         return index
 
     def predict(self, images: ImageLike | list[ImageLike], top_k: int = 3, explain_class: int | str | None = None) -> Prediction:
@@ -129,14 +128,16 @@ def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
 
 def check_against_model(predictor: Predictor) -> None:
     """Refuse a manifest that disagrees with its model's outputs (names, label count, grid)."""
-    names = getattr(predictor.backend, "output_names", None)
-    if names is None:
+    described = predictor.backend.describe_outputs()
+    if described is None:
         return
     manifest, problems = predictor.manifest, []
-    declared = set(manifest.outputs)
-    if set(names) != declared:
-        problems.append(f"model outputs {sorted(names)} but the manifest declares {sorted(declared)}")
-    shapes = {o.name: o.shape for o in predictor.backend.session.get_outputs()}
+    if set(described) != set(manifest.outputs):
+        problems.append(f"model outputs {sorted(described)} but the manifest declares {sorted(manifest.outputs)}")
+    problems += [f"model's {name} is {d['dtype']} but the manifest says {manifest.outputs[name]['dtype']}"
+                 for name, d in described.items() if name in manifest.outputs
+                 and d["dtype"] != manifest.outputs[name]["dtype"]]
+    shapes = {name: d["shape"] for name, d in described.items()}
     if "logits" in shapes and shapes["logits"][-1] != len(manifest.labels):
         problems.append(f"model has {shapes['logits'][-1]} classes but the manifest lists {len(manifest.labels)} labels")
     for name in ("rollout", "relevance"):

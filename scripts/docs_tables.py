@@ -156,6 +156,14 @@ def metrics_table(results: Results) -> str:
     return markdown([{"metric": f"`{m.name}`", "better": m.better, "what": m.summary} for m in METRICS.values()])
 
 
+@table("coreml-app-keys")
+def coreml_app_keys_table(results: Results) -> str:
+    from runtime.coreml import APP_KEYS, METADATA_PREFIX
+
+    return markdown([{"Core ML metadata key": f"`{METADATA_PREFIX}{key}`", "what an app reads there": meaning}
+                     for key, meaning in APP_KEYS.items()])
+
+
 @table("bench-targets")
 def bench_targets_table(results: Results) -> str:
     from bench.run import TARGETS

@@ -29,7 +29,9 @@ def test_every_target_row_against_the_reference(setup, tmp_path):
     assert sorted(r["target"] for r in rows) == sorted(TARGETS)
     assert [r["target"] for r in rows][:2] == ["torch fp32", "torch fp32 gradrollout"]  # references first
     by = {r["target"]: r for r in rows}
-    assert all(r["status"].startswith("works") for r in rows), [r["status"] for r in rows]
+    on_apple = sys.platform == "darwin"  # compute-unit rows need Apple's runtime; elsewhere they say why
+    assert all(r["status"].startswith("works" if on_apple or not TARGETS[r["target"]].compute_units else "not measured")
+               for r in rows), [r["status"] for r in rows]
     for name in ("onnx fp32", "coreml fp32", "onnx fp32 gradrollout", "coreml fp32 gradrollout"):
         assert by[name]["agreement"] == 1.0 and by[name]["heatmap_corr"] > 0.9999, name
         assert by[name]["max_abs_logit_diff"] < 1e-4

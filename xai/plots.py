@@ -76,12 +76,33 @@ def plot_training_curves(log_history: list[dict], path: str | Path, title: str =
     return Path(path)
 
 
-def _overlay_axes(ax, image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5):
-    """Heatmap min-max stretched for display: rollout maps are often nearly flat (all ~0.8-1)."""
+FLAT_MAP_RANGE = 1e-6  # a map whose max - min is below this is shown as all zeros, not as noise
+OVERLAY_COLOUR_MAP = "jet"
+OVERLAY_ALPHA = 0.5
+
+
+def stretch(heatmap: np.ndarray) -> np.ndarray:
+    """Min-max stretch to 0..1 for display: rollout maps are often nearly flat (all ~0.8-1)."""
     low, high = float(heatmap.min()), float(heatmap.max())
-    shown = (heatmap - low) / (high - low) if high - low > 1e-6 else np.zeros_like(heatmap)
+    return ((heatmap - low) / (high - low)).astype(np.float32) if high - low > FLAT_MAP_RANGE \
+        else np.zeros_like(heatmap, dtype=np.float32)
+
+
+def overlay_pixels(image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """The pictures' overlay as pixels: `(H, W, 3)` uint8 photo and `(H, W)` heatmap -> `(H, W, 4)`
+    uint8 RGBA, the stretched map through the colour map's 8-bit table, blended with weight
+    `alpha` over the photo, rounded half up, opaque. What apps draw (the Swift package matches it)."""
+    from matplotlib import colormaps
+
+    colours = colormaps[OVERLAY_COLOUR_MAP](stretch(heatmap), bytes=True)[..., :3].astype(np.float64)
+    blended = np.floor(alpha * colours + (1 - alpha) * image.astype(np.float64) + 0.5)
+    return np.concatenate([blended.astype(np.uint8), np.full((*heatmap.shape, 1), 255, np.uint8)], axis=-1)
+
+
+def _overlay_axes(ax, image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA):
+    """The photo with the stretched heatmap over it (see `overlay_pixels` for the same as pixels)."""
     ax.imshow(image)
-    im = ax.imshow(shown, cmap="jet", alpha=alpha, vmin=0, vmax=1)
+    im = ax.imshow(stretch(heatmap), cmap=OVERLAY_COLOUR_MAP, alpha=alpha, vmin=0, vmax=1)
     ax.axis("off")
     return im
 

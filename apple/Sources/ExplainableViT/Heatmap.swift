@@ -1,0 +1,82 @@
+import Foundation
+
+/// A heatmap, row-major: `values[row * width + column]`; the grid one is `(grid rows, grid columns)`, max 1.
+public struct Heatmap: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public let values: [Float]
+
+    public init(width: Int, height: Int, values: [Float]) throws {
+        guard width > 0, height > 0, values.count == width * height else {
+            throw ExplainableViTError.output(name: "heatmap", problem: "\(values.count) values for \(width)x\(height)")
+        }
+        self.width = width
+        self.height = height
+        self.values = values
+    }
+
+    public subscript(row: Int, column: Int) -> Float { values[row * width + column] }
+
+    /// Resized to `width x height` with bilinear interpolation exactly as `runtime` does it (Pillow's
+    /// bilinear resample of a float image: a triangle filter widened when shrinking, weights
+    /// normalised, sums in Double, horizontal pass then vertical, Float32 in between).
+    public func resized(width newWidth: Int, height newHeight: Int) throws -> Heatmap {
+        guard newWidth > 0, newHeight > 0 else { throw ExplainableViTError.image("size \(newWidth)x\(newHeight)") }
+        var rows = values, rowWidth = width
+        if newWidth != width {
+            rows = Self.resample(values, lines: height, length: width, stride: 1, lineStride: width,
+                                 taps: BilinearTaps(from: width, to: newWidth), outStride: 1, outLineStride: newWidth)
+            rowWidth = newWidth
+        }
+        var out = rows
+        if newHeight != height {
+            out = Self.resample(rows, lines: rowWidth, length: height, stride: rowWidth, lineStride: 1,
+                                taps: BilinearTaps(from: height, to: newHeight), outStride: newWidth, outLineStride: 1)
+        }
+        return try Heatmap(width: newWidth, height: newHeight, values: out)
+    }
+
+    /// One pass along one axis: `lines` independent 1-D signals of `length` samples.
+    private static func resample(_ input: [Float], lines: Int, length: Int, stride: Int, lineStride: Int,
+                                 taps: BilinearTaps, outStride: Int, outLineStride: Int) -> [Float] {
+        var output = [Float](repeating: 0, count: lines * taps.count)
+        for line in 0..<lines {
+            for i in 0..<taps.count {
+                var sum = 0.0
+                for (j, w) in taps.weights[i].enumerated() {
+                    sum += Double(input[line * lineStride + (taps.first[i] + j) * stride]) * w
+                }
+                output[line * outLineStride + i * outStride] = Float(sum)
+            }
+        }
+        return output
+    }
+}
+
+/// Pillow's coefficients for resizing a signal of `inSize` samples to `outSize` with the bilinear
+/// (triangle, support 1) filter: output `i` = sum over `weights[i]` of inputs from `first[i]` on.
+struct BilinearTaps {
+    let first: [Int]
+    let weights: [[Double]]
+    var count: Int { first.count }
+
+    init(from inSize: Int, to outSize: Int) {
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1.0)  // shrinking widens the filter (antialiasing)
+        let support = filterScale  // the triangle's support is 1
+        let reciprocal = 1.0 / filterScale
+        var first: [Int] = [], weights: [[Double]] = []
+        for i in 0..<outSize {
+            let centre = (Double(i) + 0.5) * scale
+            let lo = max(Int(centre - support + 0.5), 0)  // Int() truncates toward zero, as C's cast does
+            let hi = min(Int(centre + support + 0.5), inSize)
+            var w = (lo..<hi).map { x in max(0, 1 - abs((Double(x) - centre + 0.5) * reciprocal)) }
+            let total = w.reduce(0, +)
+            if total != 0 { w = w.map { $0 / total } }
+            first.append(lo)
+            weights.append(w)
+        }
+        self.first = first
+        self.weights = weights
+    }
+}
