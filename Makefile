@@ -18,7 +18,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) scripts/demo.py --out $(DEMO)
+	$(PY) -m scripts.demo --out $(DEMO)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -31,7 +31,7 @@ swift-test:
 # Regenerate the Swift tests' goldens from a demo-preset Core ML export (tests/test_apple_goldens.py
 # fails when the committed ones no longer match what the Python side computes).
 goldens: $(STAMP)
-	$(PY) scripts/apple_goldens.py
+	$(PY) -m scripts.apple_goldens
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache apple/.build

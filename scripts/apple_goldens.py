@@ -6,7 +6,7 @@ format's default) with attention rollout and with gradient rollout; a few photos
 go through `runtime` (off macOS, the Core ML program runs in the numpy reference executor). Per
 photo: its pixels, logits, probabilities, the heatmap grid, the heatmap at the photo's size
 (`runtime.images.upsample_all`) and the overlay pixels (`xai.plots.overlay_pixels`).
-    python scripts/apple_goldens.py [--out apple/Tests/ExplainableViTTests/Goldens]"""
+    python -m scripts.apple_goldens [--out apple/Tests/ExplainableViTTests/Goldens]"""
 from __future__ import annotations
 
 import argparse
@@ -18,16 +18,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import runtime  # noqa: E402
-from export import ExportConfig, export_model  # noqa: E402
-from export.parity import parity_images  # noqa: E402
-from finetune.models import write_preset  # noqa: E402
-from finetune.presets import PRESETS  # noqa: E402
-from runtime.coreml import METADATA_PREFIX, PREVIEW_KEY, read_model_metadata  # noqa: E402
-from runtime.images import resize_batch, upsample_all  # noqa: E402
-from xai.plots import OVERLAY_ALPHA, OVERLAY_COLOUR_MAP, overlay_pixels  # noqa: E402
+import runtime
+from export import ExportConfig, export_model
+from export.parity import parity_images
+from finetune.models import write_preset
+from finetune.presets import PRESETS
+from runtime.coreml import METADATA_PREFIX, PREVIEW_KEY, read_model_metadata
+from runtime.images import resize_batch, upsample_all
+from xai.plots import OVERLAY_ALPHA, OVERLAY_COLOUR_MAP, overlay_pixels
 
 OUT = Path(__file__).resolve().parents[1] / "apple" / "Tests" / "ExplainableViTTests" / "Goldens"
 LABELS = [str(d) for d in range(10)]  # the demo's data set (digits)

@@ -2,19 +2,17 @@
 export it to ONNX and Core ML with the explanation inside the graph (attention rollout, and
 class-specific gradient rollout with the backward pass in the graph), predict a few test digits
 with heatmaps, score the explanation methods, and benchmark every backend.
-    python scripts/demo.py [--out runs/demo]"""
+    python -m scripts.demo [--out runs/demo]"""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from export import ExportConfig, export_model  # noqa: E402
-from finetune import FinetuneConfig, finetune, load_data  # noqa: E402
-from runtime.__main__ import main as runtime_main  # noqa: E402
-from xai.__main__ import main as xai_main  # noqa: E402
+from export import ExportConfig, export_model
+from finetune import FinetuneConfig, finetune, load_data
+from runtime.__main__ import main as runtime_main
+from xai.__main__ import main as xai_main
 
 
 DEMO_TARGETS = ["torch fp32", "onnx fp32", "onnx int8", "onnx fp32 none", "coreml fp16", "onnx fp32 gradrollout",
