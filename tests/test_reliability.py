@@ -209,7 +209,8 @@ CASES = [
                                                                "--out", str(t / "x")], []), 2, "does not exist"),
     Case("bench missing data folder", lambda t, w: ("bench", [str(w["ck"]), "--data", str(t / "no-such"),
                                                               "--out", str(t / "b")], []), 2, "does not exist"),
-    Case("bench --batch 0", lambda t, w: ("bench", [str(w["ck"]), "--data", "digits", "--batch", "0",
+    Case("bench --batch 0", lambda t, w: ("bench", [str(w["ck"]), "--data", str(write_image_folder(t / "d", per_class=2)),
+                                                    "--batch", "0", "--targets", "onnx fp32", "--no-memory",
                                                     "--out", str(t / "b")], []), 2, "--batch must be >= 1"),
 ]
 
