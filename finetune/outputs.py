@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from xai.folders import OutputFolderError, destination_problems, folder_lock, is_empty_dir, recover
@@ -66,8 +66,8 @@ def plan_output(cfg: FinetuneConfig) -> OutputPlan:
 
 
 def claim_output(cfg: FinetuneConfig, held: contextlib.ExitStack) -> OutputPlan:
-    """Main process, after `plan_output` accepted OUT: lock OUT for the run (`held` keeps the lock), undo what a killed run left,
-    decide where to write and make that folder ready."""
+    """Main process, after `plan_output` accepted OUT: lock OUT for the run (`held` keeps the lock),
+    undo what a killed run left, decide where to write and make that folder ready."""
     out = Path(cfg.out)
     try:
         held.enter_context(folder_lock(out))
@@ -89,5 +89,4 @@ def prepare(plan: OutputPlan, cfg: FinetuneConfig) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     marker = plan.work / "run.json"
     if not marker.is_file():
-        marker.write_text(json.dumps({"status": "started", "config": {k: v for k, v in vars(cfg).items()}},
-                                     indent=2, default=str))
+        marker.write_text(json.dumps({"status": "started", "config": asdict(cfg)}, indent=2, default=str))
