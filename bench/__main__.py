@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finetune.errors import FinetuneError
-from runtime.checkpoint import CheckpointError
+from xai.cli import run_cli
 
-from .run import TARGETS, BenchError, format_table, run_bench
+from .run import TARGETS, format_table, run_bench
 
 
 def scenario_main(argv: list[str]) -> int:
     """`python -m bench scenario NAME ...`: run one scenario, write its JSON, print its table."""
-    from .scenarios import RESULTS, format_rows, scenarios, write_results
+    from .scenarios import RESULTS, scenarios
 
     found = scenarios()
     parser = argparse.ArgumentParser(prog="python -m bench scenario", description=__doc__)
@@ -21,9 +20,16 @@ def scenario_main(argv: list[str]) -> int:
     for name, module in found.items():
         p = sub.add_parser(name, help=module.SUMMARY, description=module.SUMMARY)
         p.add_argument("--results", default=str(RESULTS), help="folder for NAME.json (default: %(default)s)")
+        p.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
         module.add_arguments(p)
     args = parser.parse_args(argv)
-    results = found[args.name].run(args)
+    return run_cli(lambda: run_scenario(found[args.name], args), args.verbose)
+
+
+def run_scenario(module, args) -> int:
+    from .scenarios import format_rows, write_results
+
+    results = module.run(args)
     results["header"] = {"scenario": args.name, **results.get("header", {})}
     print(format_rows(results["rows"]))
     print(f"\nwrote {write_results(results.pop('name', args.name), results, args.results)}")
@@ -47,13 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-accuracy", type=float, default=None, help="fail when any working row is below")
     parser.add_argument("--keep-going", action="store_true",
                         help="exit 0 even when some targets failed (their rows say why)")
+    parser.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
     args = parser.parse_args(argv)
-    try:
-        rows = run_bench(args.checkpoint, args.data, args.targets, args.limit, args.batch, args.out,
-                         memory=not args.no_memory)
-    except (BenchError, CheckpointError, FinetuneError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: bench_command(args), args.verbose)
+
+
+def bench_command(args) -> int:
+    rows = run_bench(args.checkpoint, args.data, args.targets, args.limit, args.batch, args.out,
+                     memory=not args.no_memory)
     print(format_table(rows))
     print(f"\nwrote {args.out}/results.json and {args.out}/report.md")
     return exit_status(rows, args.min_accuracy, args.keep_going)

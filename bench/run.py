@@ -20,6 +20,7 @@ from runtime.checkpoint import load_checkpoint, weights_sha256
 from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import read_manifest
+from xai.errors import ToolkitError
 
 from .placement import format_placement, placement as op_placement, unavailable_reason as placement_unavailable
 from .timing import interleaved_latency, machine_info
@@ -79,7 +80,7 @@ REFERENCES = {"rollout": "torch fp32", "gradrollout": "torch fp32 gradrollout"} 
 REFERENCE = REFERENCES["rollout"]  # logits are compared with this one
 
 
-class BenchError(ValueError):
+class BenchError(ToolkitError):
     """Bad benchmark input: unknown targets, empty data, labels that disagree with the model."""
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from runtime.checkpoint import CheckpointError
+from xai.cli import run_cli
 
 from .api import EXPORTERS, export_model
-from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, ExportError, cli_fields
+from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, cli_fields
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fixed batch size (default: dynamic for ONNX, 1 for Core ML)")
         p.add_argument("--parity-images", type=int, default=4, help="images for the parity check")
         p.add_argument("--force", action="store_true", help="replace an existing output folder")
+        p.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
         for f in cli_fields(fmt):
             p.add_argument(f"--{f.name.replace('_', '-')}", default=f.default, help=f"{f.metadata['help']} "
                            f"(default: {f.default})")
@@ -36,11 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = ExportConfig(format=args.format, precision=args.precision, explain=args.explain, batch=args.batch,
                        force=args.force, parity_images=args.parity_images,
                        **{f.name: getattr(args, f.name) for f in cli_fields(args.format)})
-    try:
-        manifest = export_model(args.checkpoint, args.out, cfg)
-    except (ExportError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: export_command(args, cfg), args.verbose)
+
+
+def export_command(args, cfg: ExportConfig) -> int:
+    manifest = export_model(args.checkpoint, args.out, cfg)
     parity = manifest.parity
     detail = ", ".join(f"{k} {v['max_abs_diff']:.2g}" for k, v in parity.get("outputs", {}).items()
                        if not k.startswith("attention_"))

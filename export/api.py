@@ -14,6 +14,7 @@ from typing import Callable
 from runtime.backend import BACKENDS, BackendUnavailable
 from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.manifest import Manifest, is_artifact_folder, model_digest, read_manifest, write_manifest
+from xai.cli import library_output
 from xai.folders import OutputFolderError, replacing
 
 from .config import ExportConfig, ExportError
@@ -113,7 +114,8 @@ def export_model(source: str | Path, out: str | Path, cfg: ExportConfig = Export
 def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> Manifest:
     writer = EXPORTERS[cfg.format][0]
     try:
-        facts = {**writer(checkpoint, cfg, folder), "folder": folder}
+        with library_output():  # converters' own progress bars and advice, unless --verbose
+            facts = {**writer(checkpoint, cfg, folder), "folder": folder}
     except ExportError:
         raise
     except Exception as e:
@@ -121,8 +123,10 @@ def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> 
     manifest = build_manifest(checkpoint, cfg, facts)
     write_manifest(manifest, folder)
     manifest = replace(manifest, parity=check_parity(folder, manifest, checkpoint, cfg))
-    if cfg.format in AFTER_PARITY:
-        AFTER_PARITY[cfg.format](folder, manifest, cfg)
+    if cfg.format in AFTER_PARITY:  # the model changes (its metadata): hash what is finally on disk;
+        # the copy of the manifest inside the model cannot hold its own hash, so it carries none
+        AFTER_PARITY[cfg.format](folder, replace(manifest, model_sha256=""), cfg)
+        manifest = replace(manifest, model_sha256=model_digest(folder / manifest.model_file))
     write_manifest(manifest, folder)
     if manifest.parity["status"] == "failed":
         raise ParityError(manifest.parity)

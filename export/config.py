@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from xai.errors import ToolkitError
 from runtime.contract import CLASS_INPUT, DEFAULT_PRECISION, EXPLAIN_KINDS, PRECISIONS  # noqa: F401 (re-exported)
 
 
-class ExportError(RuntimeError):
+class ExportError(ToolkitError):
     """An export that could not be made or did not pass its own checks."""
 
 

@@ -5,8 +5,9 @@ import argparse
 import sys
 from dataclasses import MISSING
 
+from xai.cli import run_cli
+
 from .config import CONFIG_FIELDS, FinetuneConfig
-from .errors import FinetuneError
 from .presets import PRESETS
 
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         default = None if f.default is MISSING else f.default
         parser.add_argument(flag, type=cast, default=default, help=f"{meta['help']} (default: {default})",
                             required=meta.get("required", False), choices=meta.get("choices"))
+    parser.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
     return parser
 
 
@@ -39,15 +41,17 @@ def close_process_group() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    verbose = args.pop("verbose")
+    return run_cli(lambda: finetune_command(FinetuneConfig(**args)), verbose)
+
+
+def finetune_command(cfg: FinetuneConfig) -> int:
     from .train import finetune
 
-    cfg = FinetuneConfig(**vars(build_parser().parse_args(argv)))
     try:
         result = finetune(cfg)
         close_process_group()
-    except FinetuneError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted: the last complete checkpoint is kept in {cfg.out}/checkpoints; "
               f"continue with --resume", file=sys.stderr)

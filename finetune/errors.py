@@ -1,13 +1,11 @@
 """Typed errors of the fine-tuning stage; each lists every problem found at once."""
 from __future__ import annotations
 
+from xai.errors import ToolkitError
 
-class FinetuneError(ValueError):
+
+class FinetuneError(ToolkitError):
     """Bad input to fine-tuning: a model, data or output folder that cannot be used."""
-
-    def __init__(self, *problems: str):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 class ModelSourceError(FinetuneError):

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import BACKENDS, BackendUnavailable
-from .checkpoint import CheckpointError
-from .manifest import ManifestError
+from xai.cli import run_cli
+from xai.errors import ToolkitError
+
+from .backend import BACKENDS
 from .predictor import load
 
 
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("artifact_b")
     c.add_argument("images", nargs="+")
     c.add_argument("--out", default="comparisons")
+    for command in (p, c):
+        command.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
     return parser
 
 
@@ -49,7 +52,7 @@ def output_folder(out: str) -> Path:
     """The pictures' folder, checked before any work: a file there is an error, not a late traceback."""
     path = Path(out)
     if path.exists() and not path.is_dir():
-        raise ValueError(f"--out '{out}' is a file, not a folder")
+        raise ToolkitError(f"--out '{out}' is a file, not a folder")
     return path
 
 
@@ -112,7 +115,7 @@ def compare_command(args) -> int:
     predictors = [load(a) for a in (args.artifact_a, args.artifact_b)]
     plain = [a for a, p in zip((args.artifact_a, args.artifact_b), predictors) if not p.explains]
     if plain:
-        raise ValueError(f"{', '.join(plain)}: exported with --explain none, so there is no heatmap to compare; "
+        raise ToolkitError(f"{', '.join(plain)}: exported with --explain none, so there is no heatmap to compare; "
                          f"export with --explain rollout or gradrollout")
     predictions = [p.predict(args.images) for p in predictors]
     out.mkdir(parents=True, exist_ok=True)
@@ -131,11 +134,7 @@ def compare_command(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return {"predict": predict_command, "compare": compare_command}[args.command](args)
-    except (ManifestError, CheckpointError, BackendUnavailable, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: {"predict": predict_command, "compare": compare_command}[args.command](args), args.verbose)
 
 
 if __name__ == "__main__":

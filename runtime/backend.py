@@ -7,14 +7,16 @@ from typing import Callable
 
 import numpy as np
 
+from xai.errors import ToolkitError
+
 from .manifest import Manifest
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(ToolkitError):
     """The backend cannot run on this machine (e.g. Core ML prediction off macOS)."""
 
 
-class ClassIndexError(ValueError):
+class ClassIndexError(ToolkitError):
     """A class to explain that the model does not have; never a silent all-zero map."""
 
 
@@ -46,18 +48,22 @@ class Backend:
         spec = self.manifest.class_input
         if not spec:
             if targets is not None:
-                raise ValueError(f"this {self.manifest.explain} artifact explains the predicted class only; "
+                raise ClassIndexError(f"this {self.manifest.explain} artifact explains the predicted class only; "
                                  "export with --explain gradrollout to name a class")
             return None
         targets = np.full(n, spec.get("predicted", -1)) if targets is None else np.asarray(targets).reshape(-1)
         if len(targets) != n:
-            raise ValueError(f"{len(targets)} targets for {n} images")
+            raise ClassIndexError(f"{len(targets)} targets for {n} images")
         check_class_indices(targets, len(self.manifest.labels))
         return targets.astype(np.int64 if spec["dtype"] == "int64" else np.int32)
 
     def describe_outputs(self) -> dict[str, dict] | None:
         """What the loaded model itself declares: output name -> {"shape", "dtype"} (None where a
         dimension is dynamic); None for backends without a separate model file (PyTorch)."""
+        return None
+
+    def input_size(self) -> tuple[int, int] | None:
+        """The image size `(H, W)` the loaded model itself takes; None without a separate model file."""
         return None
 
     def run_batched(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -11,16 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from xai.errors import ToolkitError
+
 SUPPORTED_MODEL_TYPES = ("vit", "deit")
 RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ToolkitError):
     """Not a loadable ViT/DeiT image-classification checkpoint; lists every problem."""
-
-    def __init__(self, *problems: str):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,7 @@ class CoreMLBackend(Backend):
     def __init__(self, folder, manifest, compute_units: str = "all", reference: bool | None = None):
         super().__init__(folder, manifest)
         if compute_units not in COMPUTE_UNITS:
-            raise ValueError(f"unknown compute units '{compute_units}'; known: {', '.join(COMPUTE_UNITS)}")
+            raise BackendUnavailable(f"unknown compute units '{compute_units}'; known: {', '.join(COMPUTE_UNITS)}")
         unavailable = apple_runtime_unavailable()
         self.reference = unavailable is not None if reference is None else reference
         self.compute_units = compute_units
@@ -136,6 +136,11 @@ class CoreMLBackend(Backend):
 
     def describe_outputs(self) -> dict[str, dict]:
         return describe_spec_outputs(_spec(self.folder / self.manifest.model_file))
+
+    def input_size(self) -> tuple[int, int] | None:
+        spec = _spec(self.folder / self.manifest.model_file)
+        image = next((i.type.imageType for i in spec.description.input if i.type.WhichOneof("Type") == "imageType"), None)
+        return None if image is None else (int(image.height), int(image.width))
 
     def _predict_one(self, image: np.ndarray, target: np.ndarray | None) -> dict:
         name = self.manifest.input["name"]

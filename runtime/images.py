@@ -15,6 +15,8 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from xai.errors import ToolkitError
+
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
 RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
             "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
@@ -25,7 +27,7 @@ MAX_PIXELS = 100_000_000  # larger images are refused (per image): 100 megapixel
 MAX_SIDE = 2048  # larger images are reduced to this long side: heatmaps and pictures at display size
 
 
-class ImageLoadError(ValueError):
+class ImageLoadError(ToolkitError):
     """One input could not be read as an image."""
 
 

@@ -9,22 +9,20 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
+from xai.errors import ToolkitError
+
 from .contract import EXPLAIN_KINDS, HEATMAP_OUTPUTS, PRECISIONS, RESAMPLE_NAMES
 
 MANIFEST = "manifest.json"
 SCHEMA_VERSION = 3  # 2: optional class_input (gradrollout graphs); 3: model_sha256, fields validated
 
 
-class ArtifactError(ValueError):
+class ArtifactError(ToolkitError):
     """An artifact folder that cannot be used: unreadable model, wrong hash, manifest problems."""
 
 
 class ManifestError(ArtifactError):
     """A manifest that is missing, malformed, or disagrees with its model; lists every problem."""
-
-    def __init__(self, *problems: str):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,10 @@ class OnnxBackend(Backend):
         return {o.name: {"shape": [d if isinstance(d, int) else None for d in o.shape],
                          "dtype": ONNX_DTYPES.get(o.type, o.type)} for o in self.session.get_outputs()}
 
+    def input_size(self) -> tuple[int, int] | None:
+        shape = self.session.get_inputs()[0].shape  # (N, H, W, 3)
+        return tuple(shape[1:3])
+
     def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         feed = {self.input_name: np.ascontiguousarray(images, dtype=np.uint8)}
         classes = self.class_targets(len(images), targets)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from xai.errors import ToolkitError
 from xai.rollout import rollout_map
 
-from .backend import BACKENDS, Backend, BackendUnavailable, check_class_indices
+from .backend import BACKENDS, Backend, BackendUnavailable, ClassIndexError, check_class_indices
 from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
 from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_model_file
 
@@ -60,7 +61,7 @@ class Predictor:
         labels = self.manifest.labels
         if isinstance(target, str) and not target.lstrip("-").isdigit():
             if target not in labels:
-                raise ValueError(f"unknown class '{target}'; known: {', '.join(labels)}")
+                raise ClassIndexError(f"unknown class '{target}'; known: {', '.join(labels)}")
             return labels.index(target)
         index = int(target)
         check_class_indices(np.array([index]), len(labels))
@@ -72,7 +73,7 @@ class Predictor:
         explain_class: the class (index or label) whose relevance a gradrollout artifact returns,
         for every image; None explains each image's predicted class."""
         if not isinstance(top_k, int) or top_k < 1:
-            raise ValueError(f"top_k must be a whole number >= 1 (got {top_k})")
+            raise ToolkitError(f"top_k must be a whole number >= 1 (got {top_k})")
         items = images if isinstance(images, (list, tuple)) else [images]
         loaded, sources, errors = [], [], []
         for i, item in enumerate(items):
@@ -100,7 +101,7 @@ def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
     """An export artifact folder (backend from its manifest) or a checkpoint folder (`torch`)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"'{path}' does not exist")
+        raise ArtifactError(f"'{path}' does not exist")
     if not (path / MANIFEST).is_file():
         name = backend or "torch"
         if name != "torch":
@@ -109,9 +110,9 @@ def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
     manifest = read_manifest(path)
     name = backend or DEFAULT_BACKEND[manifest.format]
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend '{name}'; known: {', '.join(BACKENDS)}")
+        raise ArtifactError(f"unknown backend '{name}'; known: {', '.join(BACKENDS)}")
     if manifest.format not in BACKENDS[name].formats:
-        raise ValueError(f"backend '{name}' cannot run a {manifest.format} artifact; "
+        raise ArtifactError(f"backend '{name}' cannot run a {manifest.format} artifact; "
                          f"use {', '.join(n for n, b in BACKENDS.items() if manifest.format in b.formats)}")
     verify_model_file(path, manifest)
     try:
@@ -143,9 +144,8 @@ def check_against_model(predictor: Predictor) -> None:
     for name in ("rollout", "relevance"):
         if name in shapes and list(shapes[name][1:]) != list(manifest.patch_grid):
             problems.append(f"model's {name} grid {shapes[name][1:]} differs from the manifest's {manifest.patch_grid}")
-    model_input = predictor.backend.session.get_inputs()[0].shape  # (N, H, W, 3)
-    if list(model_input[1:3]) != list(manifest.image_size) or list(manifest.input["shape"][1:3]) != list(manifest.image_size):
-        problems.append(f"model input {model_input[1:3]} (H, W), manifest input {manifest.input['shape'][1:3]} and "
-                        f"resize {list(manifest.image_size)} disagree")
+    size, declared = predictor.backend.input_size(), list(manifest.image_size)
+    if size is not None and list(size) != declared:
+        problems.append(f"model takes {list(size)} (H, W) images but the manifest resizes to {declared}")
     if problems:
         raise ManifestError(*problems)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xai.errors import ToolkitError
 from xai.rollout import rollout_map
 
 from .backend import Backend, register_backend
@@ -81,7 +82,7 @@ class TorchBackend(Backend):
 
     def __init__(self, folder, manifest: Manifest | None = None, explain: str = "rollout"):
         if explain not in TORCH_EXPLAIN:
-            raise ValueError(f"unknown explanation '{explain}' for the torch backend; known: {', '.join(TORCH_EXPLAIN)}")
+            raise ToolkitError(f"unknown explanation '{explain}' for the torch backend; known: {', '.join(TORCH_EXPLAIN)}")
         self.checkpoint = load_checkpoint(folder)
         super().__init__(folder, manifest or checkpoint_manifest(self.checkpoint, explain))
 

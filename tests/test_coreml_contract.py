@@ -63,7 +63,9 @@ def test_model_carries_the_facts_an_app_reads(artifacts, combo):
     assert flat["class_input"] == ("target" if combo[2] == "gradrollout" else "")
     assert flat["source_sha256"] == manifest["source"]["sha256"] and flat["parity"] == manifest["parity"]["status"]
     assert flat["toolkit_version"] == manifest["versions"]["explainable-vit"]
-    assert json.loads(flat["manifest"]) == manifest  # the whole sidecar, with the final parity
+    embedded = json.loads(flat["manifest"])  # the whole sidecar, with the final parity; a model cannot hold
+    assert embedded.pop("model_sha256") == "" and manifest.pop("model_sha256")  # its own hash: only the sidecar's has it
+    assert embedded == manifest
     assert meta[PREVIEW_KEY] == "imageClassifier"
 
 

@@ -199,7 +199,7 @@ CASES = [
     Case("predict: manifest input size disagrees", lambda t, w: (
         "runtime", ["predict", str(_edit_manifest(_copy_artifact(w, t), **{"preprocessing.resize": [64, 64],
                                                                            "input.shape": [None, 64, 64, 3]})),
-                    str(w["img"]), "--out", str(t / "p")], []), 2, "disagree"),
+                    str(w["img"]), "--out", str(t / "p")], []), 2, "but the manifest resizes to [64, 64]"),
     Case("predict: Core ML package missing its weights", lambda t, w: (
         "runtime", ["predict", str(_rehash(_drop_weights(_copy_artifact(w, t, "coreml")))), str(w["img"]),
                     "--out", str(t / "p")], []), 2, "cannot load it"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .evaluate import EvalInputError, evaluate, format_table, write_report
-from .methods import METHODS, UnknownMethodError, get_methods
+from .methods import METHODS, get_methods
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=None, help="runtime backend for an artifact (default: from its manifest)")
     p.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation sanity check")
     p.add_argument("--out", default=None, help="report folder (default: SOURCE/xai or runs/xai-<name>)")
+    p.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
     return parser
 
 
@@ -143,17 +144,10 @@ def run_eval(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from finetune.errors import FinetuneError
-    from runtime.backend import BackendUnavailable
-    from runtime.manifest import ArtifactError
+    from .cli import run_cli
 
     args = build_parser().parse_args(argv)
-    try:
-        return run_eval(args)
-    except (EvalInputError, UnknownMethodError, FileNotFoundError, FinetuneError, ArtifactError,
-            BackendUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: run_eval(args), args.verbose)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ToolkitError
 from .methods import METHODS, Method
 from .methods.random_map import uniform_maps
 from .metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
 
 
-class EvalInputError(ValueError):
+class EvalInputError(ToolkitError):
     """Inputs `evaluate` cannot use; every problem is listed."""
 
 

@@ -19,10 +19,12 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+from .errors import ToolkitError
+
 KILL_AT_ENV = "EXPLAINABLE_VIT_KILL_AT"  # tests: SIGKILL this process at the named step of a replace
 
 
-class OutputFolderError(ValueError):
+class OutputFolderError(ToolkitError):
     """An output folder that cannot be written or replaced safely."""
 
 

@@ -11,10 +11,11 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import ToolkitError
 from ..hooks import Capture
 
 
-class UnknownMethodError(ValueError):
+class UnknownMethodError(ToolkitError):
     """A method name that is not in the registry."""
 
 

@@ -1,0 +1,14 @@
+"""The one base of every user error in the toolkit (the bottom layer, so every stage can use it).
+
+A `ToolkitError` is a problem with what the user gave: an option, a file, a folder, an image. It
+lists every problem found at once; every CLI prints it as one line on stderr and exits 2
+(`xai.cli.run_cli`). Anything else is a bug and raises with its traceback."""
+from __future__ import annotations
+
+
+class ToolkitError(ValueError):
+    """Bad input to the toolkit; `problems` lists each one, the message joins them."""
+
+    def __init__(self, *problems: str):
+        self.problems = [str(p) for p in problems]
+        super().__init__("; ".join(self.problems))
