@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from transformers import TrainingArguments, ViTImageProcessor
+from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, ViTImageProcessor
 
 from xai.folders import swap_in
 
@@ -114,6 +114,20 @@ def on_main_process(args: TrainingArguments, compute):
     return value
 
 
+class BarsOnly(ProgressCallback):
+    """Trainer's progress bars without its log dicts on the screen (they are in run.json's
+    log_history and training_curves.png)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
+
+
+def quiet_logs(trainer: Trainer) -> None:
+    trainer.remove_callback(PrinterCallback)
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(BarsOnly)
+
+
 def resume_checkpoint(plan: OutputPlan) -> Path | None:
     if plan.resume_from is not None and pickle_files(plan.resume_from):
         raise FinetuneError(f"{plan.resume_from} holds pickle files ({', '.join(pickle_files(plan.resume_from))}): "
@@ -175,6 +189,7 @@ def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments,
     trainer = SafeTrainer(model=model, args=args, train_dataset=train,
                           eval_dataset=test, data_collator=Normalize(processor.image_mean, processor.image_std),
                           compute_metrics=compute_metrics)
+    quiet_logs(trainer)
     resume = resume_checkpoint(plan)
     if cfg.resume and resume is None and trainer.is_world_process_zero():
         print(f"no complete checkpoint in {plan.out / CHECKPOINTS}: starting from scratch")
