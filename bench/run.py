@@ -21,6 +21,7 @@ from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import read_manifest
 from xai.errors import ToolkitError
+from xai.scores import classification_scores
 
 from .placement import format_placement, placement as op_placement, unavailable_reason as placement_unavailable
 from .timing import interleaved_latency, machine_info
@@ -171,11 +172,8 @@ def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np
 def quality(logits: np.ndarray, targets: np.ndarray, reference: dict | None, maps: np.ndarray | None,
             reference_maps: np.ndarray | None) -> dict:
     """Accuracy and macro-F1; against the reference: agreement, logit drift, heatmap parity."""
-    from sklearn.metrics import f1_score
-
     predictions = logits.argmax(-1)
-    row = {"accuracy": float((predictions == targets).mean()),
-           "macro_f1": float(f1_score(targets, predictions, average="macro"))}
+    row = classification_scores(predictions, targets, logits.shape[-1])
     if reference is not None:
         row.update(agreement=float((predictions == reference["logits"].argmax(-1)).mean()),
                    max_abs_logit_diff=float(np.abs(logits - reference["logits"]).max()))

@@ -36,18 +36,15 @@ def interleaved_latency(runners: dict[str, Callable[[], object]], rounds: int = 
 
 def machine_info() -> dict:
     """CPU model, core count and library versions for report headers."""
-    import importlib.metadata as md
     import os
+
+    from xai.stamps import library_versions
 
     cpu = platform.processor()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = {}
-    for name in ("torch", "onnxruntime", "onnx", "transformers", "coremltools", "optimum-onnx"):
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
+    versions = library_versions("torch", "onnxruntime", "onnx", "transformers", "coremltools", "optimum-onnx",
+                                "openvino")
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "versions": versions}

@@ -6,7 +6,6 @@ artifact behind, and `--force` replaces only a folder that is itself an artifact
 """
 from __future__ import annotations
 
-import platform
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -15,12 +14,12 @@ from runtime.backend import BACKENDS, BackendUnavailable
 from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.manifest import Manifest, is_artifact_folder, model_digest, read_manifest, write_manifest
 from xai.cli import library_output
+from xai.stamps import library_versions as stamps
 from xai.folders import OutputFolderError, replacing
 
 from .config import ExportConfig, ExportError
 from .parity import ParityError, compare, parity_images, reference_outputs
 
-TOOLKIT_VERSION = "0.1.0"
 
 
 def _export_onnx(checkpoint, cfg, folder):
@@ -52,11 +51,8 @@ EXPORTERS: dict[str, tuple[Callable[[Checkpoint, ExportConfig, Path], dict], str
 
 
 def library_versions(fmt: str) -> dict:
-    import importlib.metadata as md
-
-    names = ["torch", "transformers", "numpy"] + (["onnx", "onnxruntime"] if fmt == "onnx" else ["coremltools"])
-    return {"explainable-vit": TOOLKIT_VERSION, "python": platform.python_version(),
-            **{n: md.version(n) for n in names}}
+    """The versions stamped into a manifest: the toolkit, Python, and what made and checks the format."""
+    return stamps("torch", "transformers", "numpy", *(("onnx", "onnxruntime") if fmt == "onnx" else ("coremltools",)))
 
 
 def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Manifest:

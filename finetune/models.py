@@ -12,13 +12,11 @@ from pathlib import Path
 from transformers import (AutoConfig, AutoImageProcessor, AutoModelForImageClassification,
                           ViTConfig, ViTForImageClassification, ViTImageProcessor)
 
-from ._hub import hub_reachable
+from xai.hf import SUPPORTED_MODEL_TYPES, hub_reachable, model_type_problems  # noqa: F401 (re-exported)
+
 from .errors import ModelSourceError
 from .init import INITS
 from .presets import PRESETS, Preset
-
-SUPPORTED_MODEL_TYPES = ("vit", "deit")
-
 
 def _looks_like_path(source: str) -> bool:
     """A hub id is `name` or `org/name` (dots allowed: `org/model-v1.5`); anything else is a path."""
@@ -48,12 +46,7 @@ def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: in
 
 def check_model_type(source: str, model_type: str, architectures: list[str] | None) -> None:
     """Refuse anything that is not a ViT/DeiT image classifier, naming what is supported."""
-    problems = []
-    if model_type not in SUPPORTED_MODEL_TYPES:
-        problems.append(f"'{source}' is a '{model_type}' model; supported model types: "
-                        f"{', '.join(SUPPORTED_MODEL_TYPES)}")
-    if architectures and not any("ImageClassification" in a for a in architectures):
-        problems.append(f"'{source}' is not an image classifier (architectures: {', '.join(architectures)})")
+    problems = model_type_problems(source, model_type, architectures)
     if problems:
         raise ModelSourceError(*problems)
 

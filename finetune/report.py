@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from xai.plots import confusion_matrix, plot_confusion_matrix, plot_training_curves
+from xai.scores import classification_scores
+from xai.stamps import library_versions as stamps
 
 
 @dataclass
@@ -35,25 +37,17 @@ class RunResult:
 
 def classification_metrics(logits: np.ndarray, targets: np.ndarray, labels: list[str]) -> dict:
     """Accuracy, macro-F1, per-class accuracy and the confusion matrix of `(N, C)` logits."""
-    from sklearn.metrics import f1_score
-
     predictions = logits.argmax(-1)
     cm = confusion_matrix(targets, predictions, len(labels))
     per_class = cm.diagonal() / np.maximum(cm.sum(axis=1), 1)
-    return {"accuracy": float((predictions == targets).mean()),
-            "macro_f1": float(f1_score(targets, predictions, average="macro", labels=range(len(labels)))),
+    return {**classification_scores(predictions, targets, len(labels)),
             "per_class_accuracy": {name: float(a) for name, a in zip(labels, per_class)},
             "confusion_matrix": cm.tolist()}
 
 
 def library_versions() -> dict:
-    import datasets
-    import torch
-    import transformers
-
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "datasets": datasets.__version__,
-            "numpy": np.__version__, "platform": platform.platform(), "processor": platform.processor()}
+    return {**stamps("torch", "transformers", "datasets", "accelerate", "numpy"),
+            "platform": platform.platform(), "processor": platform.processor()}
 
 
 def command_line() -> str:

@@ -16,6 +16,7 @@ from PIL import Image
 from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, ViTImageProcessor
 
 from xai.folders import swap_in
+from xai.scores import classification_scores
 
 from ._safe_trainer import SafeTrainer, pickle_files
 from .config import FinetuneConfig
@@ -79,12 +80,9 @@ class Normalize:
 
 
 def compute_metrics(eval_pred) -> dict:
-    from sklearn.metrics import f1_score
-
     logits, targets = eval_pred
-    predictions = np.asarray(logits).argmax(-1)
-    return {"accuracy": float((predictions == targets).mean()),
-            "macro_f1": float(f1_score(targets, predictions, average="macro"))}
+    logits = np.asarray(logits)
+    return classification_scores(logits.argmax(-1), targets, logits.shape[-1])
 
 
 def training_processor(processor, size: int) -> ViTImageProcessor:

@@ -2,18 +2,14 @@
 eval mode, and the preprocessing facts its processor states."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from xai.errors import ToolkitError
+from xai.hf import hub_reachable, model_type_problems
 
-SUPPORTED_MODEL_TYPES = ("vit", "deit")
 RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 
 
@@ -39,21 +35,6 @@ class Checkpoint:
         return self.model.config.model_type
 
 
-@functools.lru_cache(maxsize=1)
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """One quick connection attempt, so an offline machine fails at once instead of retrying for minutes."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def weights_sha256(folder: Path) -> str | None:
     weights = folder / "model.safetensors"
     if not weights.is_file():
@@ -74,13 +55,6 @@ def _safetensors_shapes(path: Path) -> dict[str, list[int]]:
             return {k: list(f.get_slice(k).get_shape()) for k in f.keys()}
     except Exception as e:  # the parser's own message: truncated, not safetensors, bad header...
         raise CheckpointError(f"{path}: truncated or not a safetensors file ({str(e).splitlines()[0][:200]})") from e
-
-
-def model_type_problems(source: str, model_type: str | None, archs: list[str]) -> list[str]:
-    if model_type in SUPPORTED_MODEL_TYPES and any("ImageClassification" in a for a in archs):
-        return []
-    return [f"'{source}' is a {model_type} model ({', '.join(archs) or 'no head'}); supported: ViT/DeiT image "
-            f"classifiers (model types {', '.join(SUPPORTED_MODEL_TYPES)})"]
 
 
 def folder_problems(folder: Path) -> list[str]:
