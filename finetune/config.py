@@ -39,7 +39,8 @@ class FinetuneConfig:
     num_workers: int | None = _f(None, "data-loading worker processes (default: chosen from the machine on CUDA, "
                                        "0 elsewhere)")
     prefetch_factor: int | None = _f(None, "batches each loader worker keeps ready (default: 4 on CUDA)")
-    precision: str = _f("auto", "training precision: " + "; ".join(f"{k}: {p.summary}" for k, p in PRECISIONS.items()),
+    precision: str = _f("auto", "training precision: " + "; ".join(f"{k}: {p.summary}"
+                                                                    for k, p in PRECISIONS.items()),
                         choices=tuple(PRECISIONS))
     input_pipeline: str = _f("auto", "where images are resized and augmented: "
                              + "; ".join(f"{k}: {v}" for k, v in PIPELINES.items()), choices=tuple(PIPELINES))

@@ -36,9 +36,9 @@ RESAMPLE_MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBI
 PIXEL_TOLERANCE = 2  # uint8 levels between the paths' resized pixels (measured worst case: 2)
 PIXEL_MISMATCH_FRACTION = 0.05  # share of pixels that may differ at all (measured worst case on noise: 0.03)
 PROBE_IMAGES = 16  # images looked at to decide whether a source has one size smaller than the model's
-MAX_AUTO_WORKERS = 8  # 4 already feed ~18k CIFAR img/s through the batch path on an H100 host
+MAX_AUTO_WORKERS = 8  # issue 17 saw 4 workers feed ~18k CIFAR img/s through a path like this (H200 host)
 AUTO_PREFETCH = 4  # batches each worker keeps ready
-CACHE_BYTES = 2 << 30  # the batch path needs the whole decoded split in memory
+DECODED_BYTES = 2 << 30  # the batch path keeps both decoded splits in memory: at most this much
 
 
 # ---------------------------------------------------------------------------------- choosing
@@ -55,7 +55,7 @@ def choose_pipeline(name: str, device: str, source: int | None, model_size: int,
                     n_images: int) -> str:
     """Resolve `--input-pipeline` to 'loader' or 'batch' (explicit 'batch' falls back when impossible)."""
     possible = (source is not None and source <= model_size and resample in RESAMPLE_MODES
-                and n_images * 3 * source * source <= CACHE_BYTES)
+                and n_images * 3 * source * source <= DECODED_BYTES)
     if name == "loader" or not possible:
         return "loader"
     if name == "batch":

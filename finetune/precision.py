@@ -7,6 +7,7 @@ TF32: https://pytorch.org/docs/stable/notes/cuda.html#tensorfloat-32-tf32-on-amp
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .errors import FinetuneError
@@ -40,7 +41,8 @@ PRECISIONS: dict[str, Precision] = {p.name: p for p in (
     Precision("tf32", "fp32 tensors, TF32 matmuls (CUDA, Ampere or newer)", ("cuda",), needs="tf32",
               requirement="a CUDA GPU of the Ampere generation or newer"),
     Precision("bf16", "bf16 autocast (plus TF32 for what stays fp32 on CUDA); no loss scaling needed",
-              DEVICES, needs="bf16", requirement="a CUDA GPU with bf16 (Ampere or newer), the CPU, or mps on macOS 14+"),
+              DEVICES, needs="bf16",
+              requirement="a CUDA GPU with bf16 (Ampere or newer), the CPU, or mps on macOS 14+"),
     Precision("fp16", "fp16 autocast with dynamic loss scaling (CUDA, mps)", ("cuda", "mps"),
               requirement="a CUDA GPU or mps"),
 )}
@@ -83,3 +85,11 @@ def precision_arguments(precision: str, device: Device) -> dict:
     if device.kind == "cpu" and precision == "bf16":
         args["use_cpu"] = True  # Trainer accepts bf16 without a GPU only when told it runs on the CPU
     return args
+
+
+def claim_mixed_precision(precision: str) -> None:
+    """Make `precision` the one accelerate uses. TrainingArguments starts from, and writes back,
+    the process-wide ACCELERATE_MIXED_PRECISION: without this, a bf16 run would leave every later
+    run in the same process (tests, benchmarks, a notebook) in bf16, and `accelerate launch
+    --mixed_precision` would override `--precision` unseen."""
+    os.environ["ACCELERATE_MIXED_PRECISION"] = {"bf16": "bf16", "fp16": "fp16"}.get(precision, "no")

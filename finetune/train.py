@@ -17,13 +17,13 @@ from PIL import Image
 from transformers import TrainingArguments, ViTImageProcessor
 
 from ._compat import installed_training_arguments
-from ._safe_trainer import SafeTrainer, last_complete_checkpoint
+from ._safe_trainer import last_complete_checkpoint
 from .config import FinetuneConfig
 from .data import ImageSet, load_data
 from .errors import FinetuneError
 from .models import load_model
 from .pipeline import Inputs, batch_inputs, choose_pipeline, loader_settings, source_size
-from .precision import device_facts, precision_arguments, resolve_precision
+from .precision import claim_mixed_precision, device_facts, precision_arguments, resolve_precision
 from .report import RunResult, write_report
 
 CHECKPOINTS = "checkpoints"
@@ -143,6 +143,7 @@ def run_setup(cfg: FinetuneConfig) -> tuple[str, dict, dict]:
     """(device kind, TrainingArguments keywords, what run.json records): precision, data loader, compile."""
     device = device_facts(use_cpu=cpu_processes())
     precision = resolve_precision(cfg.precision, device)
+    claim_mixed_precision(precision)
     loader = loader_settings(device.kind, cfg.num_workers, cfg.prefetch_factor,
                              local_processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     speed = {**precision_arguments(precision, device), **loader.training_arguments(), "torch_compile": cfg.compile}

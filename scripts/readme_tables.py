@@ -10,6 +10,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from export import EXPLAIN_KINDS, PRECISIONS  # noqa: E402
 from export.parity import TOLERANCES  # noqa: E402
 from finetune import PRESETS  # noqa: E402
+from finetune.pipeline import PIPELINES  # noqa: E402
+from finetune.precision import PRECISIONS as TRAIN_PRECISIONS  # noqa: E402
 from runtime import BACKENDS  # noqa: E402
 from xai.methods import METHODS  # noqa: E402
 from xai.metrics import METRICS  # noqa: E402
@@ -21,6 +23,12 @@ def main() -> None:
     for p in PRESETS.values():
         print(f"| `{p.name}` | {p.image_size} | {p.patch_size} | {p.hidden_size} | {p.num_hidden_layers} | "
               f"{p.num_attention_heads} | {p.intermediate_size} | `{p.init}` | {p.summary} |")
+    print("\n| `--precision` (finetune) | what | may be asked for on |\n| --- | --- | --- |")
+    for p in TRAIN_PRECISIONS.values():
+        print(f"| `{p.name}` | {p.summary} | {p.requirement} |")
+    print("\n| `--input-pipeline` (finetune) | what |\n| --- | --- |")
+    for name, summary in PIPELINES.items():
+        print(f"| `{name}` | {summary} |")
     print("\n| format | precisions (first = default) | explain kinds |\n| --- | --- | --- |")
     for fmt, precisions in PRECISIONS.items():
         print(f"| `{fmt}` | {', '.join(precisions)} | {', '.join(EXPLAIN_KINDS)} |")

@@ -134,12 +134,20 @@ def test_batch_path_trains_the_same_model_and_records_its_setup(tmp_path):
     assert setup["precision"] == "fp32" and setup["device"] == "cpu"
 
 
-def test_bf16_training_keeps_an_fp32_checkpoint(tmp_path):
+def test_bf16_training_keeps_an_fp32_checkpoint_and_leaves_later_runs_fp32(tmp_path):
     from safetensors.torch import load_file
 
-    result = finetune(FinetuneConfig(out=str(tmp_path / "bf16"), precision="bf16", input_pipeline="batch", **FAST))
-    assert json.loads((result.out / "run.json").read_text())["setup"]["precision"] == "bf16"
-    assert {v.dtype for v in load_file(str(result.out / "model.safetensors")).values()} == {torch.float32}
+    def weights(name, precision):
+        result = finetune(FinetuneConfig(out=str(tmp_path / name), precision=precision, **FAST))
+        assert json.loads((result.out / "run.json").read_text())["setup"]["precision"] == precision
+        return load_file(str(result.out / "model.safetensors"))
+
+    before = weights("fp32-before", "fp32")
+    bf16 = weights("bf16", "bf16")
+    after = weights("fp32-after", "fp32")
+    assert {v.dtype for v in bf16.values()} == {torch.float32}
+    assert max(float((bf16[k] - before[k]).abs().max()) for k in bf16) > 1e-4, "bf16 must really train in bf16"
+    assert all(torch.equal(before[k], after[k]) for k in before), "a bf16 run must not leak into the next one"
 
 
 def test_a_precision_the_device_lacks_is_one_line_and_exit_2(tmp_path):

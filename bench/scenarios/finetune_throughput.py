@@ -10,6 +10,7 @@ epoch of `warmup + steps` steps, so no evaluation or checkpoint falls inside the
 """
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from contextlib import nullcontext
@@ -148,6 +149,8 @@ def run(args) -> dict:
                      "input_pipeline": setup["input_pipeline"], "workers": setup["dataloader"]["num_workers"],
                      "compile": args.compile, "ceiling_img_s": round(top, 1), "training_img_s": round(path, 1),
                      "ratio": round(path / top, 3)})
+        print(f"{preset}:{batch} {rows[-1]['precision']}: ceiling {top:.1f} img/s, training path {path:.1f} "
+              f"img/s, ratio {path / top:.3f}", file=sys.stderr, flush=True)  # kept if a later case times out
     header = {"device": device.name or device.kind, "data": args.data, "steps": args.steps,
               "warmup_steps": args.warmup_steps}
     return {"header": header, "rows": rows}
