@@ -15,6 +15,7 @@ from the machine unless the user sets them (`loader_settings`).
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 
@@ -209,11 +210,17 @@ class BatchTransform:
     def __call__(self, inputs: dict) -> dict:
         inputs = dict(inputs)
         pixels, flip, offset = inputs.pop("pixel_values"), inputs.pop("flip", None), inputs.pop("offset", None)
-        mean = torch.tensor(self.mean, device=pixels.device)
-        std = torch.tensor(self.std, device=pixels.device)
+        mean, std = _on_device(self.mean, pixels.device), _on_device(self.std, pixels.device)
         inputs["pixel_values"] = batch_transform(pixels, self.size, self.mode, mean, std, flip, offset,
                                                  self.padding)
         return inputs
+
+
+@functools.lru_cache(maxsize=16)
+def _on_device(values: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """A small constant made once per device: copying it from pageable memory at every step would
+    make the host wait for the GPU's queue each time."""
+    return torch.tensor(values, dtype=torch.float32, device=device)
 
 
 class BatchPathTrainer(SafeTrainer):
