@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import fields
 
 
-def installed_training_arguments(kwargs: dict) -> dict:
-    """Keywords written for transformers 4.57 -> the names the installed `TrainingArguments` takes."""
-    from transformers import TrainingArguments
+def installed_training_arguments(kwargs: dict, known: set[str] | None = None) -> dict:
+    """Keywords written for transformers 4.57 -> the names the installed `TrainingArguments` takes
+    (`known`: its field names, read from the installed class unless given)."""
+    if known is None:
+        from transformers import TrainingArguments
 
-    known = {f.name for f in fields(TrainingArguments)}
+        known = {f.name for f in fields(TrainingArguments)}
     out = dict(kwargs)
     if "warmup_ratio" in out and "warmup_ratio" not in known:
         out["warmup_steps"] = out.pop("warmup_ratio")

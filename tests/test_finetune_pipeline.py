@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from finetune import FinetuneConfig, finetune
+from finetune._compat import installed_training_arguments
 from finetune.data import ImageSet
 from finetune.errors import FinetuneError
 from finetune.pipeline import (PIXEL_MISMATCH_FRACTION, PIXEL_TOLERANCE, BatchTransform, SourceImages,
@@ -157,3 +158,12 @@ def test_a_precision_the_device_lacks_is_one_line_and_exit_2(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: --precision tf32 needs")
     assert not (tmp_path / "o").exists(), "refused before anything was loaded or written"
+
+
+def test_trainer_keywords_map_onto_transformers_5():
+    """transformers 5 (the GPU images' version) has no `save_safetensors` and takes the warm-up
+    ratio as a float `warmup_steps`; 4.57 keeps both names."""
+    ours = {"warmup_ratio": 0.1, "save_safetensors": True, "bf16": True}
+    v5_fields = {"warmup_steps", "bf16"}
+    assert installed_training_arguments(ours, v5_fields) == {"warmup_steps": 0.1, "bf16": True}
+    assert installed_training_arguments(ours, v5_fields | {"warmup_ratio", "save_safetensors"}) == ours
