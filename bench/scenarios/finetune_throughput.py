@@ -147,8 +147,7 @@ def run(args) -> dict:
         path, setup = training_path(preset, batch, args, device.kind)
         rows.append({"preset": preset, "batch": batch, "precision": setup["precision"],
                      "input_pipeline": setup["input_pipeline"], "workers": setup["dataloader"]["num_workers"],
-                     "compile": args.compile, "ceiling_img_s": round(top, 1), "training_img_s": round(path, 1),
-                     "ratio": round(path / top, 3)})
+                     "compile": args.compile, "ceiling_img_s": top, "training_img_s": path, "ratio": path / top})
         print(f"{preset}:{batch} {rows[-1]['precision']}: ceiling {top:.1f} img/s, training path {path:.1f} "
               f"img/s, ratio {path / top:.3f}", file=sys.stderr, flush=True)  # kept if a later case times out
     header = {"device": device.name or device.kind, "data": args.data, "steps": args.steps,
