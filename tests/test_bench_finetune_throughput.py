@@ -29,3 +29,10 @@ def test_a_bad_case_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         scenario_main(["finetune-throughput", "--data", "digits", "--case", "vit-huge:8", "--results", str(tmp_path)])
     assert e.value.code == 2 and "expected PRESET:BATCH" in capsys.readouterr().err
+
+
+def test_bad_data_is_one_line_and_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        scenario_main(["finetune-throughput", "--data", str(tmp_path / "missing"), "--case", "demo:8",
+                       "--results", str(tmp_path)])
+    assert e.value.code == 2 and capsys.readouterr().err.strip().startswith("error: data folder")

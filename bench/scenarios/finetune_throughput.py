@@ -135,6 +135,17 @@ def training_path(preset: str, batch: int, args, device: str) -> tuple[float, di
 
 
 def run(args) -> dict:
+    """Bad input (data, precision for this device): one line on stderr and exit status 2."""
+    from finetune.errors import FinetuneError
+
+    try:
+        return measure(args)
+    except FinetuneError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from e
+
+
+def measure(args) -> dict:
     from finetune.data import load_data
     from finetune.precision import device_facts, resolve_precision
 
