@@ -169,7 +169,7 @@ def pad_crop(x: torch.Tensor, offset: torch.Tensor, padding: int) -> torch.Tenso
     span = torch.arange(s, device=x.device)
     rows, cols = offset[:, :1] + span, offset[:, 1:] + span  # (B, S) each
     out = padded[torch.arange(b, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2)
+    return out.permute(0, 3, 1, 2).contiguous()  # back to (B, C, S, S) in memory too, as the loader path gives
 
 
 def pil_resize(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
