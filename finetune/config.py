@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields
 
 from .data import DEFAULT_DATA
 from .init import INITS
+from .pipeline import PIPELINES
+from .precision import PRECISIONS
 from .presets import PRESETS
 
 
@@ -35,7 +37,15 @@ class FinetuneConfig:
     limit_train: int | None = _f(None, "use only the first N training images")
     limit_test: int | None = _f(None, "use only the first N test images")
     seed: int = _f(0, "seed for initialisation, shuffling and augmentation")
-    num_workers: int = _f(0, "data-loading worker processes")
+    num_workers: int | None = _f(None, "data-loading worker processes (default: chosen from the machine on CUDA, "
+                                       "0 elsewhere)")
+    prefetch_factor: int | None = _f(None, "batches each loader worker keeps ready (default: 4 on CUDA)")
+    precision: str = _f("auto", "training precision: " + "; ".join(f"{k}: {p.summary}"
+                                                                    for k, p in PRECISIONS.items()),
+                        choices=tuple(PRECISIONS))
+    input_pipeline: str = _f("auto", "where images are resized and augmented: "
+                             + "; ".join(f"{k}: {v}" for k, v in PIPELINES.items()), choices=tuple(PIPELINES))
+    compile: bool = _f(False, "torch.compile the model (see docs/finetune-gpu.md for when it pays)")
     save_steps: int = _f(0, "checkpoint every N steps (0: at the end of every epoch)")
     logging_steps: int = _f(50, "log the training loss every N steps")
     resume: bool = _f(False, "continue from the last complete checkpoint in OUT/checkpoints")
@@ -72,6 +82,13 @@ class FinetuneConfig:
             out.append(f"--init must be one of {', '.join(INITS)}")
         elif self.init is not None and self.model not in PRESETS:
             out.append(f"--init applies to presets ({', '.join(PRESETS)}); '{self.model}' keeps its own weights")
+        if self.num_workers is not None and self.num_workers < 0:
+            out.append("--num-workers must be >= 0")
+        if self.prefetch_factor is not None and self.prefetch_factor < 1:
+            out.append("--prefetch-factor must be >= 1")
+        for name, known in (("precision", PRECISIONS), ("input_pipeline", PIPELINES)):
+            if getattr(self, name) not in known:
+                out.append(f"--{name.replace('_', '-')} must be one of {', '.join(known)}")
         if self.resume and self.overwrite:
             out.append("--resume and --overwrite contradict each other")
         return out

@@ -32,6 +32,7 @@ class RunResult:
     resumed_from: str | None
     out: Path
     processes: int = 1  # training processes (torchrun/accelerate)
+    setup: dict = field(default_factory=dict)  # resolved device, precision, input pipeline, data loader
     metrics: dict = field(default_factory=dict)
 
 
@@ -71,6 +72,7 @@ def write_report(result: RunResult) -> dict:
     (out / "run.json").write_text(json.dumps({
         "command": command_line(), "config": result.cfg,
         "data": result.data_source, "labels": result.labels, "resumed_from": result.resumed_from,
+        "setup": result.setup,
         "versions": library_versions(), "log_history": result.log_history}, indent=2, default=str))
     name = Path(result.cfg["model"]).name
     plot_confusion_matrix(np.asarray(m["confusion_matrix"]), result.labels, out / "confusion_matrix.png",

@@ -9,6 +9,7 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -18,12 +19,15 @@ from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArg
 from xai.folders import swap_in
 from xai.scores import classification_scores
 
-from ._safe_trainer import SafeTrainer, pickle_files
+from ._compat import installed_training_arguments
+from ._safe_trainer import pickle_files
 from .config import FinetuneConfig
 from .data import ImageSet, load_data
 from .errors import FinetuneError
 from .models import load_model
 from .outputs import CHECKPOINTS, OutputPlan, claim_output, plan_output
+from .pipeline import Inputs, batch_inputs, choose_pipeline, loader_settings, source_size
+from .precision import claim_mixed_precision, device_facts, precision_arguments, resolve_precision
 from .report import RunResult, write_report
 
 CACHE_BYTES = 2 << 30  # decoded images kept in memory when the whole split fits in this
@@ -143,50 +147,86 @@ def cpu_processes() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
-def training_arguments(cfg: FinetuneConfig, work: Path) -> TrainingArguments:
+def training_arguments(cfg: FinetuneConfig, work: Path, speed: dict | None = None) -> TrainingArguments:
+    """`speed`: precision, data-loader and compile keywords (`run_setup`), over the CPU defaults here."""
     cpu = cpu_processes()
     save = dict(save_strategy="steps", save_steps=cfg.save_steps) if cfg.save_steps else dict(save_strategy="epoch")
-    return TrainingArguments(
+    args = dict(
         output_dir=str(work / CHECKPOINTS), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.eval_batch_size,
         learning_rate=cfg.lr, weight_decay=cfg.weight_decay, warmup_ratio=cfg.warmup_ratio,
         lr_scheduler_type=cfg.scheduler, label_smoothing_factor=cfg.label_smoothing, optim="adamw_torch",
         eval_strategy="epoch", save_total_limit=2, logging_steps=cfg.logging_steps, seed=cfg.seed,
-        dataloader_num_workers=cfg.num_workers, remove_unused_columns=False, report_to=[],
+        dataloader_num_workers=cfg.num_workers or 0, remove_unused_columns=False, report_to=[],
         disable_tqdm=not cfg.progress, save_safetensors=True, ddp_find_unused_parameters=False, dataloader_pin_memory=False,
         ddp_backend="gloo" if cpu else None, use_cpu=cpu,
         average_tokens_across_devices=False,  # the loss is a per-process mean: DDP averages it as is
         **save)
+    return TrainingArguments(**installed_training_arguments({**args, **(speed or {})}))
 
 
-def finetune(cfg: FinetuneConfig) -> RunResult:
-    """Run one fine-tuning job end to end and write the output folder; see the README."""
+def run_setup(cfg: FinetuneConfig) -> tuple[str, dict, dict]:
+    """(device kind, TrainingArguments keywords, what run.json records): precision, data loader, compile."""
+    device = device_facts(use_cpu=cpu_processes())
+    precision = resolve_precision(cfg.precision, device)
+    claim_mixed_precision(precision)
+    loader = loader_settings(device.kind, cfg.num_workers, cfg.prefetch_factor,
+                             local_processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    speed = {**precision_arguments(precision, device), **loader.training_arguments(), "torch_compile": cfg.compile}
+    if device.kind == "cuda":  # one kernel for the whole AdamW update; no host sync per step for a NaN check
+        speed.update(optim="adamw_torch_fused", logging_nan_inf_filter=False)
+    setup = {"device": device.name or device.kind, "precision": precision, "compile": cfg.compile,
+             "dataloader": asdict(loader)}
+    return device.kind, speed, setup
+
+
+def make_inputs(cfg: FinetuneConfig, data, processor, size: int, device: str, workers: int) -> Inputs:
+    """The datasets, collator and Trainer class of the input pipeline `cfg.input_pipeline` resolves to."""
+    train, test = data.train.subset(cfg.limit_train), data.test.subset(cfg.limit_test)
+    source = source_size(train)
+    path = choose_pipeline(cfg.input_pipeline, device, source, size, processor.resample, len(train) + len(test))
+    if path == "batch":
+        return batch_inputs(train, test, source, size, processor.resample, processor.image_mean,
+                            processor.image_std, cfg.flip, cfg.crop_padding, workers)
+    return Inputs("loader", TorchImages(train, size, processor.resample, cfg.flip, cfg.crop_padding),
+                  TorchImages(test, size, processor.resample, flip=False),
+                  Normalize(processor.image_mean, processor.image_std), source_size=source)
+
+
+def finetune(cfg: FinetuneConfig, callbacks: Sequence = ()) -> RunResult:
+    """Run one fine-tuning job end to end and write the output folder; see the README.
+
+    callbacks: extra `TrainerCallback`s (the throughput benchmark times steps with one)."""
     if cfg.problems():
         raise FinetuneError(*cfg.problems())
+    device, speed, setup = run_setup(cfg)  # before loading anything: a precision the device lacks fails here
     plan_output(cfg)  # a bad --out is refused before any work (decided again under the folder's lock)
     data = load_data(cfg.data)
     data.check(verify_images=True, progress=cfg.progress)
     model, processor = load_model(cfg.model, data.labels, seed=cfg.seed, init=cfg.init)
-    args = training_arguments(cfg, Path(cfg.out))
+    args = training_arguments(cfg, Path(cfg.out), speed)
     with contextlib.ExitStack() as held:
         plan = on_main_process(args, lambda: claim_output(cfg, held))
         args.output_dir = str(plan.work / CHECKPOINTS)
-        result = _train(cfg, data, model, processor, args, plan)
+        result = _train(cfg, data, model, processor, args, plan, (device, setup), callbacks)
         if args.process_index == 0 and plan.replaces:
             swap_in(plan.work, plan.out)
     result.out = plan.out
     return result
 
 
-def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments, plan: OutputPlan) -> RunResult:
+def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments, plan: OutputPlan,
+           device_setup: tuple[str, dict], callbacks: Sequence) -> RunResult:
     """Train, evaluate on the test split and (main process) write the run into `plan.work`."""
+    device, setup = device_setup
     size = int(model.config.image_size)
     processor = training_processor(processor, size)
-    train = TorchImages(data.train.subset(cfg.limit_train), size, processor.resample, cfg.flip, cfg.crop_padding)
-    test = TorchImages(data.test.subset(cfg.limit_test), size, processor.resample, flip=False)
-    trainer = SafeTrainer(model=model, args=args, train_dataset=train,
-                          eval_dataset=test, data_collator=Normalize(processor.image_mean, processor.image_std),
-                          compute_metrics=compute_metrics)
+    inputs = make_inputs(cfg, data, processor, size, device, setup["dataloader"]["num_workers"])
+    setup.update(input_pipeline=inputs.name, source_size=inputs.source_size, model_size=size)
+    train, test = inputs.train, inputs.test
+    trainer = inputs.trainer_class(model=model, args=args, train_dataset=train, eval_dataset=test,
+                                   data_collator=inputs.collator, compute_metrics=compute_metrics,
+                                   callbacks=list(callbacks), **(inputs.trainer_kwargs or {}))
     quiet_logs(trainer)
     resume = resume_checkpoint(plan)
     if cfg.resume and resume is None and trainer.is_world_process_zero():
@@ -205,7 +245,7 @@ def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments,
                        targets=prediction.label_ids, test_loss=prediction.metrics["test_loss"],
                        train_metrics=train_output.metrics, train_wall_s=wall, eval_wall_s=eval_seconds,
                        log_history=trainer.state.log_history, resumed_from=str(resume) if resume else None,
-                       out=plan.work, processes=trainer.args.world_size)
+                       out=plan.work, processes=trainer.args.world_size, setup=setup)
     if trainer.is_world_process_zero():
         trainer.save_model(str(plan.work))
         processor.save_pretrained(plan.work)

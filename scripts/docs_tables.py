@@ -156,6 +156,21 @@ def metrics_table(results: Results) -> str:
     return markdown([{"metric": f"`{m.name}`", "better": m.better, "what": m.summary} for m in METRICS.values()])
 
 
+@table("finetune-precisions")
+def finetune_precisions_table(results: Results) -> str:
+    from finetune.precision import PRECISIONS as TRAIN_PRECISIONS
+
+    return markdown([{"`--precision`": f"`{p.name}`", "what": p.summary, "may be asked for on": p.requirement}
+                     for p in TRAIN_PRECISIONS.values()])
+
+
+@table("finetune-pipelines")
+def finetune_pipelines_table(results: Results) -> str:
+    from finetune.pipeline import PIPELINES
+
+    return markdown([{"`--input-pipeline`": f"`{name}`", "what": summary} for name, summary in PIPELINES.items()])
+
+
 @table("coreml-app-keys")
 def coreml_app_keys_table(results: Results) -> str:
     from runtime.coreml import APP_KEYS, METADATA_PREFIX

@@ -1,0 +1,166 @@
+"""Fine-tuning throughput: how close `finetune`'s own training path comes to the device's ceiling.
+
+For each `PRESET:BATCH` case, in one process and at one precision:
+- ceiling: a bare training step (forward, backward, AdamW step) of the same model on a synthetic
+  batch that already sits on the device, timed after warm-up;
+- training path: `finetune` itself on real images (data loading, the input pipeline, the
+  Trainer's step), timed by a callback between the end of step `warmup` and the last step.
+Both are images/s; `ratio` = training path / ceiling. The training split is cut to exactly one
+epoch of `warmup + steps` steps, so no evaluation or checkpoint falls inside the timed window.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from contextlib import nullcontext
+
+NAME = "finetune-throughput"
+SUMMARY = ("images/s of a bare training step on a synthetic on-device batch (the ceiling) and of "
+           "finetune's own path on real images, same model, precision and batch; and their ratio")
+DEFAULT_CASES = ("deit-tiny:256", "vit-base:64")  # the seed recipe's two architectures, GPU batch sizes
+
+
+def add_arguments(parser) -> None:
+    from finetune.pipeline import PIPELINES
+    from finetune.precision import PRECISIONS
+
+    parser.add_argument("--data", required=True, help="a finetune data source with real images (CIFAR-10 parquet)")
+    parser.add_argument("--case", action="append", metavar="PRESET:BATCH", type=parse_case,
+                        help=f"preset and batch size, repeatable (default: {' '.join(DEFAULT_CASES)})")
+    parser.add_argument("--precision", default="auto", choices=list(PRECISIONS))
+    parser.add_argument("--input-pipeline", default="auto", choices=list(PIPELINES))
+    parser.add_argument("--steps", type=int, default=40, help="timed training steps per measurement")
+    parser.add_argument("--warmup-steps", type=int, default=10, help="untimed steps first")
+    parser.add_argument("--num-workers", type=int, default=None, help="loader workers (default: finetune's)")
+    parser.add_argument("--limit-test", type=int, default=512, help="test images evaluated after the path's run")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both the ceiling's and the path's model")
+
+
+def parse_case(case: str) -> tuple[str, int]:
+    """'deit-tiny:256' -> ('deit-tiny', 256); argparse turns the error into one line and exit 2."""
+    from argparse import ArgumentTypeError
+
+    from finetune.presets import PRESETS
+
+    preset, _, batch = case.partition(":")
+    if preset not in PRESETS or not batch.isdigit() or int(batch) < 1:
+        raise ArgumentTypeError(f"'{case}': expected PRESET:BATCH with PRESET one of {', '.join(PRESETS)}")
+    return preset, int(batch)
+
+
+def synchronize(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
+def ceiling(preset: str, batch: int, labels: list[str], precision: str, device, steps: int, warmup: int,
+            compile: bool = False) -> float:
+    """Images/s of forward + backward + AdamW on a synthetic batch resident on `device`."""
+    import torch
+
+    from finetune.models import load_model
+    from finetune.precision import precision_arguments
+
+    switches = precision_arguments(precision, device)
+    if "tf32" in switches:  # what TrainingArguments(tf32=...) sets
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = switches["tf32"]
+    model = load_model(preset, labels)[0].to(device.kind).train()
+    step_model = torch.compile(model) if compile else model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.kind == "cuda" or None)
+    size = int(model.config.image_size)
+    x = torch.randn(batch, 3, size, size, device=device.kind)
+    y = torch.randint(0, len(labels), (batch,), device=device.kind)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    scaler = torch.amp.GradScaler(device.kind, enabled=precision == "fp16")
+
+    def step():
+        with torch.autocast(device.kind, dtype=dtype) if dtype else nullcontext():
+            loss = step_model(pixel_values=x, labels=y).loss
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+
+    for _ in range(warmup):
+        step()
+    synchronize(device.kind)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize(device.kind)
+    rate = steps * batch / (time.perf_counter() - start)
+    del model, step_model, optimizer, x, y
+    if device.kind == "cuda":
+        torch.cuda.empty_cache()
+    return rate
+
+
+def step_clock(warmup: int, steps: int, device: str):
+    """A TrainerCallback that times steps `warmup`+1 .. `warmup + steps` (synchronised at both ends)."""
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        start = stop = None
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step in (warmup, warmup + steps):
+                synchronize(device)
+                if state.global_step == warmup:
+                    self.start = time.perf_counter()
+                else:
+                    self.stop = time.perf_counter()
+
+    return StepClock()
+
+
+def training_path(preset: str, batch: int, args, device: str) -> tuple[float, dict]:
+    """Images/s of `finetune` on `args.data` over the timed steps, and the run's recorded setup."""
+    from finetune import FinetuneConfig, finetune
+
+    total = args.warmup_steps + args.steps
+    clock = step_clock(args.warmup_steps, args.steps, device)
+    with tempfile.TemporaryDirectory() as out:
+        cfg = FinetuneConfig(model=preset, data=args.data, out=out, overwrite=True, batch_size=batch,
+                             eval_batch_size=max(batch, 128), max_steps=total, limit_train=batch * total,
+                             limit_test=args.limit_test, logging_steps=10 * total, progress=False,
+                             precision=args.precision, input_pipeline=args.input_pipeline,
+                             num_workers=args.num_workers, compile=args.compile, lr=1e-4)
+        result = finetune(cfg, callbacks=[clock])
+    return args.steps * batch * result.processes / (clock.stop - clock.start), result.setup
+
+
+def run(args) -> dict:
+    """Bad input (data, precision for this device): one line on stderr and exit status 2."""
+    from finetune.errors import FinetuneError
+
+    try:
+        return measure(args)
+    except FinetuneError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from e
+
+
+def measure(args) -> dict:
+    from finetune.data import load_data
+    from finetune.precision import device_facts, resolve_precision
+
+    device = device_facts()
+    precision = resolve_precision(args.precision, device)
+    labels = load_data(args.data).labels
+    rows = []
+    for preset, batch in args.case or [parse_case(c) for c in DEFAULT_CASES]:
+        top = ceiling(preset, batch, labels, precision, device, args.steps, args.warmup_steps, args.compile)
+        path, setup = training_path(preset, batch, args, device.kind)
+        rows.append({"preset": preset, "batch": batch, "precision": setup["precision"],
+                     "input_pipeline": setup["input_pipeline"], "workers": setup["dataloader"]["num_workers"],
+                     "compile": args.compile, "ceiling_img_s": top, "training_img_s": path, "ratio": path / top})
+        print(f"{preset}:{batch} {rows[-1]['precision']}: ceiling {top:.1f} img/s, training path {path:.1f} "
+              f"img/s, ratio {path / top:.3f}", file=sys.stderr, flush=True)  # kept if a later case times out
+    header = {"device": device.name or device.kind, "data": args.data, "steps": args.steps,
+              "warmup_steps": args.warmup_steps}
+    return {"header": header, "rows": rows}

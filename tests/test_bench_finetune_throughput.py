@@ -1,0 +1,38 @@
+"""The fine-tuning throughput scenario, run small on the CPU (tiny preset, generated digits)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.__main__ import scenario_main
+from bench.scenarios import scenarios
+
+TINY = ["--data", "digits", "--case", "demo:8", "--steps", "3", "--warmup-steps", "1", "--limit-test", "16"]
+
+
+def test_scenario_measures_ceiling_and_training_path(tmp_path, capsys):
+    assert "finetune-throughput" in scenarios()
+    assert scenario_main(["finetune-throughput", *TINY, "--input-pipeline", "batch",
+                          "--results", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "finetune-throughput.json").read_text())
+    (row,) = results["rows"]
+    assert row["preset"] == "demo" and row["batch"] == 8 and row["precision"] == "fp32"
+    assert row["input_pipeline"] == "batch"
+    assert row["ceiling_img_s"] > 0 and row["training_img_s"] > 0
+    assert row["ratio"] == pytest.approx(row["training_img_s"] / row["ceiling_img_s"])
+    assert results["header"]["device"] == "cpu" and results["header"]["steps"] == 3
+    assert "| demo | 8 |" in capsys.readouterr().out
+
+
+def test_a_bad_case_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        scenario_main(["finetune-throughput", "--data", "digits", "--case", "vit-huge:8", "--results", str(tmp_path)])
+    assert e.value.code == 2 and "expected PRESET:BATCH" in capsys.readouterr().err
+
+
+def test_bad_data_is_one_line_and_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        scenario_main(["finetune-throughput", "--data", str(tmp_path / "missing"), "--case", "demo:8",
+                       "--results", str(tmp_path)])
+    assert e.value.code == 2 and capsys.readouterr().err.strip().startswith("error: data folder")
