@@ -29,6 +29,10 @@ class OnnxBackend(Backend):
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 
+    def output_shapes(self) -> dict[str, list]:
+        """Output name -> shape, None (or a symbol) for a dynamic dimension."""
+        return {o.name: o.shape for o in self.session.get_outputs()}
+
     def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         feed = {self.input_name: np.ascontiguousarray(images, dtype=np.uint8)}
         classes = self.class_targets(len(images), targets)

@@ -121,7 +121,7 @@ def check_against_model(predictor: Predictor) -> None:
     declared = set(manifest.outputs)
     if set(names) != declared:
         problems.append(f"model outputs {sorted(names)} but the manifest declares {sorted(declared)}")
-    shapes = {o.name: o.shape for o in predictor.backend.session.get_outputs()}
+    shapes = predictor.backend.output_shapes()
     if "logits" in shapes and shapes["logits"][-1] != len(manifest.labels):
         problems.append(f"model has {shapes['logits'][-1]} classes but the manifest lists {len(manifest.labels)} labels")
     for name in ("rollout", "relevance"):

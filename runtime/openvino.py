@@ -1,0 +1,61 @@
+"""OpenVINO backend: Intel's runtime on the CPU device, reading our ONNX file directly (no
+conversion step, no IR files). Optional: `pip install 'explainable-vit[openvino]'`.
+
+Precision is pinned: on CPUs with bf16 units (AVX512-BF16, AMX) OpenVINO's CPU plugin runs fp32
+models in bf16 unless told otherwise (`INFERENCE_PRECISION_HINT`), which moved a tiny model's
+logits by ~1e-3; this backend asks for f32 so an fp32 artifact computes what ONNX Runtime does.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .backend import Backend, BackendUnavailable, register_backend
+
+DEFAULT_THREADS = int(os.environ.get("EXPLAINABLE_VIT_THREADS", "0"))  # 0: OpenVINO decides
+INSTALL_HINT = "pip install 'explainable-vit[openvino]' (or: pip install openvino)"
+
+
+def _core():
+    try:
+        import openvino as ov
+    except ImportError as e:
+        raise BackendUnavailable(f"OpenVINO is not installed: {INSTALL_HINT}") from e
+    return ov.Core()
+
+
+@register_backend
+class OpenVINOBackend(Backend):
+    """OpenVINO on the CPU device, fp32 inference precision, latency mode."""
+
+    name = "openvino"
+    formats = ("onnx",)
+
+    def __init__(self, folder, manifest, threads: int = DEFAULT_THREADS, precision: str = "f32"):
+        super().__init__(folder, manifest)
+        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self.compiled = _core().compile_model(str(self.folder / manifest.model_file), "CPU", config)
+        self.request = self.compiled.create_infer_request()
+        self.output_names = [self._name(o) for o in self.compiled.outputs]
+        self.label = f"openvino (CPU, {precision})"
+
+    def _name(self, port) -> str:
+        """The port's name that the manifest uses (OpenVINO may hold several per tensor)."""
+        names = port.get_names()
+        return next((n for n in names if n in self.manifest.outputs), port.get_any_name())
+
+    def output_shapes(self) -> dict[str, list]:
+        """Output name -> shape, None for a dynamic dimension."""
+        return {self._name(o): [None if d.is_dynamic else d.get_length() for d in o.get_partial_shape()]
+                for o in self.compiled.outputs}
+
+    def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        feed = {self.manifest.input["name"]: np.ascontiguousarray(images, dtype=np.uint8)}
+        classes = self.class_targets(len(images), targets)
+        if classes is not None:
+            feed[self.manifest.class_input["name"]] = classes
+        results = self.request.infer(feed)  # copies the outputs (share_outputs=False)
+        return {name: results[port] for name, port in zip(self.output_names, self.compiled.outputs)}
