@@ -1,7 +1,8 @@
 """Peers: what a user would ship without this project, measured on the same rows. Plain PyTorch
 without an explanation is the torch backend with explain "none"; optimum's ONNX export
 (`optimum-cli export onnx`, logits only, float pixels in) at fp32 and with
-`optimum-cli onnxruntime quantize --avx2` (dynamic int8) runs here through ONNX Runtime."""
+`optimum-cli onnxruntime quantize --avx2` (dynamic int8) runs here through ONNX Runtime, and
+the fp32 graph through OpenVINO as well."""
 from __future__ import annotations
 
 import json
@@ -39,26 +40,44 @@ def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str |
     return next(p for p in folder.glob("*.onnx"))
 
 
+RUNTIMES = ("onnx", "openvino")  # runtime backends an optimum graph can run on
+
+
+def _onnxruntime_logits(model: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda pixels: session.run(None, {name: pixels})[0]
+
+
+def _openvino_logits(model: Path, threads: int):
+    from runtime.openvino import compile_onnx
+
+    request = compile_onnx(model, threads).create_infer_request()
+    return lambda pixels: request.infer([pixels])[0]
+
+
 class OptimumRunner:
-    """ONNX Runtime on optimum's graph: uint8 images normalised in numpy as its processor says."""
+    """optimum's graph on ONNX Runtime (or OpenVINO, `runtime`): uint8 images normalised in numpy
+    as its processor says."""
 
     reference = False
 
-    def __init__(self, model: Path, mean, std, threads: int = 0):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
+    def __init__(self, model: Path, mean, std, threads: int = 0, runtime: str = "onnx"):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime '{runtime}' for optimum's graph; known: {', '.join(RUNTIMES)}")
+        self.logits = {"onnx": _onnxruntime_logits, "openvino": _openvino_logits}[runtime](model, threads)
         self.mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
         self.std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
         self.model_file = model
 
     def run(self, images: np.ndarray, targets=None) -> dict[str, np.ndarray]:
         pixels = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255 - self.mean) / self.std
-        logits = self.session.run(None, {self.input_name: pixels})[0]
+        logits = self.logits(pixels)
         e = np.exp(logits - logits.max(-1, keepdims=True))
         return {"logits": logits, "probs": e / e.sum(-1, keepdims=True)}
 

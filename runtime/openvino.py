@@ -17,12 +17,16 @@ DEFAULT_THREADS = int(os.environ.get("EXPLAINABLE_VIT_THREADS", "0"))  # 0: Open
 INSTALL_HINT = "pip install 'explainable-vit[openvino]' (or: pip install openvino)"
 
 
-def _core():
+def compile_onnx(path, threads: int = DEFAULT_THREADS, precision: str = "f32"):
+    """An ONNX file compiled for OpenVINO's CPU device (latency mode); BackendUnavailable without OpenVINO."""
     try:
         import openvino as ov
     except ImportError as e:
         raise BackendUnavailable(f"OpenVINO is not installed: {INSTALL_HINT}") from e
-    return ov.Core()
+    config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    return ov.Core().compile_model(str(path), "CPU", config)
 
 
 @register_backend
@@ -34,10 +38,7 @@ class OpenVINOBackend(Backend):
 
     def __init__(self, folder, manifest, threads: int = DEFAULT_THREADS, precision: str = "f32"):
         super().__init__(folder, manifest)
-        config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
-        self.compiled = _core().compile_model(str(self.folder / manifest.model_file), "CPU", config)
+        self.compiled = compile_onnx(self.folder / manifest.model_file, threads, precision)
         self.request = self.compiled.create_infer_request()
         self.output_names = [self._name(o) for o in self.compiled.outputs]
         self.label = f"openvino (CPU, {precision})"
