@@ -14,29 +14,40 @@ from pathlib import Path
 import numpy as np
 
 MADE_FROM = "made_from.json"
+SOURCE = "optimum-fp32"  # folder of the plain fp32 export (beside the others) that int8 and -O2/-O3 start from
 
 
 def optimum_cli() -> str:
     return str(Path(sys.executable).with_name("optimum-cli"))
 
 
-def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str | None) -> Path:
-    """optimum's export (and int8 quantization) of `checkpoint` into `folder`, reused when made
-    from the same weights; returns the .onnx file."""
+OPTIMIZE_LEVELS = ("O2", "O3")  # `optimum-cli onnxruntime optimize -O2/-O3`: transformer fusions (O3: GELU approximated)
+
+
+def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str | None,
+                   optimize: str | None = None) -> Path:
+    """optimum's export of `checkpoint` into `folder` (then int8 quantization, or with `optimize`
+    its graph optimizer at that level), reused when made from the same weights; returns the .onnx file."""
     stamp = folder / MADE_FROM
-    if stamp.is_file() and json.loads(stamp.read_text()).get("sha256") == sha256 and sha256:
+    made = {"sha256": sha256, "precision": precision, **({"optimize": optimize} if optimize else {})}
+    if stamp.is_file() and json.loads(stamp.read_text()) == made and sha256:
         return next(p for p in folder.glob("*.onnx"))
-    fp32 = folder.with_name(folder.name + "-fp32-source") if precision == "int8" else folder
-    for path in {fp32, folder}:
-        shutil.rmtree(path, ignore_errors=True)
+    if optimize not in (None, *OPTIMIZE_LEVELS):
+        raise ValueError(f"unknown optimum level '{optimize}'; known: {', '.join(OPTIMIZE_LEVELS)}")
+    shutil.rmtree(folder, ignore_errors=True)
     run = lambda *args: subprocess.run([optimum_cli(), *args], check=True, capture_output=True, text=True)  # noqa: E731
     try:
-        run("export", "onnx", "--model", str(checkpoint), "--task", "image-classification", str(fp32))
+        if precision == "int8" or optimize:  # from the plain fp32 export, made once per weights
+            fp32 = export_optimum(checkpoint, folder.parent / SOURCE, "fp32", sha256).parent
+        else:
+            run("export", "onnx", "--model", str(checkpoint), "--task", "image-classification", str(folder))
         if precision == "int8":
             run("onnxruntime", "quantize", "--onnx_model", str(fp32), "--avx2", "-o", str(folder))
+        elif optimize:
+            run("onnxruntime", "optimize", "--onnx_model", str(fp32), f"-{optimize}", "-o", str(folder))
     except subprocess.CalledProcessError as e:
         raise RuntimeError(f"optimum-cli failed: {(e.stderr or '').strip().splitlines()[-1:]}") from e
-    stamp.write_text(json.dumps({"sha256": sha256, "precision": precision}))
+    stamp.write_text(json.dumps(made))
     return next(p for p in folder.glob("*.onnx"))
 
 
