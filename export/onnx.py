@@ -2,7 +2,9 @@
 
 Uses the TorchScript-based `torch.onnx.export` (the route optimum takes for ViTs): dynamic
 batch through `dynamic_axes`, plain ONNX ops that ONNX Runtime's graph optimizer fuses
-(LayerNorm, GELU, MatMul+Add) without touching the outputs the explanation needs.
+(LayerNorm, 2-D MatMul+Add into Gemm) without touching the outputs the explanation needs; the
+forward is traced from `_forward.PackedViT` (tokens as one matrix, Q/K/V as one product).
+Every graph passes `portability_problems` before it is written out.
 """
 from __future__ import annotations
 
