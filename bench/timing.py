@@ -45,7 +45,7 @@ def machine_info() -> dict:
     except (OSError, StopIteration):
         pass
     versions = {}
-    for name in ("torch", "onnxruntime", "onnx", "transformers", "coremltools", "optimum-onnx"):
+    for name in ("torch", "onnxruntime", "onnx", "transformers", "coremltools", "optimum-onnx", "openvino"):
         try:
             versions[name] = md.version(name)
         except md.PackageNotFoundError:

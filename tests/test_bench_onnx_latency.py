@@ -6,6 +6,7 @@ import argparse
 import json
 
 import numpy as np
+import onnx
 import pytest
 
 from bench.scenarios import scenarios
@@ -51,6 +52,9 @@ def test_gemm_floor_scenario(tmp_path):
         "--preset", "demo", "--rounds", "1", "--iters", "2", "--work", str(tmp_path)]))
     assert [r["graph"] for r in result["rows"]] == ["gemm floor fp32", "gemm floor int8"]
     assert all(r["p50_ms"] > 0 and r["gflop_per_s"] > 0 for r in result["rows"])
+    int8 = onnx.load(str(tmp_path / "floor-int8.onnx"))
+    quantized = [n for n in int8.graph.node if n.op_type == "MatMulInteger"]
+    assert len(quantized) == 1 + 6 * PRESETS["demo"].num_hidden_layers, "every weight product, no attention product"
 
 
 def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):

@@ -54,8 +54,8 @@ def floor_graph(preset, seed: int = 0):
         return name
 
     def matmul(a: str, b: str) -> str:
-        out = f"t{len(nodes)}"
-        nodes.append(helper.make_node("MatMul", [a, b], [out]))
+        out = f"t{len(nodes)}"  # named nodes: int8 quantization excludes the activation products by name
+        nodes.append(helper.make_node("MatMul", [a, b], [out], name=f"matmul_{len(nodes)}"))
         return out
 
     x, att = "x", "heads"
