@@ -21,7 +21,8 @@ def optimum_cli() -> str:
     return str(Path(sys.executable).with_name("optimum-cli"))
 
 
-OPTIMIZE_LEVELS = ("O2", "O3")  # `optimum-cli onnxruntime optimize -O2/-O3`: transformer fusions (O3: GELU approximated)
+# `optimum-cli onnxruntime optimize -O2/-O3`: ONNX Runtime's transformer fusions (O3: GELU approximated)
+OPTIMIZE_LEVELS = ("O2", "O3")
 
 
 def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str | None,

@@ -31,7 +31,8 @@ class PackedViT(nn.Module):
         self.model, self.embeddings, self.final_norm = model, base.embeddings, base.layernorm
         self.blocks = base.encoder.layer
         cfg = model.config
-        self.heads, self.head_dim, self.tokens = cfg.num_attention_heads, cfg.hidden_size // cfg.num_attention_heads, n_tokens
+        self.heads, self.tokens = cfg.num_attention_heads, n_tokens
+        self.head_dim = cfg.hidden_size // cfg.num_attention_heads
         self.width = cfg.hidden_size  # a constant, so the traced reshapes need no shape arithmetic
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads

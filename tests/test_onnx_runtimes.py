@@ -122,7 +122,8 @@ def test_portability_checks_name_each_construct():
     ints = [numpy_helper.from_array(np.array([v], np.int64), n) for n, v in
             (("start", 1), ("end", np.iinfo(np.int64).max), ("axis", 1))]
     nodes = [helper.make_node("Transpose", ["w"], ["wt"], perm=[1, 0]), helper.make_node("MatMul", ["x", "wt"], ["a"]),
-             helper.make_node("MatMul", ["x", "w"], ["b"]), helper.make_node("Slice", ["x", "start", "end", "axis"], ["c"])]
+             helper.make_node("MatMul", ["x", "w"], ["b"]),
+             helper.make_node("Slice", ["x", "start", "end", "axis"], ["c"])]
     problems = portability_problems(_graph(nodes, [w, *ints]))
     assert len(problems) == 2
     assert "'w' is read by MatMul/Gemm both as stored and transposed" in problems[1] and "'end'" in problems[0]
