@@ -18,6 +18,7 @@ from runtime.backend import Backend
 
 FP32_AGREEMENT = 1e-4  # the issue's bar: every output of every runtime within this of ONNX Runtime's
 MODELS = {"vit": dict(kind="vit", seed=3), "deit-distilled": dict(kind="deit", distilled=True, seed=4)}
+LAYERS = 2  # conftest's tiny configs
 
 
 class ReferenceExecutor(Backend):
@@ -129,3 +130,21 @@ def test_portability_checks_name_each_construct():
     assert "'w' is read by MatMul/Gemm both as stored and transposed" in problems[1] and "'end'" in problems[0]
     assert portability_problems(_graph(nodes[:2], [w])) == []
 
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_weight_products_fuse_with_their_bias(artifact, model, tmp_path):
+    """The packed forward (export/_forward.py): after ONNX Runtime's optimizer every weight product
+    is one Gemm with its bias (per layer Q/K/V stacked, output, two MLP; plus the classifiers) and
+    the only plain MatMuls left are the attention's P V."""
+    from collections import Counter
+
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(artifact(model, "none") / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    ops = Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
+    classifiers = 2 if model == "deit-distilled" else 1
+    assert (ops["Gemm"], ops["MatMul"]) == (4 * LAYERS + classifiers, LAYERS), ops
