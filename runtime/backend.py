@@ -29,6 +29,10 @@ class Backend:
         graph's class input (-1: the predicted class; None: all predicted)."""
         raise NotImplementedError
 
+    def output_shapes(self) -> dict[str, list]:
+        """Output name -> shape as the loaded model declares it (None: dynamic); empty when unknown."""
+        return {}
+
     def class_targets(self, n: int, targets: np.ndarray | None) -> np.ndarray | None:
         """The class input to feed, or None for graphs without one (which then refuse targets)."""
         spec = self.manifest.class_input
