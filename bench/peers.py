@@ -1,7 +1,8 @@
 """Peers: what a user would ship without this project, measured on the same rows. Plain PyTorch
 without an explanation is the torch backend with explain "none"; optimum's ONNX export
 (`optimum-cli export onnx`, logits only, float pixels in) at fp32 and with
-`optimum-cli onnxruntime quantize --avx2` (dynamic int8) runs here through ONNX Runtime."""
+`optimum-cli onnxruntime quantize --avx2` (dynamic int8) runs here through ONNX Runtime, and
+the fp32 graph through OpenVINO as well."""
 from __future__ import annotations
 
 import json
@@ -13,52 +14,82 @@ from pathlib import Path
 import numpy as np
 
 MADE_FROM = "made_from.json"
+SOURCE = "optimum-fp32"  # folder of the plain fp32 export (beside the others) that int8 and -O2/-O3 start from
 
 
 def optimum_cli() -> str:
     return str(Path(sys.executable).with_name("optimum-cli"))
 
 
-def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str | None) -> Path:
-    """optimum's export (and int8 quantization) of `checkpoint` into `folder`, reused when made
-    from the same weights; returns the .onnx file."""
+# `optimum-cli onnxruntime optimize -O2/-O3`: ONNX Runtime's transformer fusions (O3: GELU approximated)
+OPTIMIZE_LEVELS = ("O2", "O3")
+
+
+def export_optimum(checkpoint: Path, folder: Path, precision: str, sha256: str | None,
+                   optimize: str | None = None) -> Path:
+    """optimum's export of `checkpoint` into `folder` (then int8 quantization, or with `optimize`
+    its graph optimizer at that level), reused when made from the same weights; returns the .onnx file."""
     stamp = folder / MADE_FROM
-    if stamp.is_file() and json.loads(stamp.read_text()).get("sha256") == sha256 and sha256:
+    made = {"sha256": sha256, "precision": precision, **({"optimize": optimize} if optimize else {})}
+    if stamp.is_file() and json.loads(stamp.read_text()) == made and sha256:
         return next(p for p in folder.glob("*.onnx"))
-    fp32 = folder.with_name(folder.name + "-fp32-source") if precision == "int8" else folder
-    for path in {fp32, folder}:
-        shutil.rmtree(path, ignore_errors=True)
+    if optimize not in (None, *OPTIMIZE_LEVELS):
+        raise ValueError(f"unknown optimum level '{optimize}'; known: {', '.join(OPTIMIZE_LEVELS)}")
+    shutil.rmtree(folder, ignore_errors=True)
     run = lambda *args: subprocess.run([optimum_cli(), *args], check=True, capture_output=True, text=True)  # noqa: E731
     try:
-        run("export", "onnx", "--model", str(checkpoint), "--task", "image-classification", str(fp32))
+        if precision == "int8" or optimize:  # from the plain fp32 export, made once per weights
+            fp32 = export_optimum(checkpoint, folder.parent / SOURCE, "fp32", sha256).parent
+        else:
+            run("export", "onnx", "--model", str(checkpoint), "--task", "image-classification", str(folder))
         if precision == "int8":
             run("onnxruntime", "quantize", "--onnx_model", str(fp32), "--avx2", "-o", str(folder))
+        elif optimize:
+            run("onnxruntime", "optimize", "--onnx_model", str(fp32), f"-{optimize}", "-o", str(folder))
     except subprocess.CalledProcessError as e:
         raise RuntimeError(f"optimum-cli failed: {(e.stderr or '').strip().splitlines()[-1:]}") from e
-    stamp.write_text(json.dumps({"sha256": sha256, "precision": precision}))
+    stamp.write_text(json.dumps(made))
     return next(p for p in folder.glob("*.onnx"))
 
 
+RUNTIMES = ("onnx", "openvino")  # runtime backends an optimum graph can run on
+
+
+def _onnxruntime_logits(model: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda pixels: session.run(None, {name: pixels})[0]
+
+
+def _openvino_logits(model: Path, threads: int):
+    from runtime.openvino import compile_onnx
+
+    request = compile_onnx(model, threads).create_infer_request()
+    return lambda pixels: request.infer([pixels])[0]
+
+
 class OptimumRunner:
-    """ONNX Runtime on optimum's graph: uint8 images normalised in numpy as its processor says."""
+    """optimum's graph on ONNX Runtime (or OpenVINO, `runtime`): uint8 images normalised in numpy
+    as its processor says."""
 
     reference = False
 
-    def __init__(self, model: Path, mean, std, threads: int = 0):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
+    def __init__(self, model: Path, mean, std, threads: int = 0, runtime: str = "onnx"):
+        if runtime not in RUNTIMES:
+            raise ValueError(f"unknown runtime '{runtime}' for optimum's graph; known: {', '.join(RUNTIMES)}")
+        self.logits = {"onnx": _onnxruntime_logits, "openvino": _openvino_logits}[runtime](model, threads)
         self.mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
         self.std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
         self.model_file = model
 
     def run(self, images: np.ndarray, targets=None) -> dict[str, np.ndarray]:
         pixels = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255 - self.mean) / self.std
-        logits = self.session.run(None, {self.input_name: pixels})[0]
+        logits = self.logits(pixels)
         e = np.exp(logits - logits.max(-1, keepdims=True))
         return {"logits": logits, "probs": e / e.sum(-1, keepdims=True)}
 

@@ -74,6 +74,9 @@ TARGETS = {t.name: t for t in [
     BenchTarget("torch fp32 none", "torch", None, "none"),
     BenchTarget("optimum fp32", "onnx", _onnx("fp32", "none"), "none", peer="optimum"),
     BenchTarget("optimum int8", "onnx", _onnx("int8", "none"), "none", peer="optimum"),
+    BenchTarget("openvino fp32", "openvino", _onnx("fp32")),
+    BenchTarget("openvino fp32 gradrollout", "openvino", _onnx("fp32", "gradrollout"), "gradrollout"),
+    BenchTarget("optimum fp32 openvino", "openvino", _onnx("fp32", "none"), "none", peer="optimum"),
     # on-device latency per Core ML compute unit (Apple's runtime: macOS only; elsewhere the rows say why)
     *[BenchTarget(f"coreml fp16 {units}", "coreml", _coreml("fp16"), compute_units=units) for units in COMPUTE_UNITS],
 ]}
@@ -140,9 +143,9 @@ def load_target(target: BenchTarget, checkpoint_dir: Path, work: Path):
         from .peers import OptimumRunner, export_optimum
 
         checkpoint = load_checkpoint(checkpoint_dir)
-        model = export_optimum(checkpoint_dir, work / target.name.replace(" ", "-"), target.precision,
+        model = export_optimum(checkpoint_dir, work / f"optimum-{target.precision}", target.precision,
                                weights_sha256(checkpoint_dir))
-        return OptimumRunner(model, checkpoint.mean, checkpoint.std), model, None
+        return OptimumRunner(model, checkpoint.mean, checkpoint.std, runtime=target.backend), model, None
     if target.export is None:
         backend = BACKENDS["torch"](checkpoint_dir, explain=target.explain)
         return backend, checkpoint_dir / "model.safetensors", backend.manifest.heatmap_output

@@ -60,17 +60,21 @@ class RelevanceViT(nn.Module):
         self.head_dim = model.config.hidden_size // self.heads
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads
-        n = grid[0] * grid[1] + n_special
-        start = torch.zeros(1, 1, n)
+        self.tokens = grid[0] * grid[1] + n_special
+        start = torch.zeros(1, 1, self.tokens)  # broadcast over the batch by the first rollout step
         start[..., 0] = 1
         self.register_buffer("start", start)
+        n_heads = 2 if self.distilled else 1  # tokens that feed a classifier: CLS (and distillation)
+        self.register_buffer("head_tokens", torch.eye(self.tokens, n_heads))  # (N, n_heads) placement
 
-    # no shape arithmetic in the traced graph (Core ML's converter cannot fold it): constant head sizes
+    # Every shape below is a constant (batch: -1) and every slice has an explicit end: no shape
+    # arithmetic (Core ML's converter cannot fold it) and no INT64_MAX "to the end" sentinels,
+    # which runtimes that compute indices in int32 (OpenVINO's CPU plugin) represent differently.
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, D) -> (B, H, N, d)
-        return x.unflatten(-1, (self.heads, self.head_dim)).transpose(1, 2)
+        return x.reshape(-1, self.tokens, self.heads, self.head_dim).transpose(1, 2)
 
     def _merge(self, x: torch.Tensor) -> torch.Tensor:  # (B, H, N, d) -> (B, N, D)
-        return x.transpose(1, 2).flatten(2)
+        return x.transpose(1, 2).reshape(-1, self.tokens, self.heads * self.head_dim)
 
     def _block_forward(self, block, t: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """One encoder block; returns the output and what its backward needs."""
@@ -86,14 +90,15 @@ class RelevanceViT(nn.Module):
     def _logit_grad(self, z_input: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """GRAD_SCALE x dS/d(final LayerNorm input) `(B, N, D)` for S = logit of the chosen class."""
         chosen = torch.where(target >= 0, target, logits.argmax(-1))
-        one_hot = (torch.arange(logits.shape[-1], device=logits.device)[None] == chosen[:, None]).to(logits.dtype)
+        # dS/dz is the chosen class's weight row: a Gather, so the classifier weight is read by no
+        # second MatMul in the other orientation (see export.onnx.shared_weight_orientations)
         if self.distilled:
-            rows = [(0.5 * GRAD_SCALE) * one_hot @ self.model.cls_classifier.weight,
-                    (0.5 * GRAD_SCALE) * one_hot @ self.model.distillation_classifier.weight]
+            rows = [(0.5 * GRAD_SCALE) * self.model.cls_classifier.weight[chosen],
+                    (0.5 * GRAD_SCALE) * self.model.distillation_classifier.weight[chosen]]
         else:
-            rows = [GRAD_SCALE * one_hot @ self.model.classifier.weight]
-        # only the classified tokens receive a gradient; built by concatenation (no in-place writes to trace)
-        dz = torch.cat([r[:, None] for r in rows] + [torch.zeros_like(z_input[:, len(rows):])], dim=1)
+            rows = [GRAD_SCALE * self.model.classifier.weight[chosen]]
+        # only the classified tokens receive a gradient: (N, heads) @ (B, heads, D), no in-place writes
+        dz = torch.matmul(self.head_tokens, torch.stack(rows, dim=1))
         return layer_norm_backward(z_input, dz, self.final_norm.weight, self.final_norm.eps)
 
     def _block_backward(self, block, saved: dict, grad: torch.Tensor, relevance: torch.Tensor, first: bool):
@@ -128,8 +133,8 @@ class RelevanceViT(nn.Module):
         else:
             logits = self.model.classifier(z[:, 0])
         grad = self._logit_grad(t, logits, target)
-        relevance = self.start.expand(t.shape[0], -1, -1)
+        relevance = self.start
         for i in range(len(self.blocks) - 1, -1, -1):
             grad, relevance = self._block_backward(self.blocks[i], saved[i], grad, relevance, first=i == 0)
-        patches = relevance[:, 0, self.n_special:].reshape(-1, self.grid[0], self.grid[1])
+        patches = relevance[:, 0, self.n_special:self.tokens].reshape(-1, self.grid[0], self.grid[1])
         return logits, patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)

@@ -16,6 +16,7 @@ from torch import nn
 from xai.rollout import rollout_cls_torch, rollout_start
 
 from ._backward import RelevanceViT
+from ._forward import PackedViT
 
 FP16_SAFE_LAYERNORM_EPS = 1e-5  # ViT's 1e-12 underflows to 0 in fp16 (smallest subnormal ~6e-8)
 
@@ -51,6 +52,9 @@ class ExplainedViT(nn.Module):
         self.grid, self.n_special = tuple(checkpoint.patch_grid), checkpoint.n_special_tokens
         self.register_buffer("rollout_start", rollout_start(self.grid[0] * self.grid[1] + self.n_special))
         self.relevance = RelevanceViT(self.model, self.n_special, self.grid) if explain == "gradrollout" else None
+        n_tokens = self.grid[0] * self.grid[1] + self.n_special
+        onnx_forward = input_kind == "uint8_nhwc" and explain != "gradrollout"
+        self.packed = PackedViT(self.model, n_tokens) if onnx_forward else None
 
     def output_names(self) -> list[str]:
         names = ["logits", "probs"]
@@ -70,12 +74,16 @@ class ExplainedViT(nn.Module):
         if self.relevance is not None:
             logits, relevance = self.relevance(x, target)
             return logits, logits.softmax(dim=-1), relevance
-        out = self.model(pixel_values=x, output_attentions=self.explain != "none")
-        outputs = [out.logits, out.logits.softmax(dim=-1)]
+        if self.packed is not None:
+            logits, attentions = self.packed(x)
+        else:
+            out = self.model(pixel_values=x, output_attentions=self.explain != "none")
+            logits, attentions = out.logits, out.attentions
+        outputs = [logits, logits.softmax(dim=-1)]
         if self.explain != "none":
-            outputs.append(rollout_cls_torch(out.attentions, self.n_special, self.grid, self.rollout_start))
+            outputs.append(rollout_cls_torch(attentions, self.n_special, self.grid, self.rollout_start))
         if self.explain == "attentions":
-            outputs += list(out.attentions)
+            outputs += list(attentions)
         return tuple(outputs)
 
 

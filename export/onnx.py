@@ -2,7 +2,9 @@
 
 Uses the TorchScript-based `torch.onnx.export` (the route optimum takes for ViTs): dynamic
 batch through `dynamic_axes`, plain ONNX ops that ONNX Runtime's graph optimizer fuses
-(LayerNorm, GELU, MatMul+Add) without touching the outputs the explanation needs.
+(LayerNorm, 2-D MatMul+Add into Gemm) without touching the outputs the explanation needs; the
+forward is traced from `_forward.PackedViT` (tokens as one matrix, Q/K/V as one product).
+Every graph passes `portability_problems` before it is written out.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ._graph import ExplainedViT, output_specs
-from .config import CLASS_INPUT, ExportConfig
+from .config import CLASS_INPUT, ExportConfig, ExportError
 
 MODEL_FILE = "model.onnx"
 INPUT_NAME = "image"
@@ -26,6 +28,56 @@ def weight_matmuls(model) -> tuple[list[str], list[str]]:
         if node.op_type == "MatMul":
             (weights if node.input[1] in constants else activations).append(node.name)
     return weights, activations
+
+
+INT32_LIMIT = 2 ** 31  # OpenVINO's CPU plugin holds int64 indices and shapes as int32
+
+
+def _constant_values(model) -> dict:
+    """Name -> numpy array of every initializer and Constant node output."""
+    from onnx import numpy_helper
+
+    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    return values
+
+
+def int64_sentinels(model) -> list[str]:
+    """int64 constants outside the int32 range (e.g. INT64_MAX as an open slice end)."""
+    import numpy as np
+
+    return [f"int64 constant '{name}' holds {int(np.abs(v).max())}, outside int32 (use an explicit end)"
+            for name, v in _constant_values(model).items()
+            if v.dtype == np.int64 and v.size and np.abs(v).max() >= INT32_LIMIT]
+
+
+def shared_weight_orientations(model) -> list[str]:
+    """Constant weights read by MatMul/Gemm both as stored and transposed. OpenVINO 2026.4's CPU
+    plugin computes one of the two with the other's orientation when the weight is square (its
+    prepared weights are cached per constant), so every orientation gets a constant of its own."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    constants = _constant_values(model)
+    seen: dict[str, set] = {}
+    for node in model.graph.node:
+        if node.op_type not in ("MatMul", "Gemm") or len(node.input) < 2:
+            continue
+        name, flips = node.input[1], 0
+        if node.op_type == "Gemm":
+            flips = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        while name in producer and producer[name].op_type in ("Transpose", "Identity"):
+            flips += producer[name].op_type == "Transpose"
+            name = producer[name].input[0]
+        if name in constants:
+            seen.setdefault(name, set()).add(flips % 2)
+    return [f"weight '{name}' is read by MatMul/Gemm both as stored and transposed" for name, ways in seen.items()
+            if len(ways) == 2]
+
+
+def portability_problems(model) -> list[str]:
+    """Constructs conformant runtimes are known to compute differently; empty when there are none."""
+    return int64_sentinels(model) + shared_weight_orientations(model)
 
 
 def quantize_int8(path: Path) -> None:
@@ -66,13 +118,15 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
         inputs.append(CLASS_INPUT)
     dynamic = None if cfg.batch else {n: {0: "batch"} for n in [*inputs, *names]}
     with torch.no_grad():
-        # gradrollout uses every weight twice (W in the backward, W^T in the forward): without
-        # constant folding the file keeps one copy and a Transpose node, which ONNX Runtime folds
-        # at load. int8 folds, so that both orientations are constant MatMul weights and quantized.
-        fold = cfg.explain != "gradrollout" or cfg.resolved_precision == "int8"
+        # Constants folded: gradrollout uses every weight twice (W^T in the forward, W in the
+        # backward), and folding stores each orientation as its own constant. One shared square
+        # initializer read both ways is computed wrongly by OpenVINO's CPU plugin (see
+        # `shared_weight_orientations`); the file grows by the backward's copy, ONNX Runtime held
+        # both copies in memory anyway (it folds the Transpose at load).
         torch.onnx.export(graph, example, str(folder / MODEL_FILE), input_names=inputs,
                           output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False,
-                          do_constant_folding=fold)
+                          do_constant_folding=True)
+    check_portable(folder / MODEL_FILE)
     if cfg.resolved_precision == "int8":
         quantize_int8(folder / MODEL_FILE)
     elif cfg.resolved_precision == "fp16":
@@ -82,6 +136,15 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
                       "shape": [cfg.batch, h, w, 3]},
             "outputs": output_specs(graph, checkpoint, cfg.batch),
             "class_input": class_input_spec(cfg, "int64", cfg.batch)}
+
+
+def check_portable(path: Path) -> None:
+    """ExportError listing every construct of `portability_problems` in the written graph."""
+    import onnx
+
+    problems = portability_problems(onnx.load(str(path)))
+    if problems:
+        raise ExportError("the graph is not portable across ONNX runtimes: " + "; ".join(problems))
 
 
 def class_input_spec(cfg: ExportConfig, dtype: str, batch: int | None) -> dict:

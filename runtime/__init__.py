@@ -1,6 +1,7 @@
-"""Run exported explainable ViTs: one Predictor API over PyTorch, ONNX Runtime and Core ML."""
+"""Run exported explainable ViTs: one Predictor API over PyTorch, ONNX Runtime, OpenVINO and Core ML."""
 from . import coreml as _coreml_backend  # noqa: F401  (registers; coremltools loads lazily)
 from . import onnx as _onnx_backend  # noqa: F401  (registers; onnxruntime loads lazily)
+from . import openvino as _openvino_backend  # noqa: F401  (registers; openvino is optional, loads lazily)
 from . import torch as _torch_backend  # noqa: F401
 from .backend import BACKENDS, Backend, BackendUnavailable
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint

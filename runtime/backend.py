@@ -49,7 +49,7 @@ class Backend:
         if not spec:
             if targets is not None:
                 raise ClassIndexError(f"this {self.manifest.explain} artifact explains the predicted class only; "
-                                 "export with --explain gradrollout to name a class")
+                                      "export with --explain gradrollout to name a class")
             return None
         targets = np.full(n, spec.get("predicted", -1)) if targets is None else np.asarray(targets).reshape(-1)
         if len(targets) != n:

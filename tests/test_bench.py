@@ -32,12 +32,13 @@ def test_every_target_row_against_the_reference(setup, tmp_path):
     on_apple = sys.platform == "darwin"  # compute-unit rows need Apple's runtime; elsewhere they say why
     assert all(r["status"].startswith("works" if on_apple or not TARGETS[r["target"]].compute_units else "not measured")
                for r in rows), [r["status"] for r in rows]
-    for name in ("onnx fp32", "coreml fp32", "onnx fp32 gradrollout", "coreml fp32 gradrollout"):
+    for name in ("onnx fp32", "coreml fp32", "onnx fp32 gradrollout", "coreml fp32 gradrollout", "openvino fp32",
+                 "openvino fp32 gradrollout"):
         assert by[name]["agreement"] == 1.0 and by[name]["heatmap_corr"] > 0.9999, name
         assert by[name]["max_abs_logit_diff"] < 1e-4
     assert "heatmap_corr" not in by["onnx fp32 none"]
     assert by["onnx fp32"]["explain_overhead"] > 0 and by["onnx fp32 gradrollout"]["explain_overhead"] > 0
-    for peer in ("optimum fp32", "torch fp32 none"):  # logits-only peers
+    for peer in ("optimum fp32", "torch fp32 none", "optimum fp32 openvino"):  # logits-only peers
         assert by[peer]["agreement"] == 1.0 and "explain_overhead" not in by[peer]
         assert by[peer]["max_abs_logit_diff"] < 1e-4
     assert "accuracy" in by["optimum int8"] and "explain_overhead" not in by["optimum int8"]

@@ -27,7 +27,8 @@ def artifacts(tiny_vit, tmp_path_factory):
             "onnx": export_model(tiny_vit, root / "onnx", ExportConfig()) and root / "onnx",
             "onnx-attentions": export_model(tiny_vit, root / "att", ExportConfig(explain="attentions")) and root / "att",
             "coreml": export_model(tiny_vit, root / "coreml", ExportConfig(format="coreml", precision="fp32"))
-            and root / "coreml"}
+            and root / "coreml",
+            "openvino": root / "onnx"}  # OpenVINO reads the ONNX artifact
 
 
 def sample_images(tmp_path: Path) -> list:
@@ -38,14 +39,16 @@ def sample_images(tmp_path: Path) -> list:
 
 
 def test_every_backend_is_tested():
-    assert set(BACKENDS) == {"torch", "onnx", "coreml"}, "add the new backend to test_backends_agree"
+    assert set(BACKENDS) == {"torch", "onnx", "coreml", "openvino"}, "add the new backend to test_backends_agree"
 
 
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_backends_agree_with_torch(artifacts, tmp_path, backend):
     images = sample_images(tmp_path)
     reference = load(artifacts["torch"]).predict(images)
-    predictor = load(artifacts[backend])
+    if backend == "openvino":
+        pytest.importorskip("openvino", reason="optional dependency")
+    predictor = load(artifacts[backend], backend=backend)
     if backend == "coreml" and not ON_MAC:
         assert "reference executor" in predictor.backend.label
     got = predictor.predict(images)

@@ -123,5 +123,7 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
         v = torch.matmul(v, attention).mean(dim=1, keepdim=True) + v
         if i % RENORM_EVERY == RENORM_EVERY - 1:
             v = v * (0.5 ** RENORM_EVERY)
-    patches = v[:, 0, 0, n_special:].reshape(-1, grid[0], grid[1])
+    # explicit end, not an open one: exported, `n_special:` becomes an INT64_MAX sentinel, which
+    # runtimes computing indices in int32 (OpenVINO's CPU plugin) hold as another value
+    patches = v[:, 0, 0, n_special:n_special + grid[0] * grid[1]].reshape(-1, grid[0], grid[1])
     return patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)

@@ -1,0 +1,172 @@
+"""Batch-1 CPU latency of our ONNX graphs against every peer, interleaved in one run.
+
+Rows: ours (`none`, `rollout`, `gradrollout`; fp32 and int8) on ONNX Runtime; the same fp32
+graphs on OpenVINO; optimum's image-classification export plain (fp32, `--avx2` dynamic int8)
+and through its ONNX Runtime optimizer (-O2, -O3) on ONNX Runtime, its fp32 graph on OpenVINO;
+and the GEMM floor (`gemm_floor`: only the model's products) at fp32 and int8. Ours take the
+uint8 image and normalise inside the graph; optimum's get pixels normalised beforehand,
+outside the timed call. Ratios: to the floor of the same precision, to optimum's plain graph
+of the same precision and runtime, and the issue's targets in the header.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+NAME = "onnx-latency"
+SUMMARY = ("batch-1 latency: ours (none/rollout/gradrollout, fp32/int8) vs optimum plain/-O2/-O3/int8, "
+           "ONNX Runtime and OpenVINO, with ratios to the GEMM floor")
+LABELS = [f"class_{i}" for i in range(10)]
+
+
+@dataclass(frozen=True)
+class Graph:
+    """One timed row: whose graph, on which runtime."""
+
+    source: str  # "ours", "optimum" or "floor"
+    runtime: str  # "onnx" (ONNX Runtime) or "openvino"
+    precision: str = "fp32"
+    explain: str = "none"  # ours: the explain kind; others: "none"
+    optimize: str | None = None  # optimum: "O2" / "O3"
+
+    @property
+    def name(self) -> str:
+        variant = self.explain if self.source == "ours" else (self.optimize or "")
+        parts = [self.source, variant, self.precision] + (["openvino"] if self.runtime == "openvino" else [])
+        return " ".join(p for p in parts if p)
+
+
+GRAPHS = {g.name: g for g in [
+    *(Graph("ours", "onnx", p, e) for p in ("fp32", "int8") for e in ("none", "rollout", "gradrollout")),
+    *(Graph("ours", "openvino", "fp32", e) for e in ("none", "rollout", "gradrollout")),
+    Graph("optimum", "onnx", "fp32"), Graph("optimum", "onnx", "int8"),
+    Graph("optimum", "onnx", "fp32", optimize="O2"), Graph("optimum", "onnx", "fp32", optimize="O3"),
+    Graph("optimum", "openvino", "fp32"),
+    Graph("floor", "onnx", "fp32"), Graph("floor", "onnx", "int8"),
+]}
+# the issue's targets: (label, numerator row, denominator row, at most)
+TARGETS = [("rollout overhead fp32", "ours rollout fp32", "ours none fp32", 1.03),
+           ("rollout overhead int8", "ours rollout int8", "ours none int8", 1.03),
+           ("ours rollout fp32 / optimum fp32", "ours rollout fp32", "optimum fp32", 1.00),
+           ("ours rollout fp32 / optimum O2 fp32", "ours rollout fp32", "optimum O2 fp32", 1.00),
+           ("ours rollout fp32 / optimum O3 fp32", "ours rollout fp32", "optimum O3 fp32", 1.00),
+           ("ours rollout int8 / optimum int8", "ours rollout int8", "optimum int8", 0.75),
+           ("ours none fp32 / gemm floor fp32", "ours none fp32", "floor fp32", 1.20)]
+
+
+def checkpoint_for(preset: str, work: Path) -> Path:
+    """The preset at seeded random weights (hf init), written once into `work`."""
+    from finetune.models import write_preset
+    from finetune.presets import PRESETS
+
+    folder = work / f"checkpoint-{preset}"
+    if not (folder / "model.safetensors").is_file():
+        write_preset(PRESETS[preset], folder, LABELS, init="hf")
+    return folder
+
+
+def ours_runner(graph: Graph, checkpoint: Path, work: Path, image: np.ndarray, threads: int):
+    """Export (reused when made from the same weights and options) and a runner on `graph.runtime`."""
+    from dataclasses import replace
+
+    from export import ExportConfig, export_model
+    from runtime.backend import BACKENDS
+    from runtime.manifest import read_manifest
+
+    from ..run import reusable
+
+    cfg = ExportConfig(precision=graph.precision, explain=graph.explain, parity_images=1)
+    folder = work / f"ours-{graph.explain}-{graph.precision}"
+    if not reusable(folder, checkpoint, cfg):
+        export_model(checkpoint, folder, replace(cfg, force=True))
+    backend = BACKENDS[graph.runtime](folder, read_manifest(folder), threads=threads)
+    return (lambda: backend.run(image)), folder / backend.manifest.model_file
+
+
+def optimum_runner(graph: Graph, checkpoint: Path, work: Path, image: np.ndarray, threads: int):
+    from runtime.checkpoint import load_checkpoint, weights_sha256
+
+    from ..peers import OptimumRunner, export_optimum
+
+    folder = work / f"optimum-{graph.optimize or graph.precision}"
+    model = export_optimum(checkpoint, folder, graph.precision, weights_sha256(checkpoint), graph.optimize)
+    facts = load_checkpoint(checkpoint)
+    runner = OptimumRunner(model, facts.mean, facts.std, threads=threads, runtime=graph.runtime)
+    pixels = (image.transpose(0, 3, 1, 2).astype(np.float32) / 255 - runner.mean) / runner.std
+    return (lambda: runner.logits(pixels)), model
+
+
+def floor_runner(graph: Graph, preset: str, work: Path, threads: int):
+    from finetune.presets import PRESETS
+
+    from .gemm_floor import floor_runner as make
+
+    return make(PRESETS[preset], work, graph.precision, threads)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from finetune.presets import PRESETS
+
+    parser.add_argument("--preset", default="deit-tiny", choices=list(PRESETS))
+    parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=list(GRAPHS), metavar="GRAPH",
+                        help=f"rows to time (default: all): {', '.join(repr(g) for g in GRAPHS)}")
+    parser.add_argument("--threads", type=int, default=2, help="intra-op threads of every runtime")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--work", default="bench-work/onnx-latency", help="exports, reused between runs")
+
+
+def make_runners(names: list[str], preset: str, work: Path, threads: int) -> tuple[dict, dict]:
+    """name -> runner, name -> size in MB, for every graph in `names`."""
+    from finetune.presets import PRESETS
+
+    size = PRESETS[preset].image_size
+    image = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
+    checkpoint = checkpoint_for(preset, work)
+    runners, sizes = {}, {}
+    for name in names:
+        graph = GRAPHS[name]
+        if graph.source == "ours":
+            runners[name], model = ours_runner(graph, checkpoint, work, image, threads)
+        elif graph.source == "optimum":
+            runners[name], model = optimum_runner(graph, checkpoint, work, image, threads)
+        else:
+            runners[name], model = floor_runner(graph, preset, work, threads)
+        sizes[name] = round(model.stat().st_size / 1e6, 2)
+    return runners, sizes
+
+
+def ratio_rows(p50: dict[str, float], sizes: dict[str, float]) -> list[dict]:
+    """One row per graph: latency and its ratios to the floor and to optimum's plain graph."""
+    rows = []
+    for name, ms in p50.items():
+        graph = GRAPHS[name]
+        row = {"graph": name, "runtime": graph.runtime, "precision": graph.precision, "p50_ms": round(ms, 3)}
+        floor = p50.get(f"floor {graph.precision}")
+        peer = GRAPHS.get(Graph("optimum", graph.runtime, graph.precision).name)
+        if floor:
+            row["x_floor"] = round(ms / floor, 3)
+        if peer is not None and peer.name in p50 and graph.source != "floor":
+            row["x_optimum"] = round(ms / p50[peer.name], 3)
+        rows.append({**row, "size_mb": sizes[name]})
+    return rows
+
+
+def target_ratios(p50: dict[str, float]) -> list[dict]:
+    return [{"ratio": label, "value": round(p50[a] / p50[b], 3), "target": f"<= {limit}",
+             "met": p50[a] / p50[b] <= limit} for label, a, b, limit in TARGETS if a in p50 and b in p50]
+
+
+def run(args) -> dict:
+    from ..timing import interleaved_latency
+
+    work = Path(args.work)
+    runners, sizes = make_runners(args.graphs, args.preset, work, args.threads)
+    times = interleaved_latency(runners, rounds=args.rounds, iters=args.iters, warmup=3)
+    p50 = {name: t["p50"] for name, t in times.items()}
+    header = {"preset": args.preset, "threads": args.threads, "batch": 1, "rounds": args.rounds,
+              "iters": args.iters, "latency_ms": times, "targets": target_ratios(p50)}
+    return {"header": header, "rows": ratio_rows(p50, sizes)}

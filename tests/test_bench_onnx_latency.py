@@ -1,0 +1,77 @@
+"""bench scenarios `gemm-floor` and `onnx-latency` on the tiny `demo` preset: the floor graph computes
+exactly the model's products, and one interleaved run gives every row its ratios."""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from bench.scenarios import scenarios
+from bench.scenarios.gemm_floor import floor_graph, floor_inputs, gflop, model_matmuls
+from finetune.presets import PRESETS
+
+FLOOR_ATOL = 1e-3  # the floor graph against numpy, fp32 products of ~unit-size values
+DEIT_TINY_GFLOP = 2.507  # 12 x (4 N D^2 + 2 N D I + 2 N^2 D) x 2 + the patch embedding, N = 197
+
+
+def scenario_args(name: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    scenarios()[name].add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_floor_counts_deit_tiny_products():
+    preset = PRESETS["deit-tiny"]
+    assert gflop(preset) == pytest.approx(DEIT_TINY_GFLOP, abs=1e-3)
+    assert sum(b for _, b, *_ in model_matmuls(preset)) == 1 + 12 * (4 + 2 + 2 * 3)
+
+
+def test_floor_graph_computes_the_chained_products():
+    import onnxruntime as ort
+
+    preset = PRESETS["demo"]
+    model = floor_graph(preset)
+    weights = {t.name: np.frombuffer(t.raw_data, np.float32).reshape(t.dims) for t in model.graph.initializer}
+    feed = floor_inputs(preset)
+    x, att, w = feed["x"], feed["heads"], iter(weights[f"w{i}"] for i in range(len(weights)))
+    for _ in range(preset.num_hidden_layers):
+        for _ in range(6):
+            x = x @ next(w)
+        att = att @ feed["k_t"] @ feed["v"]
+    got = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feed)
+    np.testing.assert_allclose(got[0], x, atol=FLOOR_ATOL)
+    np.testing.assert_allclose(got[1], att, atol=FLOOR_ATOL)
+    np.testing.assert_allclose(got[2], feed["patches"] @ next(w), atol=FLOOR_ATOL)
+
+
+def test_gemm_floor_scenario(tmp_path):
+    result = scenarios()["gemm-floor"].run(scenario_args("gemm-floor", [
+        "--preset", "demo", "--rounds", "1", "--iters", "2", "--work", str(tmp_path)]))
+    assert [r["graph"] for r in result["rows"]] == ["gemm floor fp32", "gemm floor int8"]
+    assert all(r["p50_ms"] > 0 and r["gflop_per_s"] > 0 for r in result["rows"])
+    int8 = onnx.load(str(tmp_path / "floor-int8.onnx"))
+    quantized = [n for n in int8.graph.node if n.op_type == "MatMulInteger"]
+    assert len(quantized) == 1 + 6 * PRESETS["demo"].num_hidden_layers, "every weight product, no attention product"
+
+
+def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
+    from bench.__main__ import main
+
+    graphs = ["ours none fp32", "ours rollout fp32", "ours rollout fp32 openvino", "optimum fp32", "floor fp32"]
+    pytest.importorskip("openvino")
+    code = main(["scenario", "onnx-latency", "--preset", "demo", "--rounds", "1", "--iters", "2",
+                 "--work", str(tmp_path / "work"), "--results", str(tmp_path), "--graphs", *graphs])
+    assert code == 0
+    saved = json.loads((tmp_path / "onnx-latency.json").read_text())
+    rows = {r["graph"]: r for r in saved["rows"]}
+    assert list(rows) == graphs and all(r["p50_ms"] > 0 for r in rows.values())
+    assert all("x_floor" in r for r in rows.values()) and rows["floor fp32"]["x_floor"] == 1
+    assert rows["optimum fp32"]["x_optimum"] == 1
+    assert "x_optimum" not in rows["ours rollout fp32 openvino"]  # no optimum row on OpenVINO was timed
+    targets = {t["ratio"]: t for t in saved["header"]["targets"]}
+    assert set(targets) == {"rollout overhead fp32", "ours rollout fp32 / optimum fp32",
+                            "ours none fp32 / gemm floor fp32"}
+    assert saved["header"]["machine"]["cpu"] and saved["header"]["scenario"] == "onnx-latency"
