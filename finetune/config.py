@@ -74,8 +74,8 @@ class FinetuneConfig:
             out.append("--weight-decay must be >= 0")
         if not 0 <= self.label_smoothing < 1:
             out.append("--label-smoothing must be in [0, 1)")
-        if self.num_workers < 0 or self.save_steps < 0:
-            out.append("--num-workers and --save-steps must be >= 0")
+        if self.save_steps < 0:
+            out.append("--save-steps must be >= 0")
         if not 0 <= self.warmup_ratio < 1:
             out.append("--warmup-ratio must be in [0, 1)")
         if self.init is not None and self.init not in INITS:

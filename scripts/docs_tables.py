@@ -442,5 +442,62 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if problems else 0
 
 
+# ---------------------------------------------------------------------------------- scenarios
+def scenario_rows(results: Results, stem: str, columns: dict[str, str]) -> str:
+    """A scenario's rows (`python -m bench scenario`), columns renamed, with its source line."""
+    data = results[stem]
+    rows = [{label: fmt(r.get(key)) if isinstance(r.get(key), float) else r.get(key, "") for key, label in columns.items()}
+            for r in data["rows"]]
+    header = data["header"]
+    return (markdown(rows) + f"\n\nFrom {results.source(stem)}: `{header.get('preset')}`, batch {header.get('batch')}, "
+            f"{header.get('threads')} threads, {header.get('rounds')} x {header.get('iters')} interleaved; "
+            f"{machine_line(header)}.")
+
+
+LATENCY_COLUMNS = {"graph": "graph", "runtime": "runtime", "p50_ms": "p50 ms", "x_floor": "x floor",
+                   "x_optimum": "x optimum (same precision, runtime)", "size_mb": "MB"}
+
+
+@table("onnx-latency")
+def onnx_latency(results: Results) -> str:
+    return scenario_rows(results, "onnx-latency", LATENCY_COLUMNS)
+
+
+@table("onnx-latency-vit-base")
+def onnx_latency_vit_base(results: Results) -> str:
+    return scenario_rows(results, "onnx-latency-vit-base", LATENCY_COLUMNS)
+
+
+@table("onnx-latency-hf-forward")
+def onnx_latency_hf_forward(results: Results) -> str:
+    return scenario_rows(results, "onnx-latency-hf-forward", LATENCY_COLUMNS)
+
+
+@table("onnx-latency-targets")
+def onnx_latency_targets(results: Results) -> str:
+    """The issue's ratio targets in two runs of the same code, side by side."""
+    runs = {"onnx-latency": "12 x 8 run", "onnx-latency-5rounds": "5 x 10 run"}
+    by_run = {stem: {t["ratio"]: t for t in results[stem]["header"]["targets"]} for stem in runs}
+    first = results["onnx-latency"]["header"]["targets"]
+    rows = [{"ratio": t["ratio"], "target": t["target"],
+             **{label: f"{by_run[stem][t['ratio']]['value']:.3f} ({'yes' if by_run[stem][t['ratio']]['met'] else 'no'})"
+                for stem, label in runs.items() if t["ratio"] in by_run[stem]}} for t in first]
+    return markdown(rows) + f"\n\nFrom {' and '.join(results.source(s) for s in runs)}."
+
+
+@table("gemm-floor")
+def gemm_floor(results: Results) -> str:
+    return scenario_rows(results, "gemm-floor", {"graph": "graph", "p50_ms": "p50 ms", "p90_ms": "p90 ms",
+                                                  "gflop": "GFLOP", "gflop_per_s": "GFLOP/s"})
+
+
+@table("finetune-input-pipeline")
+def finetune_input_pipeline(results: Results) -> str:
+    data = results["finetune_input_pipeline"]
+    rows = [{"work": work, "images/s": f"{rate:,.0f}"} for work, rate in data["images_per_s"].items()]
+    return (markdown(rows) + f"\n\nFrom {results.source('finetune_input_pipeline')}: {data['source_size']} px source, "
+            f"{data['args']['size']} px model input, one thread; {machine_line(data)}.")
+
+
 if __name__ == "__main__":
     sys.exit(main())
