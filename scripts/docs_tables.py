@@ -308,21 +308,6 @@ def graph_label(key: str) -> str:
     return f"{key} (logits only)"
 
 
-@table("export-latency")
-def export_latency(results: Results) -> str:
-    data = results["export_latency"]
-    rows = [{"graph": graph_label(k), "p50 ms": f"{v['p50']:.2f}", "p90 ms": f"{v['p90']:.2f}",
-             "size MB": f"{data['size_mb'][k]:.2f}"} for k, v in data["latency_ms"].items()]
-    ratios = []
-    for k, v in data["ratios"].items():
-        limit = EXPLAIN_OVERHEAD if k.startswith("explanation overhead") else PEER_RATIO
-        ratios.append({"ratio (same run)": k, "measured": f"{v:.3f}", "target": f"<= {limit:.2f}",
-                       "met": met(v <= limit)})
-    return (markdown(rows) + "\n\n" + markdown(ratios) + f"\n\nFrom {results.source('export_latency')}: "
-            f"`{data['preset']}` at random weights, batch {data['batch']}, {data['threads']} threads; "
-            f"{machine_line(data)}.")
-
-
 @table("gradrollout-latency")
 def gradrollout_latency(results: Results) -> str:
     data = results["gradrollout_latency"]
