@@ -171,6 +171,13 @@ def finetune_pipelines_table(results: Results) -> str:
     return markdown([{"`--input-pipeline`": f"`{name}`", "what": summary} for name, summary in PIPELINES.items()])
 
 
+@table("bench-scenarios")
+def bench_scenarios_table(results: Results) -> str:
+    from bench.scenarios import scenarios
+
+    return markdown([{"scenario": f"`{name}`", "what": module.SUMMARY} for name, module in scenarios().items()])
+
+
 @table("coreml-app-keys")
 def coreml_app_keys_table(results: Results) -> str:
     from runtime.coreml import APP_KEYS, METADATA_PREFIX
