@@ -101,8 +101,8 @@ def test_manifest_check_covers_coreml_artifacts(artifacts, tmp_path):
 def gradrollout_backends(checkpoint, artifacts, tmp_path_factory):
     """Every registered backend, serving a class-specific (gradrollout) model."""
     onnx = _export(checkpoint, tmp_path_factory.mktemp("contract-onnx") / "a", "onnx", "fp32", "gradrollout")
-    folders = {"onnx": onnx, "coreml": artifacts[("coreml", "int8", "gradrollout")]}
-    backends = {name: runtime.load(folders[name]).backend for name in BACKENDS if name in folders}
+    folders = {"onnx": onnx, "openvino": onnx, "coreml": artifacts[("coreml", "int8", "gradrollout")]}
+    backends = {name: runtime.load(folders[name], backend=name).backend for name in BACKENDS if name in folders}
     backends["torch"] = BACKENDS["torch"](checkpoint, explain="gradrollout")
     assert set(backends) == set(BACKENDS), "a new backend needs a gradrollout artifact here"
     return backends
