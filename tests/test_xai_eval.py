@@ -27,7 +27,8 @@ def test_eval_checkpoint_scores_every_method(digit_checkpoint, tmp_path, capsys)
         for metric in ("perturbation-pos", "perturbation-neg", "deletion", "insertion", "pointing-game",
                        "energy-in-box", "sanity-rank-corr"):
             assert metric in row, (row["method"], metric)
-    assert "| random |" in printed and "pointing-game" in printed
+    assert "| random |" in printed and "pointing-game ↑ (chance 0." in printed
+    assert 0.1 < results["chance"]["pointing-game"] < 0.3
     for name in ("xai_report.md", "xai_methods.png", "xai_curves.png"):
         assert (tmp_path / name).stat().st_size > 0
 

@@ -79,6 +79,19 @@ def test_pointing_game_and_energy_in_box():
     assert localization.energy_in_box(half, np.array([[0, 0, 4, 8]]), (SIZE, SIZE))[0] == pytest.approx(0.5)
 
 
+POINTING_CHANCE_ATOL = 0.03  # noise maps' pointing game against the boxes' area share
+
+
+def test_noise_maps_point_at_the_box_as_often_as_it_covers_the_image():
+    loc = make_localization_set(per_digit=1, seed=5)
+    size, grid = loc.images.shape[1:3], (8, 8)  # cifar-tiny's patch grid on the 32 px canvases
+    noise = np.random.default_rng(0).random((len(loc.boxes), *grid))
+    hits = localization.pointing_hits(noise, loc.boxes, size).mean()
+    chance = localization.chance_level(loc.boxes, size)
+    assert 0.1 < chance < 0.3
+    assert abs(hits - chance) < POINTING_CHANCE_ATOL
+
+
 def test_rank_correlation():
     a = np.random.default_rng(0).random((3, 4, 4))
     assert np.allclose(sanity.rank_correlations(a, a), 1)

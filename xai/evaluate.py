@@ -13,6 +13,9 @@ from .methods.random_map import uniform_maps
 from .metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
 
 
+ARROWS = {"higher": "↑", "lower": "↓"}
+
+
 class EvalInputError(ValueError):
     """Inputs `evaluate` cannot use; every problem is listed."""
 
@@ -26,6 +29,7 @@ class EvalResult:
     curves: dict[str, dict[str, list[float]]]  # method -> curve name -> mean curve
     maps: dict[str, np.ndarray] = field(repr=False)  # method -> (B, gh, gw), for the figures
     metrics: list[str] = field(default_factory=list)  # metric names with values, table order
+    chance: dict[str, float] = field(default_factory=dict)  # metric -> score of an uninformative map
 
 
 def check_inputs(images: np.ndarray, labels: np.ndarray, boxes: np.ndarray | None) -> None:
@@ -94,14 +98,20 @@ def evaluate(subject, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray 
             row["sanity_pass"] = values["sanity-rank-corr"] < sanity.PASS_BELOW
         rows.append(row)
     names = [m for m in METRICS if any(m in r for r in rows)]
+    chance = {} if boxes is None else {"pointing-game": localization.chance_level(boxes, images.shape[1:3])}
     return EvalResult(subject=subject.name, n_images=len(images), accuracy=float((predicted == labels).mean()),
-                      rows=rows, curves=curves, maps=maps, metrics=names)
+                      rows=rows, curves=curves, maps=maps, metrics=names, chance=chance)
+
+
+def column_title(metric: str, chance: dict[str, float]) -> str:
+    """`name arrow`, plus the chance level where the metric has one (the pointing game)."""
+    title = f"{metric} {ARROWS[METRICS[metric].better]}"
+    return f"{title} (chance {chance[metric]:.3f})" if metric in chance else title
 
 
 def format_table(result: EvalResult) -> str:
     """Markdown table: one row per method, one column per metric (arrow = better direction)."""
-    arrows = {"higher": "↑", "lower": "↓"}
-    head = ["method", *[f"{m} {arrows[METRICS[m].better]}" for m in result.metrics]]
+    head = ["method", *[column_title(m, result.chance) for m in result.metrics]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result.rows:
         cells = [row["method"]]
