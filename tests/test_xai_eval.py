@@ -29,7 +29,10 @@ def test_eval_checkpoint_scores_every_method(digit_checkpoint, tmp_path, capsys)
             assert metric in row, (row["method"], metric)
     assert "| random |" in printed and "pointing-game ↑ (chance 0." in printed
     assert 0.1 < results["chance"]["pointing-game"] < 0.3
-    for name in ("xai_report.md", "xai_methods.png", "xai_curves.png"):
+    assert results["cascade_stages"] == ["head", "block 1", "block 0", "embeddings"]
+    assert results["cascade"]["edges"] == pytest.approx([1.0] * 4)  # weight-independent: never changes
+    assert [r["sanity_pass"] for r in results["rows"] if r["method"] == "edges"] == [False]
+    for name in ("xai_report.md", "xai_methods.png", "xai_curves.png", "xai_cascade.png"):
         assert (tmp_path / name).stat().st_size > 0
 
 
@@ -62,3 +65,60 @@ def test_eval_errors_are_one_line(digit_checkpoint, tmp_path, capsys, args, mess
 def test_eval_refuses_data_with_other_labels(tiny_vit, tmp_path, capsys):
     assert main(["eval", str(tiny_vit), "--data", "digits", "--out", str(tmp_path)]) == 2
     assert "differ from the model's" in capsys.readouterr().err
+
+
+def sanity_subject(folder):
+    from runtime.checkpoint import load_checkpoint
+    from xai.subjects import ModelSubject
+
+    ck = load_checkpoint(folder)
+    return ModelSubject(ck.model, ck.patch_grid, ck.n_special_tokens, ck.mean, ck.std)
+
+
+@pytest.mark.parametrize("kind, distilled", [("vit", False), ("deit", False), ("deit", True)])
+def test_randomisation_draws_every_tensor_afresh(tmp_path, kind, distilled):
+    import torch
+
+    from xai.subjects import randomisation_stages, randomise_weights
+
+    model = sanity_subject(save_tiny_checkpoint(tmp_path, kind, distilled=distilled)).model
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    stages = randomisation_stages(model)
+    assert stages[0][0] == "head" and stages[-1][0] == "embeddings"
+    randomise_weights(model)
+    unchanged = [n for n, p in model.named_parameters() if torch.allclose(p, before[n])]
+    assert not unchanged, f"not redrawn: {unchanged}"
+    constant = [n for n, p in model.named_parameters() if p.numel() > 1 and float(p.detach().std()) == 0]
+    assert not constant, f"constant after randomisation: {constant}"
+
+
+def test_cascade_randomises_from_the_top_down(tiny_vit):
+    import torch
+
+    from xai.subjects import randomisation_stages
+
+    subject = sanity_subject(tiny_vit)
+    stages = randomisation_stages(subject.model)
+    trained = dict(subject.model.named_parameters())
+    for k, (stage, step) in enumerate(subject.cascade()):
+        assert stage == stages[k][0]
+        changed = {n for n, p in step.model.named_parameters() if not torch.equal(p, trained[n])}
+        assert changed == {n for _, names in stages[:k + 1] for n in names}
+
+
+def test_sanity_maps_explain_the_trained_models_class(tiny_vit):
+    import numpy as np
+
+    from xai.evaluate import randomised_maps
+    from xai.methods import get_methods
+
+    subject = sanity_subject(tiny_vit)
+    images = np.random.default_rng(1).integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    predicted = subject.forward(images).argmax(-1)
+    methods = get_methods(["grad-rollout"])
+    stages, maps = randomised_maps(subject, images, methods, predicted)
+    assert len(stages) == len(maps) == 4
+    *_, (_, full) = subject.cascade()  # same seeds: the same fully randomised model
+    assert (full.forward(images).argmax(-1) != predicted).any()  # so the class matters
+    np.testing.assert_allclose(maps[-1]["grad-rollout"], full.explain(images, methods, predicted)["grad-rollout"])
+    assert not np.allclose(maps[-1]["grad-rollout"], full.explain(images, methods)["grad-rollout"])

@@ -75,7 +75,8 @@ def artifact_subject(folder: str, backend: str | None):
                            method_name=f"in-graph {m.explain} ({m.format} {m.precision})",
                            grid=tuple(m.patch_grid), n_special=m.n_special_tokens,
                            name=f"{m.format} {m.precision} {folder}",
-                           randomised_factory=lambda: randomised_artifact(folder, backend))
+                           randomised_factory=lambda: randomised_artifact(folder, backend),
+                           class_input=bool(m.class_input))
     return subject, tuple(m.image_size), m.labels
 
 
@@ -134,7 +135,8 @@ def run_eval(args) -> int:
     failing = [r["method"] for r in result.rows if r.get("sanity_pass") is False and not r["baseline"]]
     if failing:
         print(f"\nsanity check failed (rank correlation >= 0.5 with a randomised model): {', '.join(failing)}")
-    print(f"\nreport: {paths['report']}  figures: {paths['grid']}, {paths['curves']}")
+    figures = ", ".join(str(paths[k]) for k in ("grid", "curves", "cascade") if k in paths)
+    print(f"\nreport: {paths['report']}  figures: {figures}")
     return 0
 
 

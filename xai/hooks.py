@@ -20,6 +20,7 @@ class Capture:
     attention_grads: list[np.ndarray] | None  # d logit[target] / d attention, same shapes
     tokens: np.ndarray | None  # (B, N, D) last block's layernorm_before output
     token_grads: np.ndarray | None  # d logit[target] / d tokens
+    pixels: np.ndarray | None = None  # (B, 3, H, W) the normalised input
 
 
 def pixel_values(images: np.ndarray, mean, std) -> torch.Tensor:
@@ -66,4 +67,4 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
                    attentions=[a.detach().numpy().astype(np.float32) for a in out.attentions],
                    attention_grads=attention_grads,
                    tokens=stored["tokens"].detach().numpy().astype(np.float32),
-                   token_grads=token_grads)
+                   token_grads=token_grads, pixels=pixel_values.detach().numpy().astype(np.float32))

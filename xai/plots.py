@@ -191,3 +191,21 @@ def plot_metric_curves(curves: dict[str, dict[str, list[float]]], path: str | Pa
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=8)
     return _save(fig, path, title)
+
+
+def plot_cascade(curves: dict[str, list[float]], stages: list[str], path: str | Path, title: str = "",
+                 threshold: float = 0.5) -> Path:
+    """Cascading randomisation: per method, the rank correlation with the trained model's map as the
+    weights are randomised from the top down to each stage (the sanity threshold dashed)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.7 * len(stages) + 2.5), 3.6))
+    x = np.arange(len(stages))
+    for method, curve in curves.items():
+        ax.plot(x, curve, marker="o", label=method, linestyle="--" if method in ("random", "edges") else "-")
+    ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(x, [f"to {s}" for s in stages], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("Spearman rank correlation")
+    ax.set_ylim(-0.2, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path, title)

@@ -55,4 +55,4 @@ def patches_to_grid(row: np.ndarray, grid: tuple[int, int], n_special: int) -> n
     return (patches / np.maximum(patches.max(axis=(1, 2), keepdims=True), 1e-12)).astype(np.float32)
 
 
-from . import raw_attention, rollout, grad_rollout, gradcam, random_map  # noqa: E402,F401  (registration order = table order)
+from . import raw_attention, rollout, grad_rollout, gradcam, random_map, edges  # noqa: E402,F401  (registration order = table order)
