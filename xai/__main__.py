@@ -76,7 +76,7 @@ def artifact_subject(folder: str, backend: str | None):
                            grid=tuple(m.patch_grid), n_special=m.n_special_tokens,
                            name=f"{m.format} {m.precision} {folder}",
                            randomised_factory=lambda: randomised_artifact(folder, backend),
-                           class_input=bool(m.class_input))
+                           class_input=bool(m.class_input), mean=tuple(m.preprocessing["mean"]))
     return subject, tuple(m.image_size), m.labels
 
 

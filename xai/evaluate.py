@@ -86,8 +86,9 @@ def score_method(subject, images, labels, boxes, maps, randomised, predicted) ->
     size = images.shape[1:3]
     pos = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=True)
     neg = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=False)
-    dele = di.deletion_curve(subject.forward, images, maps, predicted)
-    ins = di.insertion_curve(subject.forward, images, maps, predicted)
+    fill = di.mean_colour(subject.mean)
+    dele = di.deletion_curve(subject.forward, images, maps, predicted, fill)
+    ins = di.insertion_curve(subject.forward, images, maps, predicted, fill)
     values = {"perturbation-pos": perturbation.perturbation_auc(pos),
               "perturbation-neg": perturbation.perturbation_auc(neg),
               "deletion": di.curve_auc(dele), "insertion": di.curve_auc(ins)}

@@ -112,6 +112,7 @@ class GraphSubject:
     name: str
     randomised_factory: Callable[[], "GraphSubject"] | None = None
     class_input: bool = False  # the graph explains a class it is given (gradrollout); else one map for all
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # its normalisation mean (the deletion colour)
 
     def forward(self, images: np.ndarray) -> np.ndarray:
         return self.run(images, None)["probs"]
