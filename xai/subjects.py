@@ -75,11 +75,11 @@ class ModelSubject:
 
     def explain(self, images: np.ndarray, methods: list[Method], targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each method's maps `(B, gh, gw)` for `targets` (None: the predicted classes)."""
-        gradients = any(m.gradients for m in methods)
+        gradients, relevance = any(m.gradients for m in methods), any(m.relevance for m in methods)
         out = {m.name: [] for m in methods}
         for i in range(0, len(images), self.batch):
             chunk = None if targets is None else targets[i:i + self.batch]
-            cap = capture(self.model, self.pixels(images[i:i + self.batch]), chunk, gradients)
+            cap = capture(self.model, self.pixels(images[i:i + self.batch]), chunk, gradients, relevance)
             for m in methods:
                 out[m.name].append(m(cap, self.grid, self.n_special))
         return {name: np.concatenate(maps) for name, maps in out.items()}
