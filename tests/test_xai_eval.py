@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import save_tiny_checkpoint
@@ -122,3 +123,61 @@ def test_sanity_maps_explain_the_trained_models_class(tiny_vit):
     assert (full.forward(images).argmax(-1) != predicted).any()  # so the class matters
     np.testing.assert_allclose(maps[-1]["grad-rollout"], full.explain(images, methods, predicted)["grad-rollout"])
     assert not np.allclose(maps[-1]["grad-rollout"], full.explain(images, methods)["grad-rollout"])
+
+
+IMAGENET_LIKE = ["tench", "crane", "goldfish", "crane"]  # model order, with a repeated name as ImageNet has
+WNIDS = ["n01440764", "n02012849", "n01443537", "n03126707"]  # folder names, sorted differently
+
+
+@pytest.fixture(scope="module")
+def imagenet_like(tmp_path_factory):
+    from conftest import write_image_folder
+
+    root = tmp_path_factory.mktemp("imagenet-like")
+    write_image_folder(root / "val", labels=WNIDS, per_class=3, size=(32, 32))
+    (root / "LOC_synset_mapping.txt").write_text("".join(f"{w} {n}\n" for w, n in zip(WNIDS, IMAGENET_LIKE)))
+    checkpoint = save_tiny_checkpoint(root / "model", "vit", labels=IMAGENET_LIKE)
+    return root, checkpoint
+
+
+def test_eval_reads_an_imagenet_style_folder_whole_through_a_label_map(imagenet_like, tmp_path):
+    from finetune.eval_data import load_eval_folder
+
+    root, checkpoint = imagenet_like
+    images = load_eval_folder(root / "val", IMAGENET_LIKE, root / "LOC_synset_mapping.txt")
+    assert len(images) == 12  # the whole folder: no hold-out split
+    assert sorted(set(images.targets.tolist())) == [0, 1, 2, 3] and images[0][1] == WNIDS.index(sorted(WNIDS)[0])
+    assert main(["eval", str(checkpoint), "--data", str(root / "val"),
+                 "--label-map", str(root / "LOC_synset_mapping.txt"), "--methods", "rollout", "--no-sanity", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "xai_results.json").read_text())["n_images"] == 12
+
+
+def test_folders_named_as_labels_map_by_name_in_the_models_order(tmp_path):
+    from conftest import write_image_folder
+    from finetune.eval_data import load_eval_folder
+
+    write_image_folder(tmp_path / "data", labels=["apple", "zebra"], per_class=2)
+    images = load_eval_folder(tmp_path / "data", ["zebra", "apple"])
+    assert images.targets.tolist() == [1, 1, 0, 0]  # apple is the model's class 1
+
+
+def test_unmatched_or_repeated_folder_names_are_one_line_errors(imagenet_like, tmp_path, capsys):
+    from conftest import write_image_folder
+
+    root, checkpoint = imagenet_like
+    write_image_folder(tmp_path / "data", labels=["tench", "crane", "shark"], per_class=1)
+    assert main(["eval", str(checkpoint), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "'crane' (repeated among the model's labels)" in err and "'shark' (not one of" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_limit_samples_every_class_with_a_seed():
+    from finetune.eval_data import sample_across_classes
+
+    targets = np.repeat(np.arange(4), 10)  # class order, as folders list them
+    picked = sample_across_classes(targets, 8, seed=0)
+    assert np.bincount(targets[picked], minlength=4).tolist() == [2, 2, 2, 2]
+    assert np.array_equal(picked, sample_across_classes(targets, 8, seed=0))
+    assert not np.array_equal(picked, sample_across_classes(targets, 8, seed=1))
+    assert len(sample_across_classes(targets, 100)) == 40

@@ -225,7 +225,8 @@ def reference_relevance(model, x, targets):
     r = torch.zeros_like(t)
     if hasattr(model, "cls_classifier"):
         rc, rd = residual(model.cls_classifier(t[:, 0]) / 2, model.distillation_classifier(t[:, 1]) / 2, one_hot)
-        r[:, 0], r[:, 1] = z_plus(t[:, 0], model.cls_classifier.weight, rc), z_plus(t[:, 1], model.distillation_classifier.weight, rd)
+        r[:, 0] = z_plus(t[:, 0], model.cls_classifier.weight, rc)
+        r[:, 1] = z_plus(t[:, 1], model.distillation_classifier.weight, rd)
     else:
         r[:, 0] = z_plus(t[:, 0], model.classifier.weight, one_hot)
     attention = []

@@ -23,5 +23,6 @@ def transformer_attribution_map(capture, grid: tuple[int, int], n_special: int) 
 
 
 register_method(Method(
-    name="transformer-attribution", summary="LRP relevance of each attention map x its gradient (+), head mean, rollout",
+    name="transformer-attribution",
+    summary="LRP relevance of each attention map x its gradient (+), head mean, rollout",
     paper="https://arxiv.org/abs/2012.09838", gradients=True, fn=transformer_attribution_map, relevance=True))
