@@ -138,26 +138,38 @@ def column_title(metric: str, chance: dict[str, float]) -> str:
     return f"{title} (chance {chance[metric]:.3f})" if metric in chance else title
 
 
-def format_table(result: EvalResult) -> str:
-    """Markdown table: one row per method, one column per metric (arrow = better direction)."""
-    head = ["method", *[column_title(m, result.chance) for m in result.metrics]]
+def markdown_table(data: dict) -> str:
+    """Markdown table from an `xai_results.json`-shaped dict (`rows`, `metrics`, `chance`): one
+    row per method, one column per metric (arrow = better direction). The CLI, the report and
+    the docs' tables (`scripts/xai_tables.py`) all print through here."""
+    chance = data.get("chance", {})
+    head = ["method", *[column_title(m, chance) for m in data["metrics"]]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in result.rows:
+    for row in data["rows"]:
         cells = [row["method"]]
-        for m in result.metrics:
+        for m in data["metrics"]:
             v = row.get(m)
             cells.append("n/a" if v is None else f"{v:.2f}" if m.startswith("perturbation") else f"{v:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def format_cascade(result: EvalResult) -> str:
-    """Markdown table of the cascading randomisation: one row per method, one column per stage
-    (randomised from the top down to it), the mean Spearman correlation with the trained map."""
-    head = ["method", *[f"to {s}" for s in result.cascade_stages]]
+def cascade_table(data: dict) -> str:
+    """Markdown table of the cascading randomisation from an `xai_results.json`-shaped dict: one
+    row per method, one column per stage (randomised from the top down to it), the mean Spearman
+    correlation with the trained model's map."""
+    head = ["method", *[f"to {s}" for s in data["cascade_stages"]]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join([name, *(f"{v:.3f}" for v in curve)]) + " |" for name, curve in result.cascade.items()]
+    lines += ["| " + " | ".join([name, *(f"{v:.3f}" for v in curve)]) + " |" for name, curve in data["cascade"].items()]
     return "\n".join(lines)
+
+
+def format_table(result: EvalResult) -> str:
+    return markdown_table(vars(result))
+
+
+def format_cascade(result: EvalResult) -> str:
+    return cascade_table(vars(result))
 
 
 def report_lines(result: EvalResult, command: str) -> list[str]:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .rollout import readout_rows
+
 
 @dataclass(frozen=True)
 class Capture:
@@ -22,6 +24,7 @@ class Capture:
     token_grads: np.ndarray | None  # d logit[target] / d tokens
     pixels: np.ndarray | None = None  # (B, 3, H, W) the normalised input
     attention_relevance: list[np.ndarray] | None = None  # per layer (B, heads, N, N), LRP (`xai.lrp`)
+    readout: tuple[int, ...] = (0,)  # token rows the logit reads (CLS; and distillation, distilled DeiT)
 
 
 def pixel_values(images: np.ndarray, mean, std) -> torch.Tensor:
@@ -67,6 +70,7 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
         token_grads = grads[-1].numpy().astype(np.float32)
     relevances = lrp_attention_relevance(model, pixel_values, chosen, out.attentions) if relevance else None
     return Capture(logits=logits.numpy(), targets=chosen.numpy(), attention_relevance=relevances,
+                   readout=readout_rows(model),
                    attentions=[a.detach().numpy().astype(np.float32) for a in out.attentions],
                    attention_grads=attention_grads,
                    tokens=stored["tokens"].detach().numpy().astype(np.float32),

@@ -34,10 +34,12 @@ register_method(Method(
     paper="https://arxiv.org/abs/1610.02391", gradients=True, fn=gradcam_map))
 
 
-def gradcam_attention(attention: np.ndarray, grad: np.ndarray, n_special: int) -> np.ndarray:
-    """Last layer's `(B, heads, N, N)` attention and gradient -> CLS-row relevance `(B, N)`."""
-    a, g = attention[:, :, 0, n_special:].astype(np.float64), grad[:, :, 0, n_special:].astype(np.float64)
-    cam = np.clip((a * g.mean(axis=2, keepdims=True)).mean(axis=1), 0, None)  # (B, N - n_special)
+def gradcam_attention(attention: np.ndarray, grad: np.ndarray, n_special: int, readout=(0,)) -> np.ndarray:
+    """Last layer's `(B, heads, N, N)` attention and gradient -> relevance `(B, N)` of the
+    `readout` rows (CLS; and distillation for a distilled DeiT, averaged)."""
+    rows = list(readout)
+    a, g = attention[:, :, rows, n_special:].astype(np.float64), grad[:, :, rows, n_special:].astype(np.float64)
+    cam = np.clip((a * g.mean(axis=3, keepdims=True)).mean(axis=(1, 2)), 0, None)  # (B, N - n_special)
     return np.concatenate([np.zeros((len(cam), n_special)), cam], axis=1)
 
 
@@ -45,4 +47,4 @@ register_method(Method(
     name="gradcam-attn", summary="Grad-CAM on the last attention map's CLS row (Chefer et al.'s baseline)",
     paper="https://arxiv.org/abs/2012.09838", gradients=True,
     fn=lambda cap, grid, n_special: patches_to_grid(
-        gradcam_attention(cap.attentions[-1], cap.attention_grads[-1], n_special), grid, n_special)))
+        gradcam_attention(cap.attentions[-1], cap.attention_grads[-1], n_special, cap.readout), grid, n_special)))

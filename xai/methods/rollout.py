@@ -17,9 +17,10 @@ for _name, _fusion, _discard in VARIANTS:
     register_method(Method(
         name=_name, summary=f"head {_fusion}, discard {_discard:.0%}, + identity, product over layers",
         paper="https://arxiv.org/abs/2005.00928", gradients=False,
-        fn=lambda cap, grid, n_special, f=_fusion, d=_discard: rollout_map(cap.attentions, grid, n_special, f, d)))
+        fn=lambda cap, grid, n_special, f=_fusion, d=_discard: rollout_map(cap.attentions, grid, n_special, f, d,
+                                                                           cap.readout)))
 
 register_method(Method(
     name="rollout-from-1", summary="head mean, + identity, product over layers 1.. (Chefer et al.'s baseline)",
     paper="https://arxiv.org/abs/2005.00928", gradients=False,
-    fn=lambda cap, grid, n_special: rollout_map(cap.attentions[1:], grid, n_special)))
+    fn=lambda cap, grid, n_special: rollout_map(cap.attentions[1:], grid, n_special, readout=cap.readout)))

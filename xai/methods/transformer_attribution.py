@@ -18,7 +18,7 @@ from .grad_rollout import grad_rollout_row
 
 def transformer_attribution_map(capture, grid: tuple[int, int], n_special: int) -> np.ndarray:
     """`Capture` with gradients and attention relevance -> `(B, gh, gw)`, max 1."""
-    row = grad_rollout_row(capture.attention_relevance, capture.attention_grads)
+    row = grad_rollout_row(capture.attention_relevance, capture.attention_grads, capture.readout)
     return patches_to_grid(row, grid, n_special)
 
 
