@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from xai.methods.grad_rollout import grad_rollout_step_torch
+from xai.rollout import readout_rows
 
 SUPPORTED_ACTIVATIONS = ("gelu",)  # exact (erf) GELU, the activation of ViT and DeiT checkpoints
 # The backward pass runs on the logit's gradient times GRAD_SCALE (a power of two, so exact), and
@@ -62,7 +63,7 @@ class RelevanceViT(nn.Module):
         self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads
         n = grid[0] * grid[1] + n_special
         start = torch.zeros(1, 1, n)
-        start[..., 0] = 1
+        start[..., list(readout_rows(model))] = 1.0 / len(readout_rows(model))  # CLS (and distillation) row
         self.register_buffer("start", start)
 
     # no shape arithmetic in the traced graph (Core ML's converter cannot fold it): constant head sizes

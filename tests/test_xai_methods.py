@@ -69,15 +69,16 @@ def reference_gradients(model, x, targets):
     return logits.detach().numpy(), [g.numpy() for g in grads[:-1]], grads[-1].numpy()
 
 
-def explicit_grad_rollout(attentions, grads, n_special):
-    """R = I; R <- R + mean_h((grad * A)+) R per layer, first layer first; CLS row, patches, max 1."""
+def explicit_grad_rollout(attentions, grads, n_special, rows=(0,)):
+    """R = I; R <- R + mean_h((grad * A)+) R per layer, first layer first; the mean of the `rows`
+    (the CLS row), patches, max 1."""
     n = attentions[0].shape[-1]
     result = []
     for b in range(attentions[0].shape[0]):
         r = np.eye(n)
         for a, g in zip(attentions, grads):
             r = r + np.clip(g[b] * a[b], 0, None).mean(0) @ r
-        row = r[0, n_special:]
+        row = r[list(rows)].mean(0)[n_special:]
         result.append(row / row.max())
     return np.stack(result).reshape(-1, *GRID)
 
@@ -290,3 +291,19 @@ def test_chefer_baselines_follow_their_code(checkpoint):
     row = rollout(cap.attentions[1:])[:, 0, ns:].reshape(-1, *GRID)
     np.testing.assert_allclose(METHODS["rollout-from-1"](cap, GRID, ns), row / row.max(axis=(1, 2), keepdims=True),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_distilled_deit_is_explained_by_both_tokens_its_logit_reads(tmp_path):
+    """Its logit is the mean of the CLS and distillation heads: the maps read both rows, averaged."""
+    from conftest import save_tiny_checkpoint
+    from xai.rollout import rollout
+
+    ck = load(save_tiny_checkpoint(tmp_path, "deit", distilled=True, seed=2))
+    cap = capture(ck.model, pixels(), np.array([0, 1, 2]), relevance=True)
+    assert cap.readout == (0, 1)
+    rows = rollout(cap.attentions)[:, :2, 2:].mean(1).reshape(-1, *GRID)
+    np.testing.assert_allclose(METHODS["rollout"](cap, GRID, 2), rows / rows.max(axis=(1, 2), keepdims=True),
+                               rtol=1e-5, atol=1e-6)
+    for name, attentions in (("grad-rollout", cap.attentions), ("transformer-attribution", cap.attention_relevance)):
+        expected = explicit_grad_rollout(attentions, cap.attention_grads, 2, rows=(0, 1))
+        np.testing.assert_allclose(METHODS[name](cap, GRID, 2), expected, rtol=1e-5, atol=1e-6)
