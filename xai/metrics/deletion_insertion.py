@@ -45,18 +45,30 @@ def blurred(images: np.ndarray, fill: np.ndarray) -> np.ndarray:
     return (centred + fill).round().clip(0, 255).astype(np.uint8)
 
 
+MIN_BATCH = 64  # images per forward call: small batches stack several steps into one call
+
+
 def _curve(forward: Forward, start: np.ndarray, end: np.ndarray, order: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Probability of `classes` `(steps + 1, B)` while pixels change from `start` to `end` in `order`."""
+    """Probability of `classes` `(steps + 1, B)` while pixels change from `start` to `end` in `order`.
+    Steps are forwarded together in groups of about `MIN_BATCH` images (one step per call for large B)."""
     b, h, w, c = start.shape
-    rows = np.arange(b)
     current, source = start.reshape(b, h * w, c).copy(), end.reshape(b, h * w, c)
     bounds = np.linspace(0, h * w, n_steps((h, w)) + 1).round().astype(int)
-    probs = [forward(start)[rows, classes]]
+    frames, probs, per_call = [start], [], max(1, MIN_BATCH // b)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         idx = order[:, lo:hi, None]
         np.put_along_axis(current, idx, np.take_along_axis(source, idx, axis=1), axis=1)
-        probs.append(forward(current.reshape(b, h, w, c))[rows, classes])
-    return np.stack(probs).astype(np.float64)
+        frames.append(current.reshape(b, h, w, c).copy())
+        if len(frames) >= per_call:
+            probs += _class_probs(forward, frames, classes)
+            frames = []
+    return np.stack(probs + (_class_probs(forward, frames, classes) if frames else [])).astype(np.float64)
+
+
+def _class_probs(forward: Forward, frames: list[np.ndarray], classes: np.ndarray) -> list[np.ndarray]:
+    """One forward of the stacked frames (each `(B, H, W, 3)`) -> each frame's `classes` probability `(B,)`."""
+    probs = forward(np.concatenate(frames)).reshape(len(frames), len(classes), -1)
+    return list(probs[:, np.arange(len(classes)), classes])
 
 
 def deletion_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray,
