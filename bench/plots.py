@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xai.plots import _pyplot
+from xai.plots import pyplot
 
 
 def plot_accuracy_vs_latency(rows: list[dict], path: Path, title: str = "") -> Path | None:
     timed = [r for r in rows if r.get("latency_ms_p50") and r.get("accuracy") is not None]
     if not timed:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for r in timed:
         marker = {"none": "s", "gradrollout": "^"}.get(r.get("explain"), "o")
@@ -35,7 +35,7 @@ def plot_latency_breakdown(rows: list[dict], path: Path) -> Path | None:
     timed = [r for r in rows if r.get("latency_ms_p50")]
     if not timed:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(timed) + 2), 4.5))
     for i, r in enumerate(timed):
         base = plain.get((r["backend"], r["precision"])) if r.get("explain") != "none" and not r.get("peer") else None

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from xai.methods.grad_rollout import grad_rollout_step_torch
+from xai.rollout import readout_rows
 
 SUPPORTED_ACTIVATIONS = ("gelu",)  # exact (erf) GELU, the activation of ViT and DeiT checkpoints
 # The backward pass runs on the logit's gradient times GRAD_SCALE (a power of two, so exact), and
@@ -62,7 +63,8 @@ class RelevanceViT(nn.Module):
         self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads
         self.tokens = grid[0] * grid[1] + n_special
         start = torch.zeros(1, 1, self.tokens)  # broadcast over the batch by the first rollout step
-        start[..., 0] = 1
+        rows = list(readout_rows(model))
+        start[..., rows] = 1.0 / len(rows)  # the CLS (and distillation) row the logit reads
         self.register_buffer("start", start)
         n_heads = 2 if self.distilled else 1  # tokens that feed a classifier: CLS (and distillation)
         self.register_buffer("head_tokens", torch.eye(self.tokens, n_heads))  # (N, n_heads) placement

@@ -13,7 +13,7 @@ import copy
 import torch
 from torch import nn
 
-from xai.rollout import rollout_cls_torch, rollout_start
+from xai.rollout import readout_rows, rollout_cls_torch, rollout_start
 
 from ._backward import RelevanceViT
 from ._forward import PackedViT
@@ -50,7 +50,8 @@ class ExplainedViT(nn.Module):
         self.register_buffer("mean", torch.tensor(checkpoint.mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.explain, self.input_kind = explain, input_kind
         self.grid, self.n_special = tuple(checkpoint.patch_grid), checkpoint.n_special_tokens
-        self.register_buffer("rollout_start", rollout_start(self.grid[0] * self.grid[1] + self.n_special))
+        self.register_buffer("rollout_start", rollout_start(self.grid[0] * self.grid[1] + self.n_special,
+                                                            readout=readout_rows(self.model)))
         self.relevance = RelevanceViT(self.model, self.n_special, self.grid) if explain == "gradrollout" else None
         n_tokens = self.grid[0] * self.grid[1] + self.n_special
         onnx_forward = input_kind == "uint8_nhwc" and explain != "gradrollout"

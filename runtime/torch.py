@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from xai.errors import ToolkitError
-from xai.rollout import rollout_map
+from xai.rollout import readout_rows, rollout_map
 
 from .backend import Backend, register_backend
 from .checkpoint import load_checkpoint
@@ -67,7 +67,8 @@ def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout",
     result = {"logits": out.logits.numpy(), "probs": out.logits.softmax(-1).numpy()}
     if explain != "none":
         attentions = [a.numpy() for a in out.attentions]
-        result["rollout"] = rollout_map(attentions, checkpoint.patch_grid, checkpoint.n_special_tokens)
+        result["rollout"] = rollout_map(attentions, checkpoint.patch_grid, checkpoint.n_special_tokens,
+                                        readout=readout_rows(checkpoint.model))
         if explain == "attentions":
             result.update({f"attention_{i}": a for i, a in enumerate(attentions)})
     return result

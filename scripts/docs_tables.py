@@ -491,5 +491,36 @@ def finetune_input_pipeline(results: Results) -> str:
             f"{data['args']['size']} px model input, one thread; {machine_line(data)}.")
 
 
+# ---------------------------------------------------------------------------------- xai eval
+def xai_metrics(results: Results, stem: str) -> str:
+    """`python -m xai eval`'s xai_results.json: its command, accuracy and every method x metric."""
+    from xai.evaluate import markdown_table
+
+    data = results[stem]
+    return (f"`{data['command']}`: {data['n_images']} images, model accuracy on them {data['accuracy']:.4f}.\n\n"
+            + markdown_table(data) + f"\n\nFrom {results.source(stem)}.")
+
+
+def xai_cascade(results: Results, stem: str) -> str:
+    from xai.evaluate import cascade_table
+
+    return cascade_table(results[stem]) + f"\n\nFrom {results.source(stem)}."
+
+
+for _stem in ("xai-demo-digits", "xai-loc-cifar-tiny"):
+    table(_stem)(lambda results, stem=_stem: xai_metrics(results, stem))
+    table(f"{_stem}-cascade")(lambda results, stem=_stem: xai_cascade(results, stem))
+
+
+@table("distilled-readout")
+def distilled_readout(results: Results) -> str:
+    data = results["distilled_readout"]
+    cls, both = data["cls_row"], data["cls_and_distillation_rows"]
+    rows = [{"method": f"`{name}`", **{f"{metric}: CLS row / both rows": f"{cls[name][metric]:.3f} / {both[name][metric]:.3f}"
+                                        for metric in cls[name]}} for name in cls]
+    return (markdown(rows) + f"\n\nFrom {results.source('distilled_readout')}: `{data['command']}`, "
+            f"{data['n_images']} test digits, model accuracy {data['accuracy']:.4f}.")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from conftest import save_tiny_checkpoint
@@ -27,8 +28,12 @@ def test_eval_checkpoint_scores_every_method(digit_checkpoint, tmp_path, capsys)
         for metric in ("perturbation-pos", "perturbation-neg", "deletion", "insertion", "pointing-game",
                        "energy-in-box", "sanity-rank-corr"):
             assert metric in row, (row["method"], metric)
-    assert "| random |" in printed and "pointing-game" in printed
-    for name in ("xai_report.md", "xai_methods.png", "xai_curves.png"):
+    assert "| random |" in printed and "pointing-game ↑ (chance 0." in printed
+    assert 0.1 < results["chance"]["pointing-game"] < 0.3
+    assert results["cascade_stages"] == ["head", "block 1", "block 0", "embeddings"]
+    assert results["cascade"]["edges"] == pytest.approx([1.0] * 4)  # weight-independent: never changes
+    assert [r["sanity_pass"] for r in results["rows"] if r["method"] == "edges"] == [False]
+    for name in ("xai_report.md", "xai_methods.png", "xai_curves.png", "xai_cascade.png"):
         assert (tmp_path / name).stat().st_size > 0
 
 
@@ -47,7 +52,7 @@ def test_eval_artifact_scores_its_in_graph_map(digit_checkpoint, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--methods", "rollout,lrp"], "unknown method(s) lrp"),
     (["--limit", "0"], "--limit must be >= 1"),
-    (["--data", "digits", "--limit", "3"], None),  # fine: same labels, no boxes
+    (["--data", "digits", "--limit", "3", "--methods", "rollout"], None),  # fine: same labels, no boxes
 ])
 def test_eval_errors_are_one_line(digit_checkpoint, tmp_path, capsys, args, message):
     code = main(["eval", str(digit_checkpoint), "--out", str(tmp_path), "--no-sanity", *args])
@@ -61,3 +66,118 @@ def test_eval_errors_are_one_line(digit_checkpoint, tmp_path, capsys, args, mess
 def test_eval_refuses_data_with_other_labels(tiny_vit, tmp_path, capsys):
     assert main(["eval", str(tiny_vit), "--data", "digits", "--out", str(tmp_path)]) == 2
     assert "differ from the model's" in capsys.readouterr().err
+
+
+def sanity_subject(folder):
+    from runtime.checkpoint import load_checkpoint
+    from xai.subjects import ModelSubject
+
+    ck = load_checkpoint(folder)
+    return ModelSubject(ck.model, ck.patch_grid, ck.n_special_tokens, ck.mean, ck.std)
+
+
+@pytest.mark.parametrize("kind, distilled", [("vit", False), ("deit", False), ("deit", True)])
+def test_randomisation_draws_every_tensor_afresh(tmp_path, kind, distilled):
+    import torch
+
+    from xai.subjects import randomisation_stages, randomise_weights
+
+    model = sanity_subject(save_tiny_checkpoint(tmp_path, kind, distilled=distilled)).model
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    stages = randomisation_stages(model)
+    assert stages[0][0] == "head" and stages[-1][0] == "embeddings"
+    randomise_weights(model)
+    unchanged = [n for n, p in model.named_parameters() if torch.allclose(p, before[n])]
+    assert not unchanged, f"not redrawn: {unchanged}"
+    constant = [n for n, p in model.named_parameters() if p.numel() > 1 and float(p.detach().std()) == 0]
+    assert not constant, f"constant after randomisation: {constant}"
+
+
+def test_cascade_randomises_from_the_top_down(tiny_vit):
+    import torch
+
+    from xai.subjects import randomisation_stages
+
+    subject = sanity_subject(tiny_vit)
+    stages = randomisation_stages(subject.model)
+    trained = dict(subject.model.named_parameters())
+    for k, (stage, step) in enumerate(subject.cascade()):
+        assert stage == stages[k][0]
+        changed = {n for n, p in step.model.named_parameters() if not torch.equal(p, trained[n])}
+        assert changed == {n for _, names in stages[:k + 1] for n in names}
+
+
+def test_sanity_maps_explain_the_trained_models_class(tiny_vit):
+    import numpy as np
+
+    from xai.evaluate import randomised_maps
+    from xai.methods import get_methods
+
+    subject = sanity_subject(tiny_vit)
+    images = np.random.default_rng(1).integers(0, 256, (12, 32, 32, 3), dtype=np.uint8)
+    predicted = subject.forward(images).argmax(-1)
+    methods = get_methods(["grad-rollout"])
+    stages, maps = randomised_maps(subject, images, methods, predicted)
+    assert len(stages) == len(maps) == 4
+    *_, (_, full) = subject.cascade()  # same seeds: the same fully randomised model
+    assert (full.forward(images).argmax(-1) != predicted).any()  # so the class matters
+    np.testing.assert_allclose(maps[-1]["grad-rollout"], full.explain(images, methods, predicted)["grad-rollout"])
+    assert not np.allclose(maps[-1]["grad-rollout"], full.explain(images, methods)["grad-rollout"])
+
+
+IMAGENET_LIKE = ["tench", "crane", "goldfish", "crane"]  # model order, with a repeated name as ImageNet has
+WNIDS = ["n01440764", "n02012849", "n01443537", "n03126707"]  # folder names, sorted differently
+
+
+@pytest.fixture(scope="module")
+def imagenet_like(tmp_path_factory):
+    from conftest import write_image_folder
+
+    root = tmp_path_factory.mktemp("imagenet-like")
+    write_image_folder(root / "val", labels=WNIDS, per_class=3, size=(32, 32))
+    (root / "LOC_synset_mapping.txt").write_text("".join(f"{w} {n}\n" for w, n in zip(WNIDS, IMAGENET_LIKE)))
+    checkpoint = save_tiny_checkpoint(root / "model", "vit", labels=IMAGENET_LIKE)
+    return root, checkpoint
+
+
+def test_eval_reads_an_imagenet_style_folder_whole_through_a_label_map(imagenet_like, tmp_path):
+    from finetune.eval_data import load_eval_folder
+
+    root, checkpoint = imagenet_like
+    images = load_eval_folder(root / "val", IMAGENET_LIKE, root / "LOC_synset_mapping.txt")
+    assert len(images) == 12  # the whole folder: no hold-out split
+    assert sorted(set(images.targets.tolist())) == [0, 1, 2, 3] and images[0][1] == WNIDS.index(sorted(WNIDS)[0])
+    assert main(["eval", str(checkpoint), "--data", str(root / "val"),
+                 "--label-map", str(root / "LOC_synset_mapping.txt"), "--methods", "rollout", "--no-sanity", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "xai_results.json").read_text())["n_images"] == 12
+
+
+def test_folders_named_as_labels_map_by_name_in_the_models_order(tmp_path):
+    from conftest import write_image_folder
+    from finetune.eval_data import load_eval_folder
+
+    write_image_folder(tmp_path / "data", labels=["apple", "zebra"], per_class=2)
+    images = load_eval_folder(tmp_path / "data", ["zebra", "apple"])
+    assert images.targets.tolist() == [1, 1, 0, 0]  # apple is the model's class 1
+
+
+def test_unmatched_or_repeated_folder_names_are_one_line_errors(imagenet_like, tmp_path, capsys):
+    from conftest import write_image_folder
+
+    root, checkpoint = imagenet_like
+    write_image_folder(tmp_path / "data", labels=["tench", "crane", "shark"], per_class=1)
+    assert main(["eval", str(checkpoint), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "'crane' (repeated among the model's labels)" in err and "'shark' (not one of" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_limit_samples_every_class_with_a_seed():
+    from finetune.eval_data import sample_across_classes
+
+    targets = np.repeat(np.arange(4), 10)  # class order, as folders list them
+    picked = sample_across_classes(targets, 8, seed=0)
+    assert np.bincount(targets[picked], minlength=4).tolist() == [2, 2, 2, 2]
+    assert np.array_equal(picked, sample_across_classes(targets, 8, seed=0))
+    assert not np.array_equal(picked, sample_across_classes(targets, 8, seed=1))
+    assert len(sample_across_classes(targets, 100)) == 40

@@ -49,21 +49,52 @@ def test_perturbation_rewards_the_map_that_finds_the_evidence():
     assert perturbation.perturbation_auc(neg) == pytest.approx(90.0)  # never removed: accuracy 1 throughout
 
 
-def test_deletion_and_insertion_curves():
-    forward, classes = key_pixel_model(), np.ones(4, int)
-    good, bad = map_ranking_key(True), map_ranking_key(False)
-    dele_good = di.deletion_curve(forward, white(), good, classes)
-    assert dele_good.shape == (di.N_STEPS + 1, 4) and np.allclose(dele_good[1:], 0.1)
-    assert di.curve_auc(dele_good) < di.curve_auc(di.deletion_curve(forward, white(), bad, classes))
-    ins_good = di.insertion_curve(forward, np.zeros((4, SIZE, SIZE, 3), np.uint8) + white(), good, classes)
-    assert di.curve_auc(ins_good) >= di.curve_auc(di.insertion_curve(forward, white(), bad, classes))
+FILL = np.array([128, 100, 80], np.uint8)  # the synthetic model's mean colour
+REGION = (slice(8, 16), slice(16, 24))  # where its evidence lies: patches (2..3, 4..5) of 4 px
 
 
-def test_insertion_starts_from_a_blur():
-    image = np.zeros((1, 32, 32, 3), np.uint8)
+def region_evidence_model(images):
+    """Class 1's probability grows with the evidence region's contrast: how far its pixels stray
+    from the mean colour (what deletion removes and the blur flattens); class 0 otherwise."""
+    contrast = np.abs(images[:, REGION[0], REGION[1]].astype(np.float64) - FILL).mean(axis=(1, 2, 3))
+    p1 = 1 - np.exp(-contrast / 20)
+    return np.stack([1 - p1, p1], axis=1)
+
+
+def evidence_maps(n=8, seed=0):
+    """Patch maps (8 x 8 on 32 px images): the region marked, its inverse, and uniform noise."""
+    rng = np.random.default_rng(seed)
+    correct = 0.1 * rng.random((n, 8, 8))
+    correct[:, 2:4, 4:6] = 1
+    return {"correct": correct, "inverted": 1 - correct, "random": rng.random((n, 8, 8))}
+
+
+def test_deletion_and_insertion_rank_a_correct_map_above_random_above_an_inverted_one():
+    rng = np.random.default_rng(1)
+    images = np.clip(FILL + rng.uniform(-100, 100, (8, 32, 32, 3)), 0, 255).astype(np.uint8)
+    classes = np.ones(8, int)
+    auc = {kind: {name: di.curve_auc(curve(region_evidence_model, images, m, classes, FILL))
+                  for name, m in evidence_maps().items()}
+           for kind, curve in (("deletion", di.deletion_curve), ("insertion", di.insertion_curve))}
+    assert auc["deletion"]["correct"] < auc["deletion"]["random"] < auc["deletion"]["inverted"], auc
+    assert auc["insertion"]["correct"] > auc["insertion"]["random"] > auc["insertion"]["inverted"], auc
+
+
+def test_deletion_uses_rises_step_and_the_mean_colour():
+    images = white(2)
+    curve = di.deletion_curve(key_pixel_model(), images, map_ranking_key(True, n=2), np.ones(2, int), FILL)
+    assert curve.shape == (SIZE + 1, 2)  # one row's worth of pixels per step
+    assert np.allclose(curve[0], 0.9) and np.allclose(curve[1:], 0.9)  # the mean colour still lights the key
+
+
+def test_insertion_starts_from_a_blur_with_a_truncated_kernel():
+    image = np.zeros((1, 32, 32, 3), np.uint8) + FILL
     image[0, 16, 16] = 255
-    out = di.blurred(image)
-    assert out[0, 16, 16, 0] < 255 and out[0, 14, 16, 0] > 0
+    out = di.blurred(image, FILL.astype(float))
+    radius = len(di.blur_kernel(32)) // 2
+    assert out[0, 16, 16, 0] < 255 and out[0, 16 - radius, 16, 0] > FILL[0]
+    assert (out[0, 16 - radius - 1, :, :] == FILL).all()  # nothing beyond the kernel's radius
+    assert (di.blurred(np.zeros((1, 32, 32, 3), np.uint8) + FILL, FILL.astype(float)) == FILL).all()  # border: mean
 
 
 def test_pointing_game_and_energy_in_box():
@@ -77,6 +108,19 @@ def test_pointing_game_and_energy_in_box():
     assert energy[0] == pytest.approx(1.0) and energy[1] == pytest.approx(0.0)
     half = np.ones((1, SIZE, SIZE), np.float32)
     assert localization.energy_in_box(half, np.array([[0, 0, 4, 8]]), (SIZE, SIZE))[0] == pytest.approx(0.5)
+
+
+POINTING_CHANCE_ATOL = 0.03  # noise maps' pointing game against the boxes' area share
+
+
+def test_noise_maps_point_at_the_box_as_often_as_it_covers_the_image():
+    loc = make_localization_set(per_digit=1, seed=5)
+    size, grid = loc.images.shape[1:3], (8, 8)  # cifar-tiny's patch grid on the 32 px canvases
+    noise = np.random.default_rng(0).random((len(loc.boxes), *grid))
+    hits = localization.pointing_hits(noise, loc.boxes, size).mean()
+    chance = localization.chance_level(loc.boxes, size)
+    assert 0.1 < chance < 0.3
+    assert abs(hits - chance) < POINTING_CHANCE_ATOL
 
 
 def test_rank_correlation():

@@ -29,7 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "its test split is used; digits-clutter adds the pointing game")
     p.add_argument("--methods", default=None,
                    help=f"comma-separated, for a checkpoint (default: all): {', '.join(METHODS)}")
-    p.add_argument("--limit", type=int, default=500, help="evaluate the first N test images")
+    p.add_argument("--limit", type=int, default=500,
+                   help="evaluate N test images, taken in turn from each class (seeded; all when fewer)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    p.add_argument("--label-map", default=None,
+                   help="for an image-folder tree whose folder names are not the model's labels: JSON "
+                        "{folder: index or label}, or a text file with one folder per line in the model's label "
+                        "order (ImageNet's LOC_synset_mapping.txt)")
     p.add_argument("--backend", default=None, help="runtime backend for an artifact (default: from its manifest)")
     p.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation sanity check")
     p.add_argument("--out", default=None, help="report folder (default: SOURCE/xai or runs/xai-<name>)")
@@ -37,15 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_images(data: str, image_size: tuple[int, int], labels: list[str], limit: int):
-    """The test split's first `limit` images resized to the model, labels, boxes scaled to match."""
-    from finetune.data import load_data
-    from runtime.images import resize_batch
+def load_test_set(data: str, labels: list[str], label_map: str | None):
+    """The images to evaluate, targets in the model's label order: an image-folder tree whole (its
+    test/ split when it has one), folders matched to the model's labels; else the source's test split."""
+    from finetune.data import BUILTIN_DATA, load_data
+    from finetune.eval_data import load_eval_folder
 
+    path = Path(data).expanduser()
+    if data not in BUILTIN_DATA and path.is_dir() and not any(path.glob("*.parquet")):
+        return load_eval_folder(path, labels, label_map)
+    if label_map is not None:
+        raise EvalInputError("--label-map applies to an image-folder tree only")
     loaded = load_data(data)
     if [str(x) for x in loaded.labels] != [str(x) for x in labels]:
         raise EvalInputError(f"the data's labels {loaded.labels} differ from the model's {labels}")
-    test = loaded.test.subset(limit)
+    return loaded.test
+
+
+def load_images(data: str, image_size: tuple[int, int], labels: list[str], limit: int, seed: int = 0,
+                label_map: str | None = None):
+    """`limit` test images sampled across classes, resized to the model; targets; boxes scaled to match."""
+    from finetune.eval_data import sample_across_classes, take
+    from runtime.images import resize_batch
+
+    full = load_test_set(data, labels, label_map)
+    test = take(full, sample_across_classes(full.targets, limit, seed))
     pil = [test[i][0] for i in range(len(test))]
     images = resize_batch(pil, image_size, "bilinear")
     boxes = None
@@ -76,7 +98,8 @@ def artifact_subject(folder: str, backend: str | None):
                            method_name=f"in-graph {m.explain} ({m.format} {m.precision})",
                            grid=tuple(m.patch_grid), n_special=m.n_special_tokens,
                            name=f"{m.format} {m.precision} {folder}",
-                           randomised_factory=lambda: randomised_artifact(folder, backend))
+                           randomised_factory=lambda: randomised_artifact(folder, backend),
+                           class_input=bool(m.class_input), mean=tuple(m.preprocessing["mean"]))
     return subject, tuple(m.image_size), m.labels
 
 
@@ -130,7 +153,7 @@ def run_eval(args) -> int:
         subject, size, labels = artifact_subject(args.source, args.backend) if is_artifact else checkpoint_subject(args.source)
     except CheckpointError as e:
         raise EvalInputError(str(e)) from e
-    images, targets, boxes = load_images(args.data, size, labels, args.limit)
+    images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map)
     result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity)
     out = Path(args.out or (Path(args.source) / "xai" if Path(args.source).is_dir() else f"runs/xai-{Path(args.source).name}"))
     paths = write_report(result, out, images, command="python -m xai " + shlex.join(sys.argv[1:]))
@@ -139,7 +162,8 @@ def run_eval(args) -> int:
     failing = [r["method"] for r in result.rows if r.get("sanity_pass") is False and not r["baseline"]]
     if failing:
         print(f"\nsanity check failed (rank correlation >= 0.5 with a randomised model): {', '.join(failing)}")
-    print(f"\nreport: {paths['report']}  figures: {paths['grid']}, {paths['curves']}")
+    figures = ", ".join(str(paths[k]) for k in ("grid", "curves", "cascade") if k in paths)
+    print(f"\nreport: {paths['report']}  figures: {figures}")
     return 0
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .rollout import readout_rows
+
 
 @dataclass(frozen=True)
 class Capture:
@@ -20,6 +22,9 @@ class Capture:
     attention_grads: list[np.ndarray] | None  # d logit[target] / d attention, same shapes
     tokens: np.ndarray | None  # (B, N, D) last block's layernorm_before output
     token_grads: np.ndarray | None  # d logit[target] / d tokens
+    pixels: np.ndarray | None = None  # (B, 3, H, W) the normalised input
+    attention_relevance: list[np.ndarray] | None = None  # per layer (B, heads, N, N), LRP (`xai.lrp`)
+    readout: tuple[int, ...] = (0,)  # token rows the logit reads (CLS; and distillation, distilled DeiT)
 
 
 def pixel_values(images: np.ndarray, mean, std) -> torch.Tensor:
@@ -34,12 +39,13 @@ def encoder_layers(model) -> list:
 
 
 def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None,
-            gradients: bool = True) -> Capture:
+            gradients: bool = True, relevance: bool = False) -> Capture:
     """Run `model` (eager attention, eval mode) on normalised `(B, 3, H, W)` pixels.
 
     targets: `(B,)` class indices to explain, -1 (or None for all) for the predicted class. With eager
     attention and dropout off, the returned attention probabilities are the tensors the model
-    multiplies with the values, so autograd gives their gradients directly.
+    multiplies with the values, so autograd gives their gradients directly. relevance: also
+    propagate LRP relevance from the explained logit (`xai.lrp`), checked against the capture.
     """
     if getattr(model.config, "_attn_implementation", "eager") != "eager":
         raise ValueError("attention capture needs eager attention (load with attn_implementation='eager')")
@@ -62,8 +68,26 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
         grads = torch.autograd.grad(score, [*out.attentions, stored["tokens"]])
         attention_grads = [g.numpy().astype(np.float32) for g in grads[:-1]]
         token_grads = grads[-1].numpy().astype(np.float32)
-    return Capture(logits=logits.numpy(), targets=chosen.numpy(),
+    relevances = lrp_attention_relevance(model, pixel_values, chosen, out.attentions) if relevance else None
+    return Capture(logits=logits.numpy(), targets=chosen.numpy(), attention_relevance=relevances,
+                   readout=readout_rows(model),
                    attentions=[a.detach().numpy().astype(np.float32) for a in out.attentions],
                    attention_grads=attention_grads,
                    tokens=stored["tokens"].detach().numpy().astype(np.float32),
-                   token_grads=token_grads)
+                   token_grads=token_grads, pixels=pixel_values.detach().numpy().astype(np.float32))
+
+
+LRP_MATCH_ATOL = 1e-4  # the LRP pass's own forward against the model's attention probabilities
+
+
+def lrp_attention_relevance(model, pixel_values: torch.Tensor, targets: torch.Tensor, attentions) -> list[np.ndarray]:
+    """Per layer `(B, heads, N, N)` LRP relevance of the attention probabilities for `targets`,
+    after checking that the LRP pass recomputed the attention the model used."""
+    from .lrp import propagate
+
+    rel = propagate(model, pixel_values, targets)
+    worst = max(float((a.detach() - b).abs().max()) for a, b in zip(attentions, rel.attentions))
+    if len(rel.attentions) != len(attentions) or worst > LRP_MATCH_ATOL:
+        raise ValueError(f"the LRP forward differs from the model's (attention off by {worst:.2e}); "
+                         "is this a ViT/DeiT block as transformers writes it?")
+    return [a.numpy().astype(np.float32) for a in rel.attention]

@@ -7,7 +7,8 @@ from typing import Sequence
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (for every picture of the toolkit, bench's too)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,7 +26,7 @@ def confusion_matrix(targets: np.ndarray, predictions: np.ndarray, n_classes: in
 
 def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str], path: str | Path, title: str = "") -> Path:
     """Row-normalised heatmap with counts in each cell; accuracy in the title."""
-    plt = _pyplot()
+    plt = pyplot()
     n = len(labels)
     rates = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     size = max(4.5, 0.55 * n + 2.5)
@@ -50,7 +51,7 @@ def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str], path: str | Pat
 
 def plot_training_curves(log_history: list[dict], path: str | Path, title: str = "") -> Path:
     """Train and eval loss against epoch, eval accuracy on a second axis."""
-    plt = _pyplot()
+    plt = pyplot()
     train = [(h["epoch"], h["loss"]) for h in log_history if "loss" in h and "epoch" in h]
     evals = [(h["epoch"], h["eval_loss"], h.get("eval_accuracy")) for h in log_history if "eval_loss" in h]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -113,7 +114,7 @@ def plot_explanation(image: np.ndarray, heatmap: np.ndarray, path: str | Path, t
 
     image: `(H, W, 3)` uint8; heatmap: `(H, W)` in [0, 1] at the image's size.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4.4))
     a.imshow(image)
     a.set_title("input")
@@ -130,7 +131,7 @@ def plot_explanation(image: np.ndarray, heatmap: np.ndarray, path: str | Path, t
 
 def plot_probabilities(labels: Sequence[str], probs: np.ndarray, path: str | Path, title: str, top: int = 10) -> Path:
     """Horizontal bars of the `top` most likely classes, the winner highlighted."""
-    plt = _pyplot()
+    plt = pyplot()
     order = np.argsort(-probs)[:top][::-1]
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(order) + 1.4))
     colours = ["tab:orange" if i == order[-1] else "tab:blue" for i in order]
@@ -149,7 +150,7 @@ def plot_probabilities(labels: Sequence[str], probs: np.ndarray, path: str | Pat
 def plot_comparison(image: np.ndarray, rows: Sequence[tuple[str, str, float, np.ndarray]], path: str | Path,
                     title: str = "") -> Path:
     """Models side by side on one image: each panel is (model name, top-1 label, probability, heatmap)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(rows) + 1, figsize=(3.6 * (len(rows) + 1) + 0.6, 4))
     axes[0].imshow(image)
     axes[0].set_title("input")
@@ -172,7 +173,7 @@ def _save(fig, path: str | Path, title: str = "") -> Path:
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return Path(path)
 
 
@@ -180,7 +181,7 @@ def plot_method_grid(images: np.ndarray, maps: dict[str, np.ndarray], path: str 
     """Rows = images, columns = the input then one overlay per method (maps `(k, gh, gw)` each)."""
     from .metrics import upsample
 
-    plt = _pyplot()
+    plt = pyplot()
     names = list(maps)
     rows, cols = len(images), len(names) + 1
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows + 0.6), squeeze=False)
@@ -197,7 +198,7 @@ def plot_method_grid(images: np.ndarray, maps: dict[str, np.ndarray], path: str 
 
 def plot_metric_curves(curves: dict[str, dict[str, list[float]]], path: str | Path, title: str = "") -> Path:
     """One panel per curve kind (perturbation pos/neg, deletion, insertion), one line per method."""
-    plt = _pyplot()
+    plt = pyplot()
     kinds = list(next(iter(curves.values())))
     ylabel = {"perturbation-pos": "accuracy", "perturbation-neg": "accuracy"}
     fig, axes = plt.subplots(1, len(kinds), figsize=(4.2 * len(kinds), 3.6), squeeze=False)
@@ -211,4 +212,22 @@ def plot_metric_curves(curves: dict[str, dict[str, list[float]]], path: str | Pa
         ax.set_ylabel(ylabel.get(kind, "probability of the explained class"))
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=8)
+    return _save(fig, path, title)
+
+
+def plot_cascade(curves: dict[str, list[float]], stages: list[str], path: str | Path, title: str = "",
+                 threshold: float = 0.5) -> Path:
+    """Cascading randomisation: per method, the rank correlation with the trained model's map as the
+    weights are randomised from the top down to each stage (the sanity threshold dashed)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.7 * len(stages) + 2.5), 3.6))
+    x = np.arange(len(stages))
+    for method, curve in curves.items():
+        ax.plot(x, curve, marker="o", label=method, linestyle="--" if method in ("random", "edges") else "-")
+    ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(x, [f"to {s}" for s in stages], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("Spearman rank correlation")
+    ax.set_ylim(-0.2, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return _save(fig, path, title)

@@ -14,6 +14,20 @@ from typing import Sequence
 import numpy as np
 
 HEAD_FUSIONS = ("mean", "max", "min")
+CLS = (0,)  # the token rows a classifier reads: the CLS token's ...
+CLS_AND_DISTILLATION = (0, 1)  # ... or, in a distilled DeiT (logit = mean of two heads), both tokens'
+
+
+def readout_rows(model) -> tuple[int, ...]:
+    """The tokens whose outputs a HF classifier's logit reads: CLS, and the distillation token
+    for `DeiTForImageClassificationWithTeacher` (its logit is the mean of the two heads)."""
+    return CLS_AND_DISTILLATION if hasattr(model, "distillation_classifier") else CLS
+
+
+def read_rows(matrix: np.ndarray, readout: Sequence[int] = CLS) -> np.ndarray:
+    """`(B, N, N)` -> the mean of the `readout` rows `(B, N)`: a logit that averages two tokens'
+    heads is explained by the average of their rows (rollout is linear in the row selector)."""
+    return np.asarray(matrix)[:, list(readout)].mean(axis=1)
 ROW_SUM_ATOL = 1e-3
 
 
@@ -80,28 +94,32 @@ def cls_relevance_to_grid(row: np.ndarray, n_special: int, grid: tuple[int, int]
 
 
 def rollout_map(attentions: Sequence[np.ndarray], grid: tuple[int, int], n_special: int = 1,
-                head_fusion: str = "mean", discard_ratio: float = 0.0) -> np.ndarray:
-    """Checked rollout heatmap `(B, grid_h, grid_w)` from per-layer maps `(B, heads, N, N)`."""
+                head_fusion: str = "mean", discard_ratio: float = 0.0, readout: Sequence[int] = CLS) -> np.ndarray:
+    """Checked rollout heatmap `(B, grid_h, grid_w)` from per-layer maps `(B, heads, N, N)`, read
+    from the `readout` rows (the CLS row; with the distillation row for a distilled DeiT)."""
     check_attentions(attentions)
     full = rollout(attentions, head_fusion, discard_ratio, n_special)
-    return cls_relevance_to_grid(full[:, 0], n_special, grid).astype(np.float32)
+    return cls_relevance_to_grid(read_rows(full, readout), n_special, grid).astype(np.float32)
 
 
-def raw_attention_map(attentions: Sequence[np.ndarray], grid: tuple[int, int], n_special: int = 1) -> np.ndarray:
-    """Last layer's head-mean CLS attention over the patches `(B, grid_h, grid_w)`, max 1."""
+def raw_attention_map(attentions: Sequence[np.ndarray], grid: tuple[int, int], n_special: int = 1,
+                      readout: Sequence[int] = CLS) -> np.ndarray:
+    """Last layer's head-mean attention of the `readout` rows over the patches `(B, grid_h, grid_w)`, max 1."""
     check_attentions(attentions)
-    return cls_relevance_to_grid(np.asarray(attentions[-1]).mean(axis=1)[:, 0], n_special, grid).astype(np.float32)
+    row = read_rows(np.asarray(attentions[-1]).mean(axis=1), readout)
+    return cls_relevance_to_grid(row, n_special, grid).astype(np.float32)
 
 
 RENORM_EVERY = 8  # layers between rescalings of the unnormalised in-graph rollout (fp16-safe)
 
 
-def rollout_start(n_tokens: int, dtype=None):
-    """e_0 as `(1, 1, 1, N)`: the CLS row selector the in-graph rollout starts from."""
+def rollout_start(n_tokens: int, dtype=None, readout: Sequence[int] = CLS):
+    """The row selector the in-graph rollout starts from, `(1, 1, 1, N)`: e_0 (the CLS row), or the
+    mean of e_0 and e_1 for a distilled DeiT's `readout`."""
     import torch
 
     start = torch.zeros(1, 1, 1, n_tokens, dtype=dtype or torch.float32)
-    start[..., 0] = 1
+    start[..., list(readout)] = 1.0 / len(readout)
     return start
 
 

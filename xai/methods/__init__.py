@@ -27,6 +27,7 @@ class Method:
     gradients: bool  # needs a backward pass (class-specific; PyTorch checkpoint only)
     fn: Callable[[Capture, tuple[int, int], int], np.ndarray]  # (capture, grid, n_special) -> (B, gh, gw)
     baseline: bool = False  # a reference row (random), not an explanation
+    relevance: bool = False  # needs LRP relevance of the attention maps (`xai.lrp`)
 
     def __call__(self, capture: Capture, grid: tuple[int, int], n_special: int) -> np.ndarray:
         return self.fn(capture, grid, n_special)
@@ -56,4 +57,6 @@ def patches_to_grid(row: np.ndarray, grid: tuple[int, int], n_special: int) -> n
     return (patches / np.maximum(patches.max(axis=(1, 2), keepdims=True), 1e-12)).astype(np.float32)
 
 
-from . import raw_attention, rollout, grad_rollout, gradcam, random_map  # noqa: E402,F401  (registration order = table order)
+# registration order = table order
+from . import raw_attention, rollout, grad_rollout, gradcam, transformer_attribution  # noqa: E402,F401
+from . import random_map, edges  # noqa: E402,F401

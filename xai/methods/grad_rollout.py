@@ -21,13 +21,15 @@ def weighted_attention(attention: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return np.clip(grad * attention, 0, None).mean(axis=1)
 
 
-def grad_rollout_row(attentions: Sequence[np.ndarray], grads: Sequence[np.ndarray]) -> np.ndarray:
-    """CLS row of prod_l (I + A_bar_l) (last layer leftmost) as `(B, N)`, float64."""
+def grad_rollout_row(attentions: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+                     readout: Sequence[int] = (0,)) -> np.ndarray:
+    """Mean of the `readout` rows (CLS; and distillation for a distilled DeiT) of prod_l (I + A_bar_l)
+    (last layer leftmost) as `(B, N)`, float64."""
     if len(attentions) != len(grads):
         raise ValueError(f"{len(attentions)} attention maps but {len(grads)} gradients")
     b, _, n, _ = attentions[0].shape
     v = np.zeros((b, 1, n))
-    v[:, 0, 0] = 1
+    v[:, 0, list(readout)] = 1 / len(readout)
     for attention, grad in zip(reversed(attentions), reversed(grads)):
         v = v + v @ weighted_attention(np.asarray(attention, np.float64), np.asarray(grad, np.float64))
     return v[:, 0]
@@ -35,7 +37,7 @@ def grad_rollout_row(attentions: Sequence[np.ndarray], grads: Sequence[np.ndarra
 
 def grad_rollout_map(capture, grid: tuple[int, int], n_special: int) -> np.ndarray:
     """`Capture` (with gradients) -> relevance `(B, gh, gw)`, max 1."""
-    return patches_to_grid(grad_rollout_row(capture.attentions, capture.attention_grads), grid, n_special)
+    return patches_to_grid(grad_rollout_row(capture.attentions, capture.attention_grads, capture.readout), grid, n_special)
 
 
 register_method(Method(

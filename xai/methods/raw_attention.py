@@ -9,4 +9,4 @@ from . import Method, register_method
 register_method(Method(
     name="raw-attention", summary="last layer's CLS attention, head mean",
     paper="https://arxiv.org/abs/2005.00928", gradients=False,
-    fn=lambda cap, grid, n_special: raw_attention_map(cap.attentions, grid, n_special)))
+    fn=lambda cap, grid, n_special: raw_attention_map(cap.attentions, grid, n_special, cap.readout)))

@@ -1,7 +1,8 @@
 """Faithfulness and localization metrics, a registry. Each needs only forward passes of the model
 (a `forward(images uint8 (B, H, W, 3)) -> probs (B, C)` callable), so it runs on any backend.
 
-Heatmaps `(B, gh, gw)` are upsampled bilinearly to the image size first (as Chefer et al. do).
+Heatmaps `(B, gh, gw)` are upsampled bilinearly to the image size first (as Chefer et al. do), except
+for the pointing game, which reads the maximum on the patch grid (see `localization`).
 """
 from __future__ import annotations
 

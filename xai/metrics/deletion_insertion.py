@@ -1,10 +1,13 @@
 """Deletion and insertion: Petsiuk, Das & Saenko, "RISE: Randomized Input Sampling for
-Explanation of Black-box Models", BMVC 2018, https://arxiv.org/abs/1806.07421
+Explanation of Black-box Models", BMVC 2018, https://arxiv.org/abs/1806.07421, as their code
+(eclique/RISE, `evaluation.py`) runs them.
 
-Deletion: pixels removed (set to black) most relevant first; the explained class's probability
-should fall fast (lower AUC is better). Insertion: from a blurred copy of the image, the original
-pixels put back most relevant first; the probability should rise fast (higher is better). AUC:
-trapezoid of the mean probability over the fraction of pixels changed, 0..1 in `N_STEPS` steps.
+Deletion: pixels set to the mean colour (zero after normalisation), most relevant first; the
+explained class's probability should fall fast (lower AUC is better). Insertion: from a blurred
+copy of the image (a Gaussian kernel truncated at one sigma: 11 px wide, sigma 5 px at 224 px,
+scaled with the image, padded with the mean colour), the original pixels put back most relevant
+first; the probability should rise fast (higher is better). Step: one image row's worth of pixels
+(224 at 224 px), so `H` steps. AUC: trapezoid of the mean probability over the fraction changed.
 """
 from __future__ import annotations
 
@@ -12,45 +15,84 @@ import numpy as np
 
 from . import Forward, Metric, pixel_order, register_metric, trapezoid
 
-N_STEPS = 16
-BLUR_SIGMA_AT_224 = 5.0  # RISE's insertion substrate: Gaussian blur, sigma 5 px on 224 px images
+BLUR_SIGMA_AT_224 = 5.0  # RISE's insertion substrate: sigma 5 px ...
+BLUR_RADIUS_AT_224 = 5  # ... on an 11 x 11 kernel, at 224 px
 
 
-def blurred(images: np.ndarray) -> np.ndarray:
-    """The insertion substrate, blur scaled to the image size (sigma 5 px at 224 px)."""
-    from scipy.ndimage import gaussian_filter
+def n_steps(size: tuple[int, int]) -> int:
+    """RISE's step is one row's worth of pixels (224 of 224 x 224): `H` steps over the image."""
+    return size[0]
 
-    sigma = max(BLUR_SIGMA_AT_224 * images.shape[1] / 224, 1.0)
-    return gaussian_filter(images.astype(np.float32), sigma=(0, sigma, sigma, 0)).round().astype(np.uint8)
+
+def blur_kernel(width: int) -> np.ndarray:
+    """RISE's 1-D Gaussian taps scaled to an image `width` px wide, truncated at one sigma, sum 1."""
+    sigma = BLUR_SIGMA_AT_224 * width / 224
+    radius = max(1, round(BLUR_RADIUS_AT_224 * width / 224))
+    x = np.arange(-radius, radius + 1)
+    taps = np.exp(-x ** 2 / (2 * sigma ** 2))
+    return taps / taps.sum()
+
+
+def blurred(images: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """The insertion substrate: uint8 `(B, H, W, 3)` blurred by the separable truncated kernel,
+    the border padded with `fill` (the mean colour: RISE zero-pads the normalised image)."""
+    from scipy.ndimage import correlate1d
+
+    taps = blur_kernel(images.shape[2])
+    centred = images.astype(np.float64) - fill
+    for axis in (1, 2):
+        centred = correlate1d(centred, taps, axis=axis, mode="constant", cval=0.0)
+    return (centred + fill).round().clip(0, 255).astype(np.uint8)
+
+
+MIN_BATCH = 64  # images per forward call: small batches stack several steps into one call
 
 
 def _curve(forward: Forward, start: np.ndarray, end: np.ndarray, order: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Probability of `classes` `(N_STEPS + 1, B)` while pixels change from `start` to `end` in `order`."""
+    """Probability of `classes` `(steps + 1, B)` while pixels change from `start` to `end` in `order`.
+    Steps are forwarded together in groups of about `MIN_BATCH` images (one step per call for large B)."""
     b, h, w, c = start.shape
-    rows = np.arange(b)
     current, source = start.reshape(b, h * w, c).copy(), end.reshape(b, h * w, c)
-    bounds = np.linspace(0, h * w, N_STEPS + 1).round().astype(int)
-    probs = [forward(start)[rows, classes]]
+    bounds = np.linspace(0, h * w, n_steps((h, w)) + 1).round().astype(int)
+    frames, probs, per_call = [start], [], max(1, MIN_BATCH // b)
     for lo, hi in zip(bounds[:-1], bounds[1:]):
         idx = order[:, lo:hi, None]
         np.put_along_axis(current, idx, np.take_along_axis(source, idx, axis=1), axis=1)
-        probs.append(forward(current.reshape(b, h, w, c))[rows, classes])
-    return np.stack(probs).astype(np.float64)
+        frames.append(current.reshape(b, h, w, c).copy())
+        if len(frames) >= per_call:
+            probs += _class_probs(forward, frames, classes)
+            frames = []
+    return np.stack(probs + (_class_probs(forward, frames, classes) if frames else [])).astype(np.float64)
 
 
-def deletion_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def _class_probs(forward: Forward, frames: list[np.ndarray], classes: np.ndarray) -> list[np.ndarray]:
+    """One forward of the stacked frames (each `(B, H, W, 3)`) -> each frame's `classes` probability `(B,)`."""
+    probs = forward(np.concatenate(frames)).reshape(len(frames), len(classes), -1)
+    return list(probs[:, np.arange(len(classes)), classes])
+
+
+def deletion_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray,
+                   fill: np.ndarray) -> np.ndarray:
+    """`(steps + 1, B)`: relevant pixels set to `fill` `(3,)` uint8, the model's mean colour."""
     order = pixel_order(maps, images.shape[1:3])
-    return _curve(forward, images, np.zeros_like(images), order, classes)
+    return _curve(forward, images, np.broadcast_to(np.asarray(fill, np.uint8), images.shape), order, classes)
 
 
-def insertion_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def insertion_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray,
+                    fill: np.ndarray) -> np.ndarray:
+    """`(steps + 1, B)`: relevant pixels restored into the blurred image (padded with `fill`)."""
     order = pixel_order(maps, images.shape[1:3])
-    return _curve(forward, blurred(images), images, order, classes)
+    return _curve(forward, blurred(images, np.asarray(fill, np.float64)), images, order, classes)
+
+
+def mean_colour(mean) -> np.ndarray:
+    """The normalisation mean (0..1 per channel) as the uint8 colour that normalises to ~zero."""
+    return np.round(np.asarray(mean, np.float64) * 255).astype(np.uint8)
 
 
 def curve_auc(curve: np.ndarray) -> float:
     return trapezoid(curve.mean(axis=1), np.linspace(0, 1, len(curve)))
 
 
-register_metric(Metric("deletion", "lower", "class-probability AUC as relevant pixels are blacked out (RISE)"))
+register_metric(Metric("deletion", "lower", "class-probability AUC as relevant pixels turn to the mean colour (RISE)"))
 register_metric(Metric("insertion", "higher", "class-probability AUC as relevant pixels return to a blurred image (RISE)"))

@@ -3,6 +3,12 @@ Attention by Excitation Backprop", ECCV 2016, https://arxiv.org/abs/1608.00507) 
 (the energy-based pointing game of Wang et al., "Score-CAM", CVPR-W 2020,
 https://arxiv.org/abs/1910.01279). Boxes are `(x0, y0, x1, y1)` pixels, x1/y1 exclusive, in the
 model-sized image; `xai.localization` generates a set where they are known exactly.
+
+The pointing game takes the maximum on the map's own grid (one cell per patch) and scores the
+cell's centre: a bilinearly upsampled map (align_corners=False) copies edge cells to the border
+unblended while interior peaks are blended down, which draws the argmax of a noise map to the
+border. On the grid, a map that carries no information hits the box as often as the box covers
+the image (`chance_level`), and every pointing-game figure is reported beside that share.
 """
 from __future__ import annotations
 
@@ -19,10 +25,26 @@ def box_masks(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
 
 
+def argmax_points(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Pixel coordinates `(B, 2)` as (x, y) floats of the centre of each map's maximal cell,
+    the maps `(B, gh, gw)` covering an image of `size` (H, W)."""
+    b, gh, gw = maps.shape
+    cell = maps.reshape(b, -1).argmax(1)
+    rows, cols = np.divmod(cell, gw)
+    return np.stack([(cols + 0.5) * size[1] / gw, (rows + 0.5) * size[0] / gh], axis=1)
+
+
 def pointing_hits(maps: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Per image: does the upsampled map's maximum fall inside the box? `(B,)` bool."""
-    up = upsample(maps, size).reshape(len(maps), -1)
-    return box_masks(boxes, size).reshape(len(maps), -1)[np.arange(len(maps)), up.argmax(1)]
+    """Per image: does the centre of the map's maximal cell fall inside the box? `(B,)` bool."""
+    x, y = argmax_points(maps, size).T
+    return (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])
+
+
+def chance_level(boxes: np.ndarray, size: tuple[int, int]) -> float:
+    """The pointing game's score for maps that carry no information: the mean share of the
+    image the box covers."""
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return float(np.mean(area / (size[0] * size[1])))
 
 
 def energy_in_box(maps: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -32,5 +54,7 @@ def energy_in_box(maps: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) ->
     return inside / np.maximum(up.sum(axis=(1, 2)), 1e-12)
 
 
-register_metric(Metric("pointing-game", "higher", "share of maps whose maximum lies in the object's box", "boxes"))
+register_metric(Metric("pointing-game", "higher",
+                       "share of maps whose maximal patch's centre lies in the object's box (chance: its area share)",
+                       "boxes"))
 register_metric(Metric("energy-in-box", "higher", "share of the map's mass inside the object's box", "boxes"))
