@@ -13,6 +13,7 @@ from export import ExportConfig, export_model
 from finetune import FinetuneConfig, finetune, load_data
 from runtime.__main__ import main as runtime_main
 from xai.__main__ import main as xai_main
+from xai.cli import run_cli
 
 
 DEMO_TARGETS = ["torch fp32", "onnx fp32", "onnx int8", "onnx fp32 none", "coreml fp16", "onnx fp32 gradrollout",
@@ -34,7 +35,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="runs/demo")
     parser.add_argument("--epochs", type=float, default=30)
+    parser.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and progress")
     args = parser.parse_args()
+    return run_cli(lambda: demo(args), args.verbose)
+
+
+def demo(args) -> int:
     out = Path(args.out)
     print("1/5 fine-tune the demo preset on digits")
     result = finetune(FinetuneConfig(model="demo", data="digits", out=str(out / "checkpoint"), overwrite=True,
