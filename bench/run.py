@@ -316,13 +316,10 @@ COLUMNS = ["target", "status", "accuracy", "agreement", "max_abs_logit_diff", "h
            "heatmap_iou_top10", "latency_ms_p50", "explain_overhead", "throughput_ips", "memory_mb", "size_mb"]
 
 
-def format_table(rows: list[dict]) -> str:
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))
+def format_table(rows: list[dict], columns: list[str] = COLUMNS) -> str:
+    from .scenarios import format_rows
 
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in COLUMNS) + " |" for r in rows]
-    return "\n".join(lines)
+    return format_rows(rows, columns)
 
 
 def write_report(rows: list[dict], out: Path, header: dict) -> None:

@@ -16,6 +16,7 @@ from xai.__main__ import main as xai_main
 from xai.cli import run_cli
 
 
+DEMO_COLUMNS = ["target", "accuracy", "agreement", "heatmap_corr", "latency_ms_p50", "explain_overhead", "size_mb"]
 DEMO_TARGETS = ["torch fp32", "onnx fp32", "onnx int8", "onnx fp32 none", "coreml fp16", "onnx fp32 gradrollout",
                 "optimum fp32"]
 
@@ -62,10 +63,12 @@ def demo(args) -> int:
     code |= xai_main(["eval", str(out / "checkpoint"), "--data", "digits", "--limit", "64", "--out", str(out / "xai")])
     print("5/5 benchmark backends against PyTorch on the digits test split (a subset of the registry, "
           "to stay quick; python -m bench runs them all)")
-    from bench.__main__ import main as bench_main
+    from bench.__main__ import exit_status
+    from bench.run import format_table, run_bench
 
-    code |= bench_main([str(out / "checkpoint"), "--data", "digits", "--out", str(out / "bench"), "--targets",
-                        *DEMO_TARGETS])
+    rows = run_bench(out / "checkpoint", "digits", DEMO_TARGETS, out=out / "bench")
+    print(format_table(rows, DEMO_COLUMNS) + "\n(every column: " + str(out / "bench" / "report.md") + ")")
+    code |= exit_status(rows, None, keep_going=False)
     print(f"\ncheckpoint and metrics: {out / 'checkpoint'}/metrics.json, confusion_matrix.png, training_curves.png")
     print(f"artifacts: {out / 'onnx'}/, {out / 'coreml'}/, {out / 'onnx-gradrollout'}/ (each with manifest.json)")
     print(f"explanations: {out / 'predictions'}/*_explain.png, *_probs.png; {out / 'classes'}/*_classes.png")
