@@ -56,12 +56,9 @@ RUNTIMES = ("onnx", "openvino")  # runtime backends an optimum graph can run on
 
 
 def _onnxruntime_logits(model: Path, threads: int):
-    import onnxruntime as ort
+    from runtime.onnx import session as onnx_session
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(model, threads)
     name = session.get_inputs()[0].name
     return lambda pixels: session.run(None, {name: pixels})[0]
 

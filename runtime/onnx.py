@@ -11,6 +11,17 @@ ONNX_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor
 DEFAULT_THREADS = int(os.environ.get("EXPLAINABLE_VIT_THREADS", "0"))  # 0: ONNX Runtime decides
 
 
+def session(path, threads: int = DEFAULT_THREADS, providers: list[str] | None = None):
+    """An ONNX Runtime session as every part of the toolkit opens one: all graph optimisations,
+    `threads` intra-op threads (0: ONNX Runtime decides), the CPU provider unless told otherwise."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+
+
 @register_backend
 class OnnxBackend(Backend):
     """ONNX Runtime, CPU execution provider (pass `providers` for another, e.g. CoreMLExecutionProvider on macOS)."""
@@ -19,14 +30,8 @@ class OnnxBackend(Backend):
     formats = ("onnx",)
 
     def __init__(self, folder, manifest, providers: list[str] | None = None, threads: int = DEFAULT_THREADS):
-        import onnxruntime as ort
-
         super().__init__(folder, manifest)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(self.folder / manifest.model_file), options,
-                                            providers=providers or ["CPUExecutionProvider"])
+        self.session = session(self.folder / manifest.model_file, threads, providers)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 

@@ -99,13 +99,10 @@ def write_floor(preset, folder: Path, precision: str) -> Path:
 
 def floor_runner(preset, folder: Path, precision: str, threads: int):
     """(no-argument callable running the floor graph once on ONNX Runtime, the graph's path)."""
-    import onnxruntime as ort
+    from runtime.onnx import session as onnx_session
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
     path = write_floor(preset, folder, precision)
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(path, threads)
     feed = floor_inputs(preset)
     return (lambda: session.run(None, feed)), path
 

@@ -19,7 +19,6 @@ import numpy as np
 NAME = "onnx-latency"
 SUMMARY = ("batch-1 latency: ours (none/rollout/gradrollout, fp32/int8) vs optimum plain/-O2/-O3/int8, "
            "ONNX Runtime and OpenVINO, with ratios to the GEMM floor")
-LABELS = [f"class_{i}" for i in range(10)]
 
 
 @dataclass(frozen=True)
@@ -59,13 +58,10 @@ TARGETS = [("rollout overhead fp32", "ours rollout fp32", "ours none fp32", 1.03
 
 def checkpoint_for(preset: str, work: Path) -> Path:
     """The preset at seeded random weights (hf init), written once into `work`."""
-    from finetune.models import write_preset
-    from finetune.presets import PRESETS
+    from ._setup import preset_checkpoint
 
     folder = work / f"checkpoint-{preset}"
-    if not (folder / "model.safetensors").is_file():
-        write_preset(PRESETS[preset], folder, LABELS, init="hf")
-    return folder
+    return folder if (folder / "model.safetensors").is_file() else preset_checkpoint(preset, folder.parent, folder.name)
 
 
 def ours_runner(graph: Graph, checkpoint: Path, work: Path, image: np.ndarray, threads: int):
