@@ -12,6 +12,7 @@ from typing import Callable
 
 from runtime.backend import BACKENDS, BackendUnavailable
 from runtime.checkpoint import Checkpoint, load_checkpoint
+from runtime.contract import FORMATS
 from runtime.manifest import Manifest, is_artifact_folder, model_digest, read_manifest, write_manifest
 from xai.cli import library_output
 from xai.stamps import library_versions as stamps
@@ -43,16 +44,14 @@ def _stamp_coreml(folder, manifest, cfg):
 # format -> what is written into the model itself once the final manifest (parity included) is known
 AFTER_PARITY: dict[str, Callable[[Path, Manifest, ExportConfig], None]] = {"coreml": _stamp_coreml}
 
-# format -> (writer, runtime backend that checks it)
-EXPORTERS: dict[str, tuple[Callable[[Checkpoint, ExportConfig, Path], dict], str]] = {
-    "onnx": (_export_onnx, "onnx"),
-    "coreml": (_export_coreml, "coreml"),
-}
+# format (runtime.contract.FORMATS) -> its writer
+EXPORTERS: dict[str, Callable[[Checkpoint, ExportConfig, Path], dict]] = {"onnx": _export_onnx, "coreml": _export_coreml}
+assert set(EXPORTERS) == set(FORMATS), "every format of the contract has a writer, and only those"
 
 
 def library_versions(fmt: str) -> dict:
     """The versions stamped into a manifest: the toolkit, Python, and what made and checks the format."""
-    return stamps("torch", "transformers", "numpy", *(("onnx", "onnxruntime") if fmt == "onnx" else ("coremltools",)))
+    return stamps("torch", "transformers", "numpy", *FORMATS[fmt].libraries)
 
 
 def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Manifest:
@@ -75,7 +74,7 @@ def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Ma
 def check_parity(folder: Path, manifest: Manifest, checkpoint: Checkpoint, cfg: ExportConfig) -> dict:
     """Run the artifact through its runtime backend against PyTorch; 'not run' where it cannot run."""
     images = parity_images(cfg.parity_images, checkpoint.image_size)
-    backend_name = EXPORTERS[cfg.format][1]
+    backend_name = FORMATS[cfg.format].backend
     try:
         backend = BACKENDS[backend_name](folder, manifest)
     except (BackendUnavailable, KeyError) as e:
@@ -108,7 +107,7 @@ def export_model(source: str | Path, out: str | Path, cfg: ExportConfig = Export
 
 
 def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> Manifest:
-    writer = EXPORTERS[cfg.format][0]
+    writer = EXPORTERS[cfg.format]
     try:
         with library_output():  # converters' own progress bars and advice, unless --verbose
             facts = {**writer(checkpoint, cfg, folder), "folder": folder}

@@ -3,9 +3,23 @@ of the graph's inputs and outputs. `export` writes artifacts by them, `runtime` 
 artifacts by them, `bench` builds its rows from them: one place, no second list."""
 from __future__ import annotations
 
-# format -> precisions, the default first
-PRECISIONS: dict[str, tuple[str, ...]] = {"onnx": ("fp32", "fp16", "int8"), "coreml": ("fp16", "fp32", "int8")}
-DEFAULT_PRECISION = {fmt: precisions[0] for fmt, precisions in PRECISIONS.items()}
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Format:
+    """An artifact format: what `export` writes it in, what `runtime` runs it with."""
+
+    name: str
+    precisions: tuple[str, ...]  # the default first
+    backend: str  # the runtime backend that runs it by default and checks every export against PyTorch
+    libraries: tuple[str, ...]  # whose versions its manifests record (beside torch, transformers, numpy)
+
+
+FORMATS = {f.name: f for f in (Format("onnx", ("fp32", "fp16", "int8"), "onnx", ("onnx", "onnxruntime")),
+                               Format("coreml", ("fp16", "fp32", "int8"), "coreml", ("coremltools",)))}
+PRECISIONS = {name: f.precisions for name, f in FORMATS.items()}
+DEFAULT_PRECISION = {name: f.precisions[0] for name, f in FORMATS.items()}
 EXPLAIN_KINDS = {
     "rollout": "logits, probs and the attention-rollout map (N, grid_h, grid_w)",
     "attentions": "as rollout, plus every layer's attention probabilities (N, heads, tokens, tokens)",

@@ -11,10 +11,10 @@ from xai.errors import ToolkitError
 from xai.rollout import rollout_map
 
 from .backend import BACKENDS, Backend, BackendUnavailable, ClassIndexError, check_class_indices
+from .contract import FORMATS
 from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
 from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_model_file
 
-DEFAULT_BACKEND = {"onnx": "onnx", "coreml": "coreml"}
 
 
 @dataclass
@@ -108,7 +108,7 @@ def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
             raise ManifestError(f"'{path}' has no {MANIFEST}: only the torch backend runs a checkpoint folder")
         return Predictor(BACKENDS["torch"](path, **options))
     manifest = read_manifest(path)
-    name = backend or DEFAULT_BACKEND[manifest.format]
+    name = backend or FORMATS[manifest.format].backend
     if name not in BACKENDS:
         raise ArtifactError(f"unknown backend '{name}'; known: {', '.join(BACKENDS)}")
     if manifest.format not in BACKENDS[name].formats:

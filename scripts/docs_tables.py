@@ -109,11 +109,11 @@ def presets_table(results: Results) -> str:
 
 @table("formats")
 def formats_table(results: Results) -> str:
-    from runtime.contract import EXPLAIN_KINDS, PRECISIONS
+    from runtime.contract import EXPLAIN_KINDS, FORMATS
 
-    return markdown([{"format": f"`{fmt_}`", "precisions (first = default)": ", ".join(precisions),
-                      "explain kinds": ", ".join(f"`{k}`" for k in EXPLAIN_KINDS)}
-                     for fmt_, precisions in PRECISIONS.items()])
+    return markdown([{"format": f"`{f.name}`", "precisions (first = default)": ", ".join(f.precisions),
+                      "runtime backend": f"`{f.backend}`", "explain kinds": ", ".join(f"`{k}`" for k in EXPLAIN_KINDS)}
+                     for f in FORMATS.values()])
 
 
 @table("explain-kinds")

@@ -30,8 +30,9 @@ def distilled(tmp_path_factory):
 
 def test_every_format_has_a_runtime_backend():
     from export import EXPORTERS
+    from runtime.contract import FORMATS
 
-    assert {backend for _, backend in EXPORTERS.values()} <= set(BACKENDS)
+    assert set(EXPORTERS) == set(FORMATS) and {f.backend for f in FORMATS.values()} <= set(BACKENDS)
 
 
 @pytest.mark.parametrize("fmt, precision, explain", COMBOS, ids=["-".join(c) for c in COMBOS])
