@@ -13,6 +13,7 @@ import copy
 import torch
 from torch import nn
 
+from runtime.contract import output_names
 from xai.rollout import readout_rows, rollout_cls_torch, rollout_start
 
 from ._backward import RelevanceViT
@@ -58,14 +59,7 @@ class ExplainedViT(nn.Module):
         self.packed = PackedViT(self.model, n_tokens) if onnx_forward else None
 
     def output_names(self) -> list[str]:
-        names = ["logits", "probs"]
-        if self.explain == "gradrollout":
-            return names + ["relevance"]
-        if self.explain != "none":
-            names.append("rollout")
-        if self.explain == "attentions":
-            names += [f"attention_{i}" for i in range(self.model.config.num_hidden_layers)]
-        return names
+        return output_names(self.explain, self.model.config.num_hidden_layers)
 
     def forward(self, image: torch.Tensor, target: torch.Tensor | None = None):
         if self.input_kind == "uint8_nhwc":
@@ -86,13 +80,3 @@ class ExplainedViT(nn.Module):
         if self.explain == "attentions":
             outputs += list(attentions)
         return tuple(outputs)
-
-
-def output_specs(graph: ExplainedViT, checkpoint, batch: int | None) -> dict:
-    """Output name -> shape (None for a dynamic batch) and dtype."""
-    cfg = checkpoint.model.config
-    n_tokens = checkpoint.patch_grid[0] * checkpoint.patch_grid[1] + checkpoint.n_special_tokens
-    shapes = {"logits": [batch, len(checkpoint.labels)], "probs": [batch, len(checkpoint.labels)],
-              "rollout": [batch, *checkpoint.patch_grid], "relevance": [batch, *checkpoint.patch_grid]}
-    attention = [batch, cfg.num_attention_heads, n_tokens, n_tokens]
-    return {n: {"shape": shapes.get(n, attention), "dtype": "float32"} for n in graph.output_names()}

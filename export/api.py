@@ -14,6 +14,7 @@ from runtime.backend import BACKENDS, BackendUnavailable
 from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.contract import FORMATS
 from runtime.manifest import Manifest, is_artifact_folder, model_digest, read_manifest, write_manifest
+from runtime.manifest import build_manifest as runtime_manifest
 from xai.cli import library_output
 from xai.stamps import library_versions as stamps
 from xai.folders import OutputFolderError, replacing
@@ -55,20 +56,9 @@ def library_versions(fmt: str) -> dict:
 
 
 def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Manifest:
-    config = checkpoint.model.config
-    return Manifest(
-        format=cfg.format, model_file=facts["model_file"], precision=cfg.resolved_precision, explain=cfg.explain,
-        labels=list(checkpoint.labels), input=facts["input"],
-        preprocessing={"resize": list(checkpoint.image_size), "resample": checkpoint.resample,
-                       "mean": list(checkpoint.mean), "std": list(checkpoint.std),
-                       "normalisation": facts.get("normalisation", "inside the graph")},
-        outputs=facts["outputs"], patch_grid=list(checkpoint.patch_grid),
-        n_special_tokens=checkpoint.n_special_tokens, num_layers=config.num_hidden_layers,
-        num_heads=config.num_attention_heads,
-        source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256, "model_type": config.model_type,
-                "architecture": type(checkpoint.model).__name__},
-        versions=library_versions(cfg.format), parity={}, class_input=facts.get("class_input", {}),
-        model_sha256=model_digest(facts["folder"] / facts["model_file"]))
+    return runtime_manifest(checkpoint, cfg.format, cfg.resolved_precision, cfg.explain,
+                            {**facts, "model_sha256": model_digest(facts["folder"] / facts["model_file"])},
+                            library_versions(cfg.format))
 
 
 def check_parity(folder: Path, manifest: Manifest, checkpoint: Checkpoint, cfg: ExportConfig) -> dict:

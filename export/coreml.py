@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._graph import ExplainedViT, output_specs
+from runtime.contract import class_input_spec, output_specs
+
+from ._graph import ExplainedViT
 from .config import CLASS_INPUT, ExportConfig, ExportError
-from .onnx import class_input_spec
 
 MODEL_FILE = "model.mlpackage"
 INPUT_NAME = "image"
@@ -184,7 +185,7 @@ def export_coreml(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
     describe(mlmodel, checkpoint, cfg)
     mlmodel.save(str(folder / MODEL_FILE))
     h, w = checkpoint.image_size
-    outputs = output_specs(graph, checkpoint, batch=1)
+    outputs = output_specs(cfg.explain, checkpoint, batch=1)
     outputs = {PROBS_OUTPUT if n == "probs" else n: spec for n, spec in outputs.items()}
     outputs[PROBS_OUTPUT] = {"shape": [len(checkpoint.labels)], "dtype": "dict[label, float]"}
     outputs[LABEL_OUTPUT] = {"shape": [], "dtype": "string"}
@@ -192,4 +193,4 @@ def export_coreml(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
                                                        "into the patch embedding",
             "input": {"name": INPUT_NAME, "dtype": "image", "layout": "NCHW", "color": "RGB", "shape": [1, 3, h, w],
                       "scale": 1.0 / 255.0, "bias": [-m for m in checkpoint.mean]},
-            "outputs": outputs, "class_input": class_input_spec(cfg, "int32", 1), "compute_precision": "fp32" if cfg.resolved_precision == "fp32" else "fp16"}
+            "outputs": outputs, "class_input": class_input_spec(cfg.explain, "int32", 1), "compute_precision": "fp32" if cfg.resolved_precision == "fp32" else "fp16"}

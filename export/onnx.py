@@ -12,7 +12,9 @@ from pathlib import Path
 
 import torch
 
-from ._graph import ExplainedViT, output_specs
+from runtime.contract import class_input_spec, output_specs
+
+from ._graph import ExplainedViT
 from .config import CLASS_INPUT, ExportConfig, ExportError
 
 MODEL_FILE = "model.onnx"
@@ -134,8 +136,8 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
     return {"model_file": MODEL_FILE,
             "input": {"name": INPUT_NAME, "dtype": "uint8", "layout": "NHWC", "color": "RGB",
                       "shape": [cfg.batch, h, w, 3]},
-            "outputs": output_specs(graph, checkpoint, cfg.batch),
-            "class_input": class_input_spec(cfg, "int64", cfg.batch)}
+            "outputs": output_specs(cfg.explain, checkpoint, cfg.batch),
+            "class_input": class_input_spec(cfg.explain, "int64", cfg.batch)}
 
 
 def check_portable(path: Path) -> None:
@@ -145,11 +147,3 @@ def check_portable(path: Path) -> None:
     problems = portability_problems(onnx.load(str(path)))
     if problems:
         raise ExportError("the graph is not portable across ONNX runtimes: " + "; ".join(problems))
-
-
-def class_input_spec(cfg: ExportConfig, dtype: str, batch: int | None) -> dict:
-    """The manifest's description of the `target` input (empty for graphs without one)."""
-    if cfg.explain != "gradrollout":
-        return {}
-    return {"name": CLASS_INPUT, "dtype": dtype, "shape": [batch], "predicted": -1,
-            "meaning": "class index to explain per image; -1 explains the predicted class"}

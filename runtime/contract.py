@@ -30,3 +30,36 @@ EXPLAIN_KINDS = {
 CLASS_INPUT = "target"  # gradrollout graphs' second input: class index per image, -1 for the predicted one
 HEATMAP_OUTPUTS = ("relevance", "rollout")  # the output holding the map, in order of preference
 RESAMPLE_NAMES = ("nearest", "lanczos", "bilinear", "bicubic", "box", "hamming")  # PIL's, as manifests name them
+
+
+def output_names(explain: str, num_layers: int) -> list[str]:
+    """The outputs of a graph explaining by `explain`, in order."""
+    names = ["logits", "probs"]
+    if explain == "gradrollout":
+        return names + ["relevance"]
+    if explain != "none":
+        names.append("rollout")
+    if explain == "attentions":
+        names += [f"attention_{i}" for i in range(num_layers)]
+    return names
+
+
+def output_specs(explain: str, checkpoint, batch: int | None) -> dict[str, dict]:
+    """Output name -> {"shape", "dtype"} for `checkpoint` explained by `explain` (batch None: dynamic).
+    logits, probs (N, C); rollout / relevance (N, grid_h, grid_w); attention_i (N, heads, T, T)."""
+    config = checkpoint.model.config
+    grid, n_labels = list(checkpoint.patch_grid), len(checkpoint.labels)
+    tokens = grid[0] * grid[1] + checkpoint.n_special_tokens
+    shapes = {"logits": [batch, n_labels], "probs": [batch, n_labels], "rollout": [batch, *grid],
+              "relevance": [batch, *grid]}
+    attention = [batch, config.num_attention_heads, tokens, tokens]
+    return {n: {"shape": shapes.get(n, attention), "dtype": "float32"}
+            for n in output_names(explain, config.num_hidden_layers)}
+
+
+def class_input_spec(explain: str, dtype: str, batch: int | None) -> dict:
+    """The `target` input of a class-specific graph (empty for graphs without one)."""
+    if explain != "gradrollout":
+        return {}
+    return {"name": CLASS_INPUT, "dtype": dtype, "shape": [batch], "predicted": -1,
+            "meaning": "class index to explain per image; -1 explains the predicted class"}

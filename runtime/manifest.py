@@ -123,6 +123,9 @@ def field_problems(raw: dict) -> list[str]:
     for name in ("num_layers", "num_heads", "n_special_tokens"):
         if not isinstance(raw[name], int) or raw[name] < 1:
             problems.append(f"{name} must be a positive integer")
+    attention = [n for n in raw["outputs"] if n.startswith("attention_")] if isinstance(raw["outputs"], dict) else []
+    if explain == "attentions" and len(attention) != raw["num_layers"]:
+        problems.append(f"{len(attention)} attention outputs for num_layers {raw['num_layers']}")
     if not (isinstance(raw.get("model_sha256"), str) and len(raw["model_sha256"]) == 64):
         problems.append("model_sha256 must be the model's SHA-256 (64 hex digits)")
     return problems
@@ -155,3 +158,22 @@ def verify_model_file(folder: str | Path, manifest: Manifest) -> None:
         raise ManifestError(f"{Path(folder) / manifest.model_file} has SHA-256 {actual[:12]}…, the manifest "
                             f"recorded {manifest.model_sha256[:12]}…: the model was changed after export; "
                             f"re-export it")
+
+
+def build_manifest(checkpoint, fmt: str, precision: str, explain: str, facts: dict, versions: dict) -> Manifest:
+    """The one way a manifest is made, for an export and for a checkpoint run directly.
+    facts: model_file, input, outputs, class_input, normalisation, model_sha256 (what the writer knows)."""
+    config = checkpoint.model.config
+    return Manifest(
+        format=fmt, model_file=facts["model_file"], precision=precision, explain=explain,
+        labels=list(checkpoint.labels), input=facts["input"],
+        preprocessing={"resize": list(checkpoint.image_size), "resample": checkpoint.resample,
+                       "mean": list(checkpoint.mean), "std": list(checkpoint.std),
+                       "normalisation": facts.get("normalisation", "inside the graph")},
+        outputs=facts["outputs"], patch_grid=list(checkpoint.patch_grid),
+        n_special_tokens=checkpoint.n_special_tokens, num_layers=config.num_hidden_layers,
+        num_heads=config.num_attention_heads,
+        source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256, "model_type": config.model_type,
+                "architecture": type(checkpoint.model).__name__},
+        versions=versions, parity={}, class_input=facts.get("class_input", {}),
+        model_sha256=facts.get("model_sha256", ""))

@@ -13,10 +13,11 @@ from xai.rollout import readout_rows, rollout_map
 
 from .backend import Backend, register_backend
 from .checkpoint import load_checkpoint
-from .manifest import Manifest
+from .contract import EXPLAIN_KINDS, class_input_spec, output_specs
+from .manifest import Manifest, build_manifest
 
 
-TORCH_EXPLAIN = ("rollout", "gradrollout", "none")
+TORCH_EXPLAIN = tuple(EXPLAIN_KINDS)  # every kind: the reference computes each of them
 
 
 def checkpoint_manifest(checkpoint, explain: str = "rollout") -> Manifest:
@@ -24,25 +25,11 @@ def checkpoint_manifest(checkpoint, explain: str = "rollout") -> Manifest:
     import torch
 
     h, w = checkpoint.image_size
-    config = checkpoint.model.config
-    classes = len(checkpoint.labels)
-    heatmap = {"gradrollout": "relevance", "rollout": "rollout"}.get(explain)
-    class_input = ({"name": "target", "dtype": "int64", "shape": [None], "predicted": -1}
-                   if explain == "gradrollout" else {})
-    return Manifest(format="torch", model_file=".", precision="fp32", explain=explain, labels=list(checkpoint.labels),
-                    input={"name": "pixel_values", "dtype": "uint8", "layout": "NHWC", "color": "RGB",
-                           "shape": [None, h, w, 3]},
-                    preprocessing={"resize": [h, w], "resample": checkpoint.resample, "mean": list(checkpoint.mean),
-                                   "std": list(checkpoint.std), "normalisation": "PyTorch"},
-                    outputs={"logits": {"shape": [None, classes], "dtype": "float32"},
-                             "probs": {"shape": [None, classes], "dtype": "float32"},
-                             **({heatmap: {"shape": [None, *checkpoint.patch_grid], "dtype": "float32"}}
-                                if heatmap else {})},
-                    patch_grid=list(checkpoint.patch_grid), n_special_tokens=checkpoint.n_special_tokens,
-                    num_layers=config.num_hidden_layers, num_heads=config.num_attention_heads,
-                    source={"checkpoint": checkpoint.source, "sha256": checkpoint.sha256,
-                            "model_type": config.model_type}, versions={"torch": torch.__version__},
-                    class_input=class_input)
+    facts = {"model_file": ".", "normalisation": "PyTorch", "outputs": output_specs(explain, checkpoint, None),
+             "input": {"name": "pixel_values", "dtype": "uint8", "layout": "NHWC", "color": "RGB",
+                       "shape": [None, h, w, 3]},
+             "class_input": class_input_spec(explain, "int64", None)}
+    return build_manifest(checkpoint, "torch", "fp32", explain, facts, {"torch": torch.__version__})
 
 
 def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout",

@@ -1,0 +1,40 @@
+"""The artifact contract lives in one place (runtime.contract, runtime.manifest.build_manifest):
+exports and the PyTorch reference describe the same outputs, every explain kind runs on the
+reference, and a manifest that disagrees with itself is refused."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from export import ExportConfig, export_model
+from runtime.backend import BACKENDS
+from runtime.contract import EXPLAIN_KINDS, FORMATS, output_names
+from runtime.manifest import MANIFEST, ManifestError, read_manifest
+
+
+@pytest.mark.parametrize("explain", list(EXPLAIN_KINDS))
+def test_export_and_reference_describe_the_same_outputs(tiny_vit, tmp_path, explain):
+    exported = export_model(tiny_vit, tmp_path / "a", ExportConfig(explain=explain, parity_images=1))
+    reference = BACKENDS["torch"](tiny_vit, explain=explain)
+    assert exported.outputs == reference.manifest.outputs
+    assert list(exported.outputs) == output_names(explain, exported.num_layers)
+    assert exported.class_input.get("name") == reference.manifest.class_input.get("name")
+    outputs = reference.run(np.zeros((2, 32, 32, 3), np.uint8))
+    assert set(outputs) == set(exported.outputs)
+
+
+def test_every_format_names_a_registered_backend():
+    assert {f.backend for f in FORMATS.values()} <= set(BACKENDS)
+    assert all(f.precisions and len(set(f.precisions)) == len(f.precisions) for f in FORMATS.values())
+
+
+def test_attention_outputs_must_match_the_layer_count(tiny_vit, tmp_path):
+    folder = tmp_path / "att"
+    export_model(tiny_vit, folder, ExportConfig(explain="attentions", parity_images=1))
+    raw = json.loads((folder / MANIFEST).read_text())
+    raw["num_layers"] += 1
+    (folder / MANIFEST).write_text(json.dumps(raw))
+    with pytest.raises(ManifestError, match="2 attention outputs for num_layers 3"):
+        read_manifest(folder)
