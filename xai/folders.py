@@ -46,7 +46,11 @@ def destination_problems(out: Path, sources: Sequence[str | Path] = ()) -> list[
         problems.append(f"--out '{out}' is a file, not a folder")
     if _is_within(Path.cwd().resolve(), resolved):
         problems.append(f"--out '{out}' is the current folder or a parent of it")
-    if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+    try:
+        home = Path.home().resolve()
+    except RuntimeError:  # no home folder known (HOME unset and no passwd entry)
+        home = None
+    if resolved == Path(resolved.anchor) or resolved == home:
         problems.append(f"--out '{out}' is the file-system root or the home folder")
     for source in sources:
         src = Path(source).expanduser()
