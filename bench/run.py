@@ -17,6 +17,7 @@ import numpy as np
 from export import ExportConfig, export_model
 from runtime.backend import BACKENDS
 from runtime.checkpoint import load_checkpoint, weights_sha256
+from runtime.contract import FORMATS
 from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import read_manifest
@@ -40,46 +41,47 @@ class BenchTarget:
 
     @property
     def artifact(self) -> str:
-        """The artifact folder's name: compute-unit rows share their precision's export."""
-        name = self.name.removesuffix(f" {self.compute_units}") if self.compute_units else self.name
-        return name.replace(" ", "-")
+        """The artifact folder's name, one per export: every backend and compute unit running the same
+        format, precision and explanation shares it."""
+        return f"{self.export.format}-{self.export.resolved_precision}-{self.explain}"
 
     @property
     def precision(self) -> str:
         return self.export.resolved_precision if self.export else "fp32"
 
 
-def _onnx(precision: str, explain: str = "rollout") -> ExportConfig:
-    return ExportConfig(format="onnx", precision=precision, explain=explain)
+BENCH_EXPLAINS = ("rollout", "gradrollout", "none")  # `attentions` is rollout plus its inputs: not a row of its own
+PARITY_IMAGES = {"coreml": 1}  # off macOS Core ML runs in the numpy reference executor: one parity image
+NOT_ON_CPU = {("onnx", "fp16"): "fp16 ONNX graphs are for GPU execution providers"}  # (format, precision) skipped
 
 
-def _coreml(precision: str, explain: str = "rollout") -> ExportConfig:
-    return ExportConfig(format="coreml", precision=precision, explain=explain, parity_images=1)
+def _name(backend: str, precision: str, explain: str) -> str:
+    return f"{backend} {precision}" + ("" if explain == "rollout" else f" {explain}")
 
 
-TARGETS = {t.name: t for t in [
-    BenchTarget("torch fp32", "torch", None),
-    BenchTarget("onnx fp32", "onnx", _onnx("fp32")),
-    BenchTarget("onnx int8", "onnx", _onnx("int8")),
-    BenchTarget("coreml fp32", "coreml", _coreml("fp32")),
-    BenchTarget("coreml fp16", "coreml", _coreml("fp16")),
-    BenchTarget("coreml int8", "coreml", _coreml("int8")),
-    BenchTarget("torch fp32 gradrollout", "torch", None, "gradrollout"),
-    BenchTarget("onnx fp32 gradrollout", "onnx", _onnx("fp32", "gradrollout"), "gradrollout"),
-    BenchTarget("onnx int8 gradrollout", "onnx", _onnx("int8", "gradrollout"), "gradrollout"),
-    BenchTarget("coreml fp32 gradrollout", "coreml", _coreml("fp32", "gradrollout"), "gradrollout"),
-    BenchTarget("coreml fp16 gradrollout", "coreml", _coreml("fp16", "gradrollout"), "gradrollout"),
-    BenchTarget("onnx fp32 none", "onnx", _onnx("fp32", "none"), "none"),
-    BenchTarget("onnx int8 none", "onnx", _onnx("int8", "none"), "none"),
-    BenchTarget("torch fp32 none", "torch", None, "none"),
-    BenchTarget("optimum fp32", "onnx", _onnx("fp32", "none"), "none", peer="optimum"),
-    BenchTarget("optimum int8", "onnx", _onnx("int8", "none"), "none", peer="optimum"),
-    BenchTarget("openvino fp32", "openvino", _onnx("fp32")),
-    BenchTarget("openvino fp32 gradrollout", "openvino", _onnx("fp32", "gradrollout"), "gradrollout"),
-    BenchTarget("optimum fp32 openvino", "openvino", _onnx("fp32", "none"), "none", peer="optimum"),
-    # on-device latency per Core ML compute unit (Apple's runtime: macOS only; elsewhere the rows say why)
-    *[BenchTarget(f"coreml fp16 {units}", "coreml", _coreml("fp16"), compute_units=units) for units in COMPUTE_UNITS],
-]}
+def _export(fmt: str, precision: str, explain: str) -> ExportConfig:
+    return ExportConfig(format=fmt, precision=precision, explain=explain, parity_images=PARITY_IMAGES.get(fmt, 4))
+
+
+def matrix() -> list[BenchTarget]:
+    """Every row from the contract: the PyTorch reference per explain kind, then every format's
+    backends x precisions x explain kinds (less `NOT_ON_CPU`), optimum's graphs as peers, and
+    Core ML's compute units."""
+    rows = [BenchTarget(_name("torch", "fp32", e), "torch", None, e) for e in BENCH_EXPLAINS]
+    for fmt in FORMATS.values():
+        backends = [fmt.backend] + sorted(n for n, b in BACKENDS.items() if fmt.name in b.formats and n != fmt.backend)
+        rows += [BenchTarget(_name(backend, precision, explain), backend, _export(fmt.name, precision, explain), explain)
+                 for backend in backends for precision in fmt.precisions if (fmt.name, precision) not in NOT_ON_CPU
+                 for explain in BENCH_EXPLAINS]
+    rows += [BenchTarget(f"optimum {p}", "onnx", _export("onnx", p, "none"), "none", peer="optimum") for p in ("fp32", "int8")]
+    rows.append(BenchTarget("optimum fp32 openvino", "openvino", _export("onnx", "fp32", "none"), "none", peer="optimum"))
+    default = FORMATS["coreml"].precisions[0]  # on-device latency per compute unit (Apple's runtime: macOS only)
+    rows += [BenchTarget(f"coreml {default} {units}", "coreml", _export("coreml", default, "rollout"), compute_units=units)
+             for units in COMPUTE_UNITS]
+    return rows
+
+
+TARGETS = {t.name: t for t in matrix()}
 REFERENCES = {"rollout": "torch fp32", "gradrollout": "torch fp32 gradrollout"}  # heatmaps compared per kind
 REFERENCE = REFERENCES["rollout"]  # logits are compared with this one
 

@@ -57,7 +57,7 @@ def test_every_target_row_against_the_reference(setup, tmp_path):
 def test_artifacts_are_reused_only_for_the_same_weights(setup, tmp_path):
     checkpoint, data = setup
     run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1, memory=False)
-    model = tmp_path / "artifacts" / "onnx-fp32" / "model.onnx"
+    model = tmp_path / "artifacts" / TARGETS["onnx fp32"].artifact / "model.onnx"
     first = model.stat().st_mtime_ns
     run_bench(checkpoint, str(data), ["onnx fp32"], out=tmp_path, latency_rounds=1, memory=False)
     assert model.stat().st_mtime_ns == first, "same weights and options: the artifact is reused"
