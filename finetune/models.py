@@ -9,10 +9,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from transformers import (AutoConfig, AutoImageProcessor, AutoModelForImageClassification,
-                          ViTConfig, ViTForImageClassification, ViTImageProcessor)
+from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
-from xai.hf import SUPPORTED_MODEL_TYPES, hub_reachable, model_type_problems  # noqa: F401 (re-exported)
+from xai.hf import SUPPORTED_MODEL_TYPES  # noqa: F401 (re-exported: finetune.SUPPORTED_MODEL_TYPES)
+from xai.hf import hub_reachable, load_classifier, load_config, model_type_problems
 
 from .errors import ModelSourceError
 from .init import INITS
@@ -79,7 +79,7 @@ def load_model(source: str, labels: list[str], seed: int = 0, init: str | None =
 def _from_pretrained(where: str, labels: list[str], display: str):
     local = Path(where).is_dir() or not hub_reachable()  # offline: the hub cache, or a clear error
     try:
-        config = AutoConfig.from_pretrained(where, trust_remote_code=False, local_files_only=local)
+        config = load_config(where, local)
     except OSError as e:
         if Path(where).is_dir():
             raise ModelSourceError(f"'{display}' is not a Hugging Face checkpoint folder ({e})") from e
@@ -90,11 +90,7 @@ def _from_pretrained(where: str, labels: list[str], display: str):
     kwargs = dict(num_labels=len(labels), id2label=dict(enumerate(labels)),
                   label2id={n: i for i, n in enumerate(labels)})
     try:
-        model = AutoModelForImageClassification.from_pretrained(
-            where, **kwargs, ignore_mismatched_sizes=True, use_safetensors=True, trust_remote_code=False,
-            local_files_only=local)
-        processor = AutoImageProcessor.from_pretrained(where, trust_remote_code=False, local_files_only=local,
-                                                       use_fast=False)
+        model, processor = load_classifier(where, local, **kwargs, ignore_mismatched_sizes=True)
     except Exception as e:  # transformers' loaders (missing or corrupt weights, no processor): one line
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise ModelSourceError(f"could not load '{display}': {first}") from e

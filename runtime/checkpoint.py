@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xai.errors import ToolkitError
-from xai.hf import hub_reachable, model_type_problems
+from xai.hf import hub_reachable, load_classifier, load_config, model_type_problems
 
 RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
 
@@ -92,10 +92,8 @@ def folder_problems(folder: Path) -> list[str]:
 
 
 def _config(source: str, local: bool):
-    from transformers import AutoConfig
-
     try:
-        return AutoConfig.from_pretrained(source, trust_remote_code=False, local_files_only=local)
+        return load_config(source, local)
     except OSError as e:
         if Path(source).is_dir():
             raise CheckpointError(f"'{source}' is not a Hugging Face checkpoint folder") from e
@@ -122,24 +120,19 @@ def load_checkpoint(source: str | Path) -> Checkpoint:
 
 
 def _load(source: str, is_dir: bool) -> Checkpoint:
-    from transformers import AutoImageProcessor, AutoModelForImageClassification
-
     local = is_dir or not hub_reachable()
     config = _config(source, local)
     archs = getattr(config, "architectures", None) or []
     problems = model_type_problems(source, config.model_type, archs)
     if problems:
         raise CheckpointError(*problems)
-    model = AutoModelForImageClassification.from_pretrained(
-        source, attn_implementation="eager", use_safetensors=True, trust_remote_code=False,
-        local_files_only=local).eval()
+    model, processor = load_classifier(source, local, attn_implementation="eager")
+    model.eval()
     if "WithTeacher" in archs[0] and "WithTeacher" not in type(model).__name__:
         from transformers import DeiTForImageClassificationWithTeacher
 
         model = DeiTForImageClassificationWithTeacher.from_pretrained(
             source, attn_implementation="eager", use_safetensors=True, local_files_only=local).eval()
-    processor = AutoImageProcessor.from_pretrained(source, trust_remote_code=False, local_files_only=local,
-                                                   use_fast=False)
     size, patch = int(config.image_size), int(config.patch_size)
     return Checkpoint(model=model, source=source, labels=[config.id2label[i] for i in range(config.num_labels)],
                       image_size=(size, size), patch_grid=(size // patch, size // patch),

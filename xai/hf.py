@@ -35,3 +35,23 @@ def model_type_problems(source: str, model_type: str | None, architectures: list
     if architectures is not None and not any("ImageClassification" in a for a in architectures):
         problems.append(f"'{source}' is not an image classifier (architectures: {', '.join(architectures) or 'none'})")
     return problems
+
+
+def load_config(where: str, local: bool):
+    """The checkpoint's config: no remote code, offline when `local`."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(where, trust_remote_code=False, local_files_only=local)
+
+
+def load_classifier(where: str, local: bool, **overrides):
+    """`(model, processor)` as the toolkit always loads them: weights from safetensors only (never a
+    pickle), no remote code, offline when `local`, the slow processor (PIL's exact resize);
+    `overrides` go to the model (a new head's labels, eager attention, ...)."""
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    model = AutoModelForImageClassification.from_pretrained(where, use_safetensors=True, trust_remote_code=False,
+                                                            local_files_only=local, **overrides)
+    processor = AutoImageProcessor.from_pretrained(where, trust_remote_code=False, local_files_only=local,
+                                                   use_fast=False)
+    return model, processor
