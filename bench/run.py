@@ -82,6 +82,17 @@ def matrix() -> list[BenchTarget]:
 
 
 TARGETS = {t.name: t for t in matrix()}
+
+
+def quick_targets() -> list[str]:
+    """A quick subset of the matrix (the demo's): the references, every format's default precision on
+    its own backend for each explain kind, and optimum's fp32 graph as the peer."""
+    def own_default(t: BenchTarget) -> bool:
+        fmt = FORMATS[t.export.format]
+        return not t.peer and not t.compute_units and t.backend == fmt.backend and t.precision == fmt.precisions[0]
+
+    return [n for n, t in TARGETS.items() if t.export is None or own_default(t)
+            or (t.peer and t.backend == "onnx" and t.precision == "fp32")]
 REFERENCES = {"rollout": "torch fp32", "gradrollout": "torch fp32 gradrollout"}  # heatmaps compared per kind
 REFERENCE = REFERENCES["rollout"]  # logits are compared with this one
 

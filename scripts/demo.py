@@ -17,8 +17,6 @@ from xai.cli import run_cli
 
 
 DEMO_COLUMNS = ["target", "accuracy", "agreement", "heatmap_corr", "latency_ms_p50", "explain_overhead", "size_mb"]
-DEMO_TARGETS = ["torch fp32", "onnx fp32", "onnx int8", "onnx fp32 none", "coreml fp16", "onnx fp32 gradrollout",
-                "optimum fp32"]
 
 
 def save_test_digits(folder: Path, n: int = 4) -> list[Path]:
@@ -64,9 +62,9 @@ def demo(args) -> int:
     print("5/5 benchmark backends against PyTorch on the digits test split (a subset of the registry, "
           "to stay quick; python -m bench runs them all)")
     from bench.__main__ import exit_status
-    from bench.run import format_table, run_bench
+    from bench.run import format_table, quick_targets, run_bench
 
-    rows = run_bench(out / "checkpoint", "digits", DEMO_TARGETS, out=out / "bench")
+    rows = run_bench(out / "checkpoint", "digits", quick_targets(), out=out / "bench")
     print(format_table(rows, DEMO_COLUMNS) + "\n(every column: " + str(out / "bench" / "report.md") + ")")
     code |= exit_status(rows, None, keep_going=False)
     print(f"\ncheckpoint and metrics: {out / 'checkpoint'}/metrics.json, confusion_matrix.png, training_curves.png")

@@ -108,3 +108,14 @@ def test_a_preset_name_benches_random_weights(tmp_path):
     rows = run_bench("demo", "digits", ["onnx fp32"], limit=8, out=tmp_path, latency_rounds=1, memory=False)
     assert (tmp_path / "preset-demo" / "model.safetensors").is_file()
     assert [r["status"] for r in rows] == ["works", "works"] and rows[1]["agreement"] == 1.0
+
+
+def test_the_quick_subset_comes_from_the_contract():
+    from bench.run import quick_targets
+    from runtime.contract import FORMATS
+
+    quick = quick_targets()
+    assert set(quick) <= set(TARGETS)
+    for fmt in FORMATS.values():  # every format's default precision on its own backend, each explain kind
+        assert {t.explain for n, t in TARGETS.items() if n in quick and t.export and not t.peer
+                and t.export.format == fmt.name} == {"rollout", "gradrollout", "none"}
