@@ -19,14 +19,13 @@ import numpy as np
 import torch
 
 from runtime.contract import class_input_spec, output_specs
+from runtime.coreml import LABEL_OUTPUT, PROBS_OUTPUT
 
 from ._graph import ExplainedViT
 from .config import CLASS_INPUT, ExportConfig, ExportError
 
 MODEL_FILE = "model.mlpackage"
 INPUT_NAME = "image"
-LABEL_OUTPUT = "classLabel"
-PROBS_OUTPUT = LABEL_OUTPUT + "_probs"  # the classifier turns `probs` into this label -> probability dict
 MINIMUM_TARGET = "iOS16"  # mlprogram with fp16 compute and ImageType inputs; iOS 16 / macOS 13
 
 

@@ -229,11 +229,11 @@ def load_digits_images(test_fraction: float = 0.2, seed: int = 0) -> LabeledImag
 
 
 def load_digits_clutter(test_fraction: float = 0.2, seed: int = 0) -> LabeledImages:
-    """`xai.localization`'s digits pasted on clutter (10,782 images, 32 px) with their boxes;
+    """`finetune.localization`'s digits pasted on clutter (10,782 images, 32 px) with their boxes;
     split by source digit, so no digit appears in both train and test."""
     from sklearn.model_selection import train_test_split
 
-    from xai.localization import make_localization_set
+    from .localization import make_localization_set
 
     loc = make_localization_set(seed=seed)
     digits = np.unique(loc.source_index)

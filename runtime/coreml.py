@@ -14,8 +14,8 @@ import numpy as np
 from .backend import Backend, BackendUnavailable, register_backend
 
 COMPUTE_UNITS = {"cpu": "CPU_ONLY", "cpu+gpu": "CPU_AND_GPU", "cpu+ne": "CPU_AND_NE", "all": "ALL"}
-LABEL_OUTPUT = "classLabel"
-PROBS_OUTPUT = "classLabel_probs"
+LABEL_OUTPUT = "classLabel"  # a classifier model's outputs: the most likely label ...
+PROBS_OUTPUT = LABEL_OUTPUT + "_probs"  # ... and label -> probability (from the graph's `probs`)
 ARRAY_DTYPES = {65568: "float32", 65552: "float16", 65600: "float64", 131104: "int32"}  # ArrayFeatureType values
 FEATURE_DTYPES = {"stringType": "string", "dictionaryType": "dict[label, float]"}
 

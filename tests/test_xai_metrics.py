@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xai.localization import INK, make_localization_set
+from finetune.localization import INK, make_localization_set
 from xai.metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
 
 SIZE = 8

@@ -2,7 +2,7 @@
 Attention by Excitation Backprop", ECCV 2016, https://arxiv.org/abs/1608.00507) and energy-in-box
 (the energy-based pointing game of Wang et al., "Score-CAM", CVPR-W 2020,
 https://arxiv.org/abs/1910.01279). Boxes are `(x0, y0, x1, y1)` pixels, x1/y1 exclusive, in the
-model-sized image; `xai.localization` generates a set where they are known exactly.
+model-sized image; `finetune.localization` generates a set where they are known exactly.
 
 The pointing game takes the maximum on the map's own grid (one cell per patch) and scores the
 cell's centre: a bilinearly upsampled map (align_corners=False) copies edge cells to the border
