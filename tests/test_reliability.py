@@ -17,7 +17,7 @@ import pytest
 from conftest import LABELS, save_tiny_checkpoint, write_image_folder
 
 from export import ExportConfig, export_model
-from runtime.manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, write_manifest
+from runtime.manifest import MANIFEST, ManifestError, read_manifest
 from xai.folders import KILL_AT_ENV, folder_lock, recover
 
 ROOT = Path(__file__).resolve().parents[1]
