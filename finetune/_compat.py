@@ -21,3 +21,11 @@ def installed_training_arguments(kwargs: dict, known: set[str] | None = None) ->
     if "save_safetensors" in out and "save_safetensors" not in known:
         out.pop("save_safetensors")
     return out
+
+
+def pil_image_processor_class():
+    """The PIL-backed ViT image processor: `ViTImageProcessor` in transformers 4.x, whose 5.x name
+    is `ViTImageProcessorPil` (5.x's `ViTImageProcessor` needs torchvision and resizes differently)."""
+    import transformers
+
+    return getattr(transformers, "ViTImageProcessorPil", None) or transformers.ViTImageProcessor

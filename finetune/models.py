@@ -9,11 +9,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+from transformers import ViTConfig, ViTForImageClassification
 
 from xai.hf import SUPPORTED_MODEL_TYPES  # noqa: F401 (re-exported: finetune.SUPPORTED_MODEL_TYPES)
 from xai.hf import hub_reachable, load_classifier, load_config, model_type_problems
 
+from ._compat import pil_image_processor_class
 from .errors import ModelSourceError
 from .init import INITS
 from .presets import PRESETS, Preset
@@ -39,9 +40,10 @@ def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: in
     if initialise is not None:
         initialise(model)
     model.save_pretrained(folder, safe_serialization=True)
-    ViTImageProcessor(size={"height": preset.image_size, "width": preset.image_size},
-                      image_mean=list(preset.image_mean), image_std=list(preset.image_std)
-                      ).save_pretrained(folder)
+    size = {"height": preset.image_size, "width": preset.image_size}
+    processor = pil_image_processor_class()(size=size, image_mean=list(preset.image_mean),
+                                            image_std=list(preset.image_std))
+    processor.save_pretrained(folder)
 
 
 def check_model_type(source: str, model_type: str, architectures: list[str] | None) -> None:

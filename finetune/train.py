@@ -14,12 +14,12 @@ from typing import Sequence
 import numpy as np
 import torch
 from PIL import Image
-from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments, ViTImageProcessor
+from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
 
 from xai.folders import swap_in
 from xai.scores import classification_scores
 
-from ._compat import installed_training_arguments
+from ._compat import installed_training_arguments, pil_image_processor_class
 from ._safe_trainer import pickle_files
 from .config import FinetuneConfig
 from .data import ImageSet, load_data
@@ -89,9 +89,9 @@ def compute_metrics(eval_pred) -> dict:
     return classification_scores(logits.argmax(-1), targets, logits.shape[-1])
 
 
-def training_processor(processor, size: int) -> ViTImageProcessor:
+def training_processor(processor, size: int):
     """A processor that states exactly the preprocessing used here: resize to SxS, normalise."""
-    return ViTImageProcessor(do_resize=True, size={"height": size, "width": size},
+    return pil_image_processor_class()(do_resize=True, size={"height": size, "width": size},
                              resample=int(getattr(processor, "resample", Image.Resampling.BILINEAR)),
                              image_mean=list(processor.image_mean), image_std=list(processor.image_std))
 
