@@ -93,7 +93,15 @@ def incomplete_checkpoints(run_dir: Path) -> list[Path]:
 
 
 class SafeTrainer(Trainer):
-    """Trainer with pickle-free optimizer, scheduler and RNG checkpoints."""
+    """Trainer with pickle-free optimizer, scheduler and RNG checkpoints, and no host sync per step."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The Trainer counts a batch's labels on the host and copies the count to the device at
+        # every step when the model takes loss keywords (ViT does): a copy from pageable memory
+        # that waits for the GPU's queue. A classifier's batch has no ignored labels, so the count
+        # is the batch size and the plain mean loss is the same loss.
+        self.model_accepts_loss_kwargs = False
 
     def _save(self, output_dir=None, state_dict=None):
         super()._save(output_dir, state_dict)

@@ -32,16 +32,18 @@ class ImageSet:
     def describe(self, i: int) -> str:
         return str(self.paths[i]) if self.paths is not None else f"image #{i}"
 
-    def unreadable(self, desc: str, progress: bool = True) -> list[str]:
-        """Open and decode every image once; `"where: why"` for each that fails."""
+    def unreadable(self, desc: str, progress: bool = True, workers: int = 0) -> list[str]:
+        """Open and decode every image once (in `workers` loader processes); `"where: why"` for each
+        that fails, in index order."""
+        import torch
         from tqdm import tqdm
 
+        loader = torch.utils.data.DataLoader(_Opened(self), batch_size=256, num_workers=workers, collate_fn=list)
         bad = []
-        for i in tqdm(range(self._len), desc=desc, unit="img", disable=not progress, mininterval=1.0):
-            try:
-                self[i][0].load()
-            except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
-                bad.append(f"{self.describe(i)}: {type(e).__name__}: {e}")
+        with tqdm(total=self._len, desc=desc, unit="img", disable=not progress, mininterval=1.0) as bar:
+            for batch in loader:
+                bad += [why for why in batch if why]
+                bar.update(len(batch))
         return bad
 
     def __len__(self) -> int:
@@ -57,6 +59,23 @@ class ImageSet:
             return self
         return ImageSet(self._get, n, self.targets[:n], None if self.boxes is None else self.boxes[:n],
                         None if self.paths is None else self.paths[:n])
+
+
+class _Opened:
+    """Item i of an `ImageSet` -> "" when it decodes, else `"where: why"` (a map-style dataset)."""
+
+    def __init__(self, images: ImageSet):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> str:
+        try:
+            self.images[i][0].load()
+            return ""
+        except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
+            return f"{self.images.describe(i)}: {type(e).__name__}: {e}"
 
 
 LOCAL_KINDS = ("folder", "parquet")  # sources whose every image is opened once before training
@@ -83,13 +102,13 @@ class LabeledImages:
                                 f"(e.g. {', '.join(map(str, sorted(set(bad.tolist()))[:3]))})")
         return problems
 
-    def check(self, verify_images: bool = False, progress: bool = True) -> None:
+    def check(self, verify_images: bool = False, progress: bool = True, workers: int = 0) -> None:
         """Refuse unusable data before training: bad labels, and (local sources, `verify_images`)
-        every image that does not decode, listed at once."""
+        every image that does not decode, listed at once (`workers`: loader processes that decode)."""
         problems = self.label_problems()
         if verify_images and self.kind in LOCAL_KINDS and not problems:
             for split, images in (("train", self.train), ("test", self.test)):
-                bad = images.unreadable(f"checking {split} images", progress)
+                bad = images.unreadable(f"checking {split} images", progress, workers)
                 problems += [f"{split}: {b}" for b in bad[:MAX_LISTED]]
                 if len(bad) > MAX_LISTED:
                     problems.append(f"{split}: ... and {len(bad) - MAX_LISTED} more unreadable images")

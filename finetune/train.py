@@ -201,8 +201,10 @@ def finetune(cfg: FinetuneConfig, callbacks: Sequence = ()) -> RunResult:
         raise FinetuneError(*cfg.problems())
     device, speed, setup = run_setup(cfg)  # before loading anything: a precision the device lacks fails here
     plan_output(cfg)  # a bad --out is refused before any work (decided again under the folder's lock)
+    started = time.time()
     data = load_data(cfg.data)
-    data.check(verify_images=True, progress=cfg.progress)
+    data.check(verify_images=True, progress=cfg.progress, workers=setup["dataloader"]["num_workers"])
+    setup["seconds"] = {"load_and_check_data": round(time.time() - started, 2)}
     model, processor = load_model(cfg.model, data.labels, seed=cfg.seed, init=cfg.init)
     args = training_arguments(cfg, Path(cfg.out), speed)
     with contextlib.ExitStack() as held:
@@ -221,8 +223,10 @@ def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments,
     device, setup = device_setup
     size = int(model.config.image_size)
     processor = training_processor(processor, size)
+    started = time.time()
     inputs = make_inputs(cfg, data, processor, size, device, setup["dataloader"]["num_workers"])
     setup.update(input_pipeline=inputs.name, source_size=inputs.source_size, model_size=size)
+    setup["seconds"]["prepare_inputs"] = round(time.time() - started, 2)
     train, test = inputs.train, inputs.test
     trainer = inputs.trainer_class(model=model, args=args, train_dataset=train, eval_dataset=test,
                                    data_collator=inputs.collator, compute_metrics=compute_metrics,
@@ -237,6 +241,7 @@ def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments,
     started = time.time()
     prediction = trainer.predict(test)
     eval_seconds = time.time() - started
+    setup["seconds"].update(train=round(wall, 2), evaluate=round(eval_seconds, 2))
     if len(prediction.predictions) != len(test):
         raise FinetuneError(f"the test predictions cover {len(prediction.predictions)} of {len(test)} images "
                             f"(processes not gathered?): metrics would be wrong, so none are written")

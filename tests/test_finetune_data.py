@@ -62,3 +62,20 @@ def test_bad_data_is_refused(tmp_path, make, match):
 def test_hub_dataset_offline_fails_fast_and_clearly():
     with pytest.raises(DataSourceError, match="Hugging Face hub.*digits"):
         load_data("uoft-cs/cifar10")
+
+
+def test_unreadable_images_are_listed_alike_by_one_process_or_several(tmp_path):
+    """The pre-training check decodes in loader processes on a GPU machine: same list, same order."""
+    root = write_image_folder(tmp_path / "imgs", per_class=6)
+    broken = sorted(root.rglob("*.png"))[1::4]
+    for path in broken:
+        path.write_bytes(b"not an image")
+    data = load_data(str(root))
+    messages = {}
+    for workers in (0, 2):
+        with pytest.raises(DataSourceError) as e:
+            data.check(verify_images=True, progress=False, workers=workers)
+        messages[workers] = e.value.problems
+    assert messages[0] == messages[2]
+    named = " ".join(messages[0])
+    assert sum(path.name in named for path in broken) == len(broken)

@@ -128,6 +128,25 @@ def test_batch_path_trains_the_same_model_and_records_its_setup(tmp_path):
     setup = json.loads((b.out / "run.json").read_text())["setup"]
     assert setup["input_pipeline"] == "batch" and setup["source_size"] == 8 and setup["model_size"] == 32
     assert setup["precision"] == "fp32" and setup["dataloader"]["num_workers"] >= 0
+    assert set(setup["seconds"]) == {"load_and_check_data", "prepare_inputs", "train", "evaluate"}
+    assert all(v >= 0 for v in setup["seconds"].values())
+
+
+def test_the_trainer_does_not_count_labels_on_the_host_each_step(tiny_vit, tmp_path):
+    """transformers counts a batch's labels on the host and copies the count to the device per step
+    for models that take loss keywords (ViT); that copy waits for the GPU. Ours skips it."""
+    from transformers import AutoModelForImageClassification, TrainingArguments
+
+    from finetune._safe_trainer import SafeTrainer
+
+    model = AutoModelForImageClassification.from_pretrained(tiny_vit)
+    trainer = SafeTrainer(model=model, args=TrainingArguments(str(tmp_path), report_to=[], use_cpu=True))
+    batch = {"pixel_values": torch.zeros(4, 3, 32, 32), "labels": torch.tensor([0, 1, 2, 0])}
+    _, count = trainer.get_batch_samples(iter([batch]), 1, torch.device("cpu"))
+    assert count is None
+    loss = trainer.compute_loss(model, batch)
+    expected = torch.nn.functional.cross_entropy(model(pixel_values=batch["pixel_values"]).logits, batch["labels"])
+    assert float(loss.detach()) == pytest.approx(float(expected.detach()), rel=1e-6)
 
 
 def test_bf16_training_keeps_an_fp32_checkpoint_and_leaves_later_runs_fp32(tmp_path):

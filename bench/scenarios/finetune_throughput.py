@@ -7,12 +7,15 @@ For each `PRESET:BATCH` case, in one process and at one precision:
   Trainer's step), timed by a callback between the end of step `warmup` and the last step.
 Both are images/s; `ratio` = training path / ceiling. The training split is cut to exactly one
 epoch of `warmup + steps` steps, so no evaluation or checkpoint falls inside the timed window.
+On CUDA the timed steps also count the host's waits for the GPU (torch's sync debug mode): each
+one lets the GPU run dry while Python queues the next kernels; the ceiling has none.
 """
 from __future__ import annotations
 
 import sys
 import tempfile
 import time
+import warnings
 from contextlib import nullcontext
 
 NAME = "finetune-throughput"
@@ -100,20 +103,56 @@ def ceiling(preset: str, batch: int, labels: list[str], precision: str, device, 
     return rate
 
 
+class SyncCounter:
+    """Synchronizing CUDA calls (torch's sync debug mode warns at each) between `start` and `stop`,
+    and where in Python they came from."""
+
+    def __init__(self, device: str):
+        self.device, self.count, self.places, self._catch = device, None, {}, None
+
+    def start(self) -> None:
+        if self.device != "cuda":
+            return
+        import torch
+
+        self._catch = warnings.catch_warnings(record=True)
+        self._records = self._catch.__enter__()
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+
+    def stop(self) -> None:
+        if self._catch is None:
+            return
+        import torch
+
+        torch.cuda.set_sync_debug_mode("default")
+        self._catch.__exit__(None, None, None)
+        syncs = [w for w in self._records if "synchroniz" in str(w.message)]
+        self.count, self._catch = len(syncs), None
+        for w in syncs:
+            place = f"{w.filename}:{w.lineno}"
+            self.places[place] = self.places.get(place, 0) + 1
+
+
 def step_clock(warmup: int, steps: int, device: str):
-    """A TrainerCallback that times steps `warmup`+1 .. `warmup + steps` (synchronised at both ends)."""
+    """A TrainerCallback that times steps `warmup`+1 .. `warmup + steps` (synchronised at both ends)
+    and counts the host syncs in between (`.syncs`, a `SyncCounter`)."""
     from transformers import TrainerCallback
 
     class StepClock(TrainerCallback):
-        start = stop = None
+        def __init__(self):
+            self.start = self.stop = None
+            self.syncs = SyncCounter(device)
 
         def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step in (warmup, warmup + steps):
+            if state.global_step == warmup:
                 synchronize(device)
-                if state.global_step == warmup:
-                    self.start = time.perf_counter()
-                else:
-                    self.stop = time.perf_counter()
+                self.start = time.perf_counter()
+                self.syncs.start()
+            elif state.global_step == warmup + steps:
+                self.syncs.stop()  # first: the clock's own synchronize is not the path's
+                synchronize(device)
+                self.stop = time.perf_counter()
 
     return StepClock()
 
@@ -131,7 +170,12 @@ def training_path(preset: str, batch: int, args, device: str) -> tuple[float, di
                              precision=args.precision, input_pipeline=args.input_pipeline,
                              num_workers=args.num_workers, compile=args.compile, lr=1e-4)
         result = finetune(cfg, callbacks=[clock])
-    return args.steps * batch * result.processes / (clock.stop - clock.start), result.setup
+    syncs = clock.syncs
+    if syncs.places:
+        print("host syncs in the timed steps: " + ", ".join(f"{p} x{n}" for p, n in syncs.places.items()),
+              file=sys.stderr, flush=True)
+    per_step = None if syncs.count is None else round(syncs.count / args.steps, 2)
+    return args.steps * batch * result.processes / (clock.stop - clock.start), {**result.setup, "syncs": per_step}
 
 
 def run(args) -> dict:
@@ -158,7 +202,8 @@ def measure(args) -> dict:
         path, setup = training_path(preset, batch, args, device.kind)
         rows.append({"preset": preset, "batch": batch, "precision": setup["precision"],
                      "input_pipeline": setup["input_pipeline"], "workers": setup["dataloader"]["num_workers"],
-                     "compile": args.compile, "ceiling_img_s": top, "training_img_s": path, "ratio": path / top})
+                     "compile": args.compile, "host_syncs_per_step": setup["syncs"],
+                     "ceiling_img_s": top, "training_img_s": path, "ratio": path / top})
         print(f"{preset}:{batch} {rows[-1]['precision']}: ceiling {top:.1f} img/s, training path {path:.1f} "
               f"img/s, ratio {path / top:.3f}", file=sys.stderr, flush=True)  # kept if a later case times out
     header = {"device": device.name or device.kind, "data": args.data, "steps": args.steps,
