@@ -491,6 +491,43 @@ def finetune_input_pipeline(results: Results) -> str:
             f"{data['args']['size']} px model input, one thread; {machine_line(data)}.")
 
 
+@table("finetune-gpu-throughput")
+def finetune_gpu_throughput(results: Results) -> str:
+    """The GPU run of finetune-throughput: ceiling vs training path, with the code it measured."""
+    data = results["finetune-gpu-h200"]
+    rows = []
+    for key, code in (("throughput", "current"), ("throughput_before", "with the per-step label-count copy"),
+                      ("throughput_compile_before", "with the per-step label-count copy")):
+        for r in data[key]["rows"]:
+            rows.append({"case": f"{r['preset']}, batch {r['batch']}", "precision": r["precision"],
+                         "compile": "on" if r["compile"] else "off", "code": code,
+                         "host syncs per step": fmt(r.get("host_syncs_per_step"), 2),
+                         "ceiling img/s": f"{r['ceiling_img_s']:,.0f}", "training path img/s": f"{r['training_img_s']:,.0f}",
+                         "ratio": f"{r['ratio']:.3f}", "target >= 0.80": met(r["ratio"] >= 0.80)})
+    header = data["throughput"]["header"]
+    return (markdown(rows) + f"\n\nFrom {results.source('finetune-gpu-h200')}: {data['gpu']}, {data['cores']} CPU cores; "
+            f"{header['steps']} timed steps after {header['warmup_steps']}; torch {data['versions']['torch']}, "
+            f"transformers {data['versions']['transformers']}.")
+
+
+@table("finetune-gpu-recipe")
+def finetune_gpu_recipe(results: Results) -> str:
+    """The seed recipe's shape on the GPU: wall time per phase and accuracy."""
+    data = results["finetune-gpu-h200"]
+    rows = []
+    for key, label in (("recipe", "current"), ("recipe_compile", "current, `--compile`"),
+                       ("recipe_before", "serial image check")):
+        r, sec = data[key], data[key]["setup"].get("seconds", {})
+        rows.append({"run": label, "process wall s": str(r["process_wall_s"]),
+                     "data load + check s": fmt(sec.get("load_and_check_data"), 1),
+                     "prepare inputs s": fmt(sec.get("prepare_inputs"), 1),
+                     "training s (3 epochs + 3 evaluations)": f"{r['train_runtime_s']:.1f}",
+                     "training img/s": f"{r['train_images_per_s']:,.0f}",
+                     "test accuracy per epoch": " / ".join(f"{a:.4f}" for a in r["eval_accuracy_per_epoch"])})
+    return (markdown(rows) + f"\n\n`{data['recipe']['command']}` on {data['gpu']}; "
+            f"{data['process_wall_s_note']}. From {results.source('finetune-gpu-h200')}.")
+
+
 # ---------------------------------------------------------------------------------- xai eval
 def xai_metrics(results: Results, stem: str) -> str:
     """`python -m xai eval`'s xai_results.json: its command, accuracy and every method x metric."""
