@@ -8,6 +8,11 @@ exported graph has fewer and larger operations.
 - Q, K and V are one product with the three weights stacked, `(B*N, D) @ (D, 3D)`, split after
   one reshape and one transpose.
 The attention probabilities are computed explicitly, as the rollout reads them.
+- With `readout=R` (graphs that output no per-layer attention maps), the last layer is computed
+  for the first R tokens only (CLS, and a distilled DeiT's distillation token): the logits read
+  nothing else, and the rollout reads only those rows of the last attention map. Keys and values
+  still come from every token, so the result is the same; the last layer's query, output and
+  MLP products shrink from N rows to R, about 7% of DeiT-tiny's products.
 """
 from __future__ import annotations
 
@@ -25,8 +30,9 @@ def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.
 class PackedViT(nn.Module):
     """pixels `(B, 3, H, W)` -> logits `(B, C)` and, when asked, per layer attention `(B, heads, N, N)`."""
 
-    def __init__(self, model: nn.Module, n_tokens: int):
+    def __init__(self, model: nn.Module, n_tokens: int, readout: int | None = None):
         super().__init__()
+        self.readout = readout  # tokens the last layer is computed for (None: all of them)
         base = getattr(model, model.base_model_prefix)
         self.model, self.embeddings, self.final_norm = model, base.embeddings, base.layernorm
         self.blocks = base.encoder.layer
@@ -49,9 +55,25 @@ class PackedViT(nn.Module):
         context = torch.matmul(a, v).transpose(1, 2).reshape(-1, self.heads * self.head_dim)
         return context, a
 
+    def _readout_attention(self, i: int, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(B*N, D)` -> context `(B*R, D)` of the first R tokens, probabilities `(B, heads, R, N)`."""
+        d, r = self.width, self.readout
+        weight, bias = getattr(self, f"qkv_weight_{i}"), getattr(self, f"qkv_bias_{i}")
+        kv = _linear(h, weight[d:], bias[d:]).reshape(-1, self.tokens, 2, self.heads, self.head_dim)
+        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, heads, N, d) each
+        rows = h.reshape(-1, self.tokens, d)[:, :r].reshape(-1, d)
+        q = _linear(rows, weight[:d], bias[:d]).reshape(-1, r, self.heads, self.head_dim).transpose(1, 2)
+        a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
+        context = torch.matmul(a, v).transpose(1, 2).reshape(-1, d)
+        return context, a
+
     def _block(self, i: int, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         block = self.blocks[i]
-        context, a = self._attention(i, block.layernorm_before(t))
+        if self.readout is not None and i == len(self.blocks) - 1:
+            context, a = self._readout_attention(i, block.layernorm_before(t))
+            t = t.reshape(-1, self.tokens, self.width)[:, :self.readout].reshape(-1, self.width)
+        else:
+            context, a = self._attention(i, block.layernorm_before(t))
         out = block.attention.output.dense
         t = t + _linear(context, out.weight, out.bias)
         fc1, fc2 = block.intermediate.dense, block.output.dense
@@ -64,7 +86,7 @@ class PackedViT(nn.Module):
         for i in range(len(self.blocks)):
             t, a = self._block(i, t)
             attentions.append(a)
-        z = self.final_norm(t).reshape(-1, self.tokens, self.width)
+        z = self.final_norm(t).reshape(-1, self.readout or self.tokens, self.width)
         if self.distilled:
             logits = (self.model.cls_classifier(z[:, 0]) + self.model.distillation_classifier(z[:, 1])) / 2
         else:

@@ -37,6 +37,19 @@ def test_cls_row_vector_form_equals_full_product(n_special):
     np.testing.assert_allclose(rollout_map(atts, (4, 4), n_special), full, atol=1e-6)
 
 
+@pytest.mark.parametrize("readout", [(0,), (0, 1)])
+def test_last_layer_readout_rows_give_the_same_rollout(readout):
+    """The exported none/rollout graphs compute the last layer for the readout tokens only; the
+    rollout from those rows of the last map equals the rollout from the whole map."""
+    from xai.rollout import rollout_start
+
+    atts = [torch.from_numpy(a) for a in random_attentions(tokens=18)]
+    start = rollout_start(18, torch.float64, readout=readout)
+    whole = rollout_cls_torch(atts, 2, (4, 4), start)
+    cut = rollout_cls_torch(atts[:-1] + [atts[-1][:, :, :len(readout)]], 2, (4, 4), start)
+    torch.testing.assert_close(cut, whole, rtol=0, atol=1e-12)
+
+
 def test_rollout_rows_stay_stochastic_and_fusions_differ():
     atts = random_attentions()
     np.testing.assert_allclose(rollout(atts).sum(-1), 1.0, atol=1e-12)

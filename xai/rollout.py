@@ -133,12 +133,16 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
     taken after the product (mean_h(v A_h) = v mean_h(A_h)), over H x N values instead of
     H x N x N. Per layer the graph holds one broadcast MatMul, one small ReduceMean and one Add.
     start: e_0 `(1, 1, 1, N)` (pass it as a buffer when tracing, so it becomes a constant).
+    The last layer's map may hold only its first R rows, `(B, heads, R, N)`, when `start` is zero
+    beyond them (the readout rows): v A then reads only those rows.
     """
     import torch
 
     v = rollout_start(attentions[0].shape[-1], attentions[0].dtype) if start is None else start
     for i, attention in enumerate(reversed(attentions)):  # v <- v (A_l + I), last layer first
-        v = torch.matmul(v, attention).mean(dim=1, keepdim=True) + v
+        rows = attention.shape[-2]
+        selector = v if rows == v.shape[-1] else v[..., :rows]
+        v = torch.matmul(selector, attention).mean(dim=1, keepdim=True) + v
         if i % RENORM_EVERY == RENORM_EVERY - 1:
             v = v * (0.5 ** RENORM_EVERY)
     # explicit end, not an open one: exported, `n_special:` becomes an INT64_MAX sentinel, which
