@@ -441,9 +441,11 @@ def scenario_rows(results: Results, stem: str, columns: dict[str, str]) -> str:
     rows = [{label: fmt(r.get(key)) if isinstance(r.get(key), float) else r.get(key, "") for key, label in columns.items()}
             for r in data["rows"]]
     header = data["header"]
+    repeats = header.get("repeat", 1)
+    timing = f"{header.get('rounds')} x {header.get('iters')} interleaved" + (
+        f", {repeats} repeats (p50: the median of the repeats' p50s)" if repeats > 1 else "")
     return (markdown(rows) + f"\n\nFrom {results.source(stem)}: `{header.get('preset')}`, batch {header.get('batch')}, "
-            f"{header.get('threads')} threads, {header.get('rounds')} x {header.get('iters')} interleaved; "
-            f"{machine_line(header)}.")
+            f"{header.get('threads')} threads, {timing}; {machine_line(header)}.")
 
 
 LATENCY_COLUMNS = {"graph": "graph", "runtime": "runtime", "p50_ms": "p50 ms", "x_floor": "x floor",
@@ -467,14 +469,14 @@ def onnx_latency_hf_forward(results: Results) -> str:
 
 @table("onnx-latency-targets")
 def onnx_latency_targets(results: Results) -> str:
-    """The issue's ratio targets in two runs of the same code, side by side."""
-    runs = {"onnx-latency": "12 x 8 run", "onnx-latency-5rounds": "5 x 10 run"}
-    by_run = {stem: {t["ratio"]: t for t in results[stem]["header"]["targets"]} for stem in runs}
-    first = results["onnx-latency"]["header"]["targets"]
-    rows = [{"ratio": t["ratio"], "target": t["target"],
-             **{label: f"{by_run[stem][t['ratio']]['value']:.3f} ({'yes' if by_run[stem][t['ratio']]['met'] else 'no'})"
-                for stem, label in runs.items() if t["ratio"] in by_run[stem]}} for t in first]
-    return markdown(rows) + f"\n\nFrom {' and '.join(results.source(s) for s in runs)}."
+    """The issue's ratio targets: the median over the run's repeats, their range, how many met it."""
+    data = results["onnx-latency"]
+    repeats = data["header"].get("repeat", 1)
+    rows = [{"ratio": t["ratio"], "target": t["target"], f"median of {repeats}": f"{t['value']:.3f}",
+             "range": " - ".join(f"{v:.3f}" for v in t.get("range", [t["value"]] * 2)),
+             "met (median)": "yes" if t["met"] else "**no**", "repeats that met it": t.get("met_in", "")}
+            for t in data["header"]["targets"]]
+    return markdown(rows) + f"\n\nFrom {results.source('onnx-latency')}."
 
 
 @table("gemm-floor")
@@ -544,7 +546,7 @@ def xai_cascade(results: Results, stem: str) -> str:
     return cascade_table(results[stem]) + f"\n\nFrom {results.source(stem)}."
 
 
-for _stem in ("xai-demo-digits", "xai-loc-cifar-tiny"):
+for _stem in ("xai-demo-digits", "xai-loc-cifar-tiny", "xai-cifar-tiny-sincos18"):
     table(_stem)(lambda results, stem=_stem: xai_metrics(results, stem))
     table(f"{_stem}-cascade")(lambda results, stem=_stem: xai_cascade(results, stem))
 

@@ -62,7 +62,7 @@ def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
 
     graphs = ["ours none fp32", "ours rollout fp32", "ours rollout fp32 openvino", "optimum fp32", "floor fp32"]
     pytest.importorskip("openvino")
-    code = main(["scenario", "onnx-latency", "--preset", "demo", "--rounds", "1", "--iters", "2",
+    code = main(["scenario", "onnx-latency", "--preset", "demo", "--rounds", "1", "--iters", "2", "--repeat", "3",
                  "--work", str(tmp_path / "work"), "--results", str(tmp_path), "--graphs", *graphs])
     assert code == 0
     saved = json.loads((tmp_path / "onnx-latency.json").read_text())
@@ -74,4 +74,10 @@ def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
     targets = {t["ratio"]: t for t in saved["header"]["targets"]}
     assert set(targets) == {"rollout overhead fp32", "ours rollout fp32 / optimum fp32",
                             "ours none fp32 / gemm floor fp32"}
+    for t in targets.values():  # the median of three repeats, inside their range
+        low, high = t["range"]
+        assert low <= t["value"] <= high and t["met_in"].endswith("/3")
+    per_repeat = saved["header"]["latency_ms"]["ours none fp32"]["p50_per_repeat"]
+    assert len(per_repeat) == 3 and rows["ours none fp32"]["p50_ms"] == pytest.approx(sorted(per_repeat)[1], abs=1e-3)
+    assert (tmp_path / "work" / "demo" / "ours-none-fp32").is_dir()  # exports kept per preset
     assert saved["header"]["machine"]["cpu"] and saved["header"]["scenario"] == "onnx-latency"

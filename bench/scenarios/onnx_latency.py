@@ -6,7 +6,10 @@ and through its ONNX Runtime optimizer (-O2, -O3) on ONNX Runtime, its fp32 grap
 and the GEMM floor (`gemm_floor`: only the model's products) at fp32 and int8. Ours take the
 uint8 image and normalise inside the graph; optimum's get pixels normalised beforehand,
 outside the timed call. Ratios: to the floor of the same precision, to optimum's plain graph
-of the same precision and runtime, and the issue's targets in the header.
+of the same precision and runtime, and the issue's targets in the header. With `--repeat K` the
+interleaved timing runs K times in the process: each row's p50 is the median of the K p50s, and
+each target gives the median of its K ratios with their range and how many repeats met it (on a
+shared host one run's ratio moves by 10% or more).
 """
 from __future__ import annotations
 
@@ -112,7 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads of every runtime")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--iters", type=int, default=10)
-    parser.add_argument("--work", default="bench-work/onnx-latency", help="exports, reused between runs")
+    parser.add_argument("--repeat", type=int, default=1, help="independent interleaved timings in one run")
+    parser.add_argument("--work", default="bench-work/onnx-latency", help="exports (one folder per preset), "
+                        "reused between runs")
 
 
 def make_runners(names: list[str], preset: str, work: Path, threads: int) -> tuple[dict, dict]:
@@ -151,18 +156,32 @@ def ratio_rows(p50: dict[str, float], sizes: dict[str, float]) -> list[dict]:
     return rows
 
 
-def target_ratios(p50: dict[str, float]) -> list[dict]:
-    return [{"ratio": label, "value": round(p50[a] / p50[b], 3), "target": f"<= {limit}",
-             "met": p50[a] / p50[b] <= limit} for label, a, b, limit in TARGETS if a in p50 and b in p50]
+def target_ratios(p50s: list[dict[str, float]]) -> list[dict]:
+    """Each target over the repeats' p50s: the median ratio (judged against the target), its range,
+    and in how many repeats it was met."""
+    out = []
+    for label, a, b, limit in TARGETS:
+        if a not in p50s[0] or b not in p50s[0]:
+            continue
+        ratios = [p[a] / p[b] for p in p50s]
+        value = float(np.median(ratios))
+        out.append({"ratio": label, "value": round(value, 3), "target": f"<= {limit}", "met": value <= limit,
+                    "range": [round(min(ratios), 3), round(max(ratios), 3)],
+                    "met_in": f"{sum(r <= limit for r in ratios)}/{len(ratios)}"})
+    return out
 
 
 def run(args) -> dict:
     from ..timing import interleaved_latency
 
-    work = Path(args.work)
+    work = Path(args.work) / args.preset
     runners, sizes = make_runners(args.graphs, args.preset, work, args.threads)
-    times = interleaved_latency(runners, rounds=args.rounds, iters=args.iters, warmup=3)
-    p50 = {name: t["p50"] for name, t in times.items()}
+    repeats = [interleaved_latency(runners, rounds=args.rounds, iters=args.iters, warmup=3)
+               for _ in range(args.repeat)]
+    p50s = [{name: t["p50"] for name, t in times.items()} for times in repeats]
+    p50 = {name: float(np.median([p[name] for p in p50s])) for name in runners}
     header = {"preset": args.preset, "threads": args.threads, "batch": 1, "rounds": args.rounds,
-              "iters": args.iters, "latency_ms": times, "targets": target_ratios(p50)}
+              "iters": args.iters, "repeat": args.repeat, "latency_ms": repeats[-1] if args.repeat == 1 else
+              {name: {"p50_per_repeat": [round(p[name], 3) for p in p50s]} for name in runners},
+              "targets": target_ratios(p50s)}
     return {"header": header, "rows": ratio_rows(p50, sizes)}
