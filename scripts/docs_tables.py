@@ -551,6 +551,24 @@ for _stem in ("xai-demo-digits", "xai-loc-cifar-tiny", "xai-cifar-tiny-sincos18"
     table(f"{_stem}-cascade")(lambda results, stem=_stem: xai_cascade(results, stem))
 
 
+@table("xai-cifar-tiny-sincos18-onnx")
+def xai_cifar_onnx(results: Results) -> str:
+    """The exported graphs' in-graph maps beside the PyTorch methods they compute."""
+    from xai.evaluate import markdown_table
+
+    torch_rows = {r["method"]: r for r in results["xai-cifar-tiny-sincos18"]["rows"]}
+    rows, metrics = [], None
+    for stem, method in (("xai-cifar-tiny-sincos18-onnx-rollout", "rollout"),
+                         ("xai-cifar-tiny-sincos18-onnx-gradrollout", "grad-rollout")):
+        data = results[stem]
+        metrics = [m for m in data["metrics"]]
+        rows += [{**torch_rows[method], "method": f"{method} (PyTorch)"},
+                 *({**r, "method": f"{r['method']} ({data['subject'].split()[0]} graph)"} for r in data["rows"])]
+    sources = " and ".join(results.source(s) for s in ("xai-cifar-tiny-sincos18-onnx-rollout",
+                                                       "xai-cifar-tiny-sincos18-onnx-gradrollout"))
+    return markdown_table({"rows": rows, "metrics": metrics}) + f"\n\nFrom {sources}."
+
+
 @table("distilled-readout")
 def distilled_readout(results: Results) -> str:
     data = results["distilled_readout"]
