@@ -561,9 +561,9 @@ def xai_cifar_onnx(results: Results) -> str:
     for stem, method in (("xai-cifar-tiny-sincos18-onnx-rollout", "rollout"),
                          ("xai-cifar-tiny-sincos18-onnx-gradrollout", "grad-rollout")):
         data = results[stem]
-        metrics = [m for m in data["metrics"]]
+        metrics = data["metrics"]
         rows += [{**torch_rows[method], "method": f"{method} (PyTorch)"},
-                 *({**r, "method": f"{r['method']} ({data['subject'].split()[0]} graph)"} for r in data["rows"])]
+                 *(r for r in data["rows"] if r["method"] != "random")]
     sources = " and ".join(results.source(s) for s in ("xai-cifar-tiny-sincos18-onnx-rollout",
                                                        "xai-cifar-tiny-sincos18-onnx-gradrollout"))
     return markdown_table({"rows": rows, "metrics": metrics}) + f"\n\nFrom {sources}."
