@@ -7,12 +7,12 @@ exported graph has fewer and larger operations.
   while dynamic int8 quantization still sees a MatMul (it does not quantize Gemm).
 - Q, K and V are one product with the three weights stacked, `(B*N, D) @ (D, 3D)`, split after
   one reshape and one transpose.
-The attention probabilities are computed explicitly, as the rollout reads them.
 - With `readout=R` (graphs that output no per-layer attention maps), the last layer is computed
   for the first R tokens only (CLS, and a distilled DeiT's distillation token): the logits read
   nothing else, and the rollout reads only those rows of the last attention map. Keys and values
   still come from every token, so the result is the same; the last layer's query, output and
   MLP products shrink from N rows to R, about 7% of DeiT-tiny's products.
+The attention probabilities are computed explicitly, as the rollout reads them.
 """
 from __future__ import annotations
 
