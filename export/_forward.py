@@ -51,9 +51,12 @@ class PackedViT(nn.Module):
         """`(B*N, D)` -> context `(B*N, D)` and the attention probabilities `(B, heads, N, N)`."""
         qkv = _linear(h, getattr(self, f"qkv_weight_{i}"), getattr(self, f"qkv_bias_{i}"))
         q, k, v = qkv.reshape(-1, self.tokens, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        return self._attend(q, k, v)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q `(B, heads, R, d)`, k and v `(B, heads, N, d)` -> context `(B*R, D)`, probabilities `(B, heads, R, N)`."""
         a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
-        context = torch.matmul(a, v).transpose(1, 2).reshape(-1, self.heads * self.head_dim)
-        return context, a
+        return torch.matmul(a, v).transpose(1, 2).reshape(-1, self.width), a
 
     def _readout_attention(self, i: int, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """`(B*N, D)` -> context `(B*R, D)` of the first R tokens, probabilities `(B, heads, R, N)`."""
@@ -63,9 +66,7 @@ class PackedViT(nn.Module):
         k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, heads, N, d) each
         rows = h.reshape(-1, self.tokens, d)[:, :r].reshape(-1, d)
         q = _linear(rows, weight[:d], bias[:d]).reshape(-1, r, self.heads, self.head_dim).transpose(1, 2)
-        a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
-        context = torch.matmul(a, v).transpose(1, 2).reshape(-1, d)
-        return context, a
+        return self._attend(q, k, v)
 
     def _block(self, i: int, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         block = self.blocks[i]
