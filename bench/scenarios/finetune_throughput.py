@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from contextlib import nullcontext
 
 NAME = "finetune-throughput"
@@ -129,9 +130,7 @@ class SyncCounter:
         self._catch.__exit__(None, None, None)
         syncs = [w for w in self._records if "synchroniz" in str(w.message)]
         self.count, self._catch = len(syncs), None
-        for w in syncs:
-            place = f"{w.filename}:{w.lineno}"
-            self.places[place] = self.places.get(place, 0) + 1
+        self.places = Counter(f"{w.filename}:{w.lineno}" for w in syncs)
 
 
 def step_clock(warmup: int, steps: int, device: str):
