@@ -1,17 +1,28 @@
 """The ViT/DeiT forward that ONNX graphs are traced from, written for CPU kernels: the same maths
 as transformers' eager forward (same weights, same attention probabilities), laid out so the
-exported graph has fewer and larger operations.
+exported graph moves as little data as it can outside the matrix products.
 
-- Tokens travel as one `(B*N, D)` matrix, so every weight product is a 2-D MatMul followed by its
-  bias Add, which ONNX Runtime fuses into one Gemm at load (a 3-D MatMul keeps the Add apart),
-  while dynamic int8 quantization still sees a MatMul (it does not quantize Gemm).
-- Q, K and V are one product with the three weights stacked, `(B*N, D) @ (D, 3D)`, split after
-  one reshape and one transpose.
+- Tokens travel as one `(N*B, D)` matrix, token-major (row `n*B + b` is token n of image b), so
+  every weight product is a 2-D MatMul followed by its bias Add, which ONNX Runtime fuses into
+  one Gemm at load (a 3-D MatMul keeps the Add apart), while dynamic int8 quantization still sees
+  a MatMul (it does not quantize Gemm). Per-token work (LayerNorm, GELU, residuals) does not care
+  about row order.
+- Token-major, Q, K and V reshape for free to `(N, B*heads, d)`: the images' heads are the middle
+  axis. The attention's two products read them through a Transpose that only moves that axis to
+  the front (and, for K, d before N), which ONNX Runtime folds into its MatMul kernel's strides
+  (`transBatch`/`transB`) instead of copying; one Transpose per layer is left, the context's back
+  to token-major. (Image-major rows need four copying Transposes per layer, a quarter of the
+  non-product time.)
 - With `readout=R` (graphs that output no per-layer attention maps), the last layer is computed
-  for the first R tokens only (CLS, and a distilled DeiT's distillation token): the logits read
-  nothing else, and the rollout reads only those rows of the last attention map. Keys and values
-  still come from every token, so the result is the same; the last layer's query, output and
-  MLP products shrink from N rows to R, about 7% of DeiT-tiny's products.
+  for the first R tokens only (CLS, and a distilled DeiT's distillation token), which token-major
+  are the first R*B rows: the logits read nothing else, and the rollout reads only those rows of
+  the last attention map. Keys and values still come from every token, so the result is the same;
+  the last layer's query, output and MLP products shrink from N rows to R, about 7% of DeiT-tiny's
+  products.
+- With `head_mean=True` (the rollout graph) each layer's map is averaged over heads right after
+  the softmax, while it is still in cache, as one product with a constant `1/heads` row: the
+  rollout, computed after the last layer, then reads a `(B, 1, N, N)` map per layer instead of
+  re-reading every head's map from memory (ViT-B/16: 1.9 MB per layer instead of 0.16 MB).
 The attention probabilities are computed explicitly, as the rollout reads them.
 """
 from __future__ import annotations
@@ -22,15 +33,16 @@ import torch
 from torch import nn
 
 
-def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def _linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     """x `(M, K)` @ weight^T + bias as MatMul + Add (not Gemm: int8 quantization needs the MatMul)."""
-    return torch.matmul(x, weight.t()) + bias
+    return torch.matmul(x, layer.weight.t()) + layer.bias
 
 
 class PackedViT(nn.Module):
-    """pixels `(B, 3, H, W)` -> logits `(B, C)` and, when asked, per layer attention `(B, heads, N, N)`."""
+    """pixels `(B, 3, H, W)` -> logits `(B, C)` and per layer attention `(B, heads, N, N)`
+    (the last layer's `(B, heads, R, N)` with `readout=R`; heads averaged, `(B, 1, ., N)`, with `head_mean`)."""
 
-    def __init__(self, model: nn.Module, n_tokens: int, readout: int | None = None):
+    def __init__(self, model: nn.Module, n_tokens: int, readout: int | None = None, head_mean: bool = False):
         super().__init__()
         self.readout = readout  # tokens the last layer is computed for (None: all of them)
         base = getattr(model, model.base_model_prefix)
@@ -42,54 +54,49 @@ class PackedViT(nn.Module):
         self.width = cfg.hidden_size  # a constant, so the traced reshapes need no shape arithmetic
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads
-        for i, block in enumerate(self.blocks):
-            att = block.attention.attention
-            self.register_buffer(f"qkv_weight_{i}", torch.cat([att.query.weight, att.key.weight, att.value.weight]))
-            self.register_buffer(f"qkv_bias_{i}", torch.cat([att.query.bias, att.key.bias, att.value.bias]))
+        self.head_mean = head_mean
+        self.register_buffer("head_weights", torch.full((1, self.heads), 1.0 / self.heads))
 
-    def _attention(self, i: int, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(B*N, D)` -> context `(B*N, D)` and the attention probabilities `(B, heads, N, N)`."""
-        qkv = _linear(h, getattr(self, f"qkv_weight_{i}"), getattr(self, f"qkv_bias_{i}"))
-        q, k, v = qkv.reshape(-1, self.tokens, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        return self._attend(q, k, v)
+    def _first(self, t: torch.Tensor, r: int) -> torch.Tensor:
+        """The first r tokens of every image: `(N*B, D)` -> `(r*B, D)` (token-major: the first r*B rows)."""
+        return t.reshape(self.tokens, -1, self.width)[:r].reshape(-1, self.width)
 
-    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """q `(B, heads, R, d)`, k and v `(B, heads, N, d)` -> context `(B*R, D)`, probabilities `(B, heads, R, N)`."""
-        a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
-        return torch.matmul(a, v).transpose(1, 2).reshape(-1, self.width), a
+    def _heads(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """`(n*B, D)` -> `(n, B*heads, d)`, no copy."""
+        return x.reshape(n, -1, self.head_dim)
 
-    def _readout_attention(self, i: int, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """`(B*N, D)` -> context `(B*R, D)` of the first R tokens, probabilities `(B, heads, R, N)`."""
-        d, r = self.width, self.readout
-        weight, bias = getattr(self, f"qkv_weight_{i}"), getattr(self, f"qkv_bias_{i}")
-        kv = _linear(h, weight[d:], bias[d:]).reshape(-1, self.tokens, 2, self.heads, self.head_dim)
-        k, v = kv.permute(2, 0, 3, 1, 4).unbind(0)  # (B, heads, N, d) each
-        rows = h.reshape(-1, self.tokens, d)[:, :r].reshape(-1, d)
-        q = _linear(rows, weight[:d], bias[:d]).reshape(-1, r, self.heads, self.head_dim).transpose(1, 2)
-        return self._attend(q, k, v)
+    def _attention(self, i: int, h: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """LayerNormed tokens `(N*B, D)` -> context of the first r tokens `(r*B, D)` and the
+        attention probabilities `(B, heads, r, N)` (`(B, 1, r, N)`, their mean, with `head_mean`)."""
+        att = self.blocks[i].attention.attention
+        k, v = (self._heads(_linear(h, layer), self.tokens) for layer in (att.key, att.value))
+        rows = h if r == self.tokens else self._first(h, r)
+        q = self._heads(_linear(rows, att.query), r)
+        a = torch.softmax(torch.matmul(q.transpose(0, 1), k.permute(1, 2, 0)) * self.scale, dim=-1)  # (B*heads, r, N)
+        context = torch.matmul(a, v.transpose(0, 1)).transpose(0, 1).reshape(-1, self.width)  # (r*B, D)
+        if self.head_mean:  # (1, heads) @ (B, heads, r*N): the mean while the map is in cache
+            return context, torch.matmul(self.head_weights, a.reshape(-1, self.heads, r * self.tokens)).reshape(
+                -1, 1, r, self.tokens)
+        return context, a.reshape(-1, self.heads, r, self.tokens)
 
     def _block(self, i: int, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         block = self.blocks[i]
-        if self.readout is not None and i == len(self.blocks) - 1:
-            context, a = self._readout_attention(i, block.layernorm_before(t))
-            t = t.reshape(-1, self.tokens, self.width)[:, :self.readout].reshape(-1, self.width)
-        else:
-            context, a = self._attention(i, block.layernorm_before(t))
-        out = block.attention.output.dense
-        t = t + _linear(context, out.weight, out.bias)
-        fc1, fc2 = block.intermediate.dense, block.output.dense
-        hidden = nn.functional.gelu(_linear(block.layernorm_after(t), fc1.weight, fc1.bias))
-        return t + _linear(hidden, fc2.weight, fc2.bias), a
+        last = self.readout is not None and i == len(self.blocks) - 1
+        r = self.readout if last else self.tokens
+        context, a = self._attention(i, block.layernorm_before(t), r)
+        if last:
+            t = self._first(t, r)
+        t = t + _linear(context, block.attention.output.dense)
+        hidden = nn.functional.gelu(_linear(block.layernorm_after(t), block.intermediate.dense))
+        return t + _linear(hidden, block.output.dense), a
 
     def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        t = self.embeddings(pixel_values).reshape(-1, self.width)
+        t = self.embeddings(pixel_values).transpose(0, 1).reshape(-1, self.width)  # (N*B, D), token-major
         attentions = []
         for i in range(len(self.blocks)):
             t, a = self._block(i, t)
             attentions.append(a)
-        z = self.final_norm(t).reshape(-1, self.readout or self.tokens, self.width)
+        z = self.final_norm(t).reshape(self.readout or self.tokens, -1, self.width)  # (tokens, B, D)
         if self.distilled:
-            logits = (self.model.cls_classifier(z[:, 0]) + self.model.distillation_classifier(z[:, 1])) / 2
-        else:
-            logits = self.model.classifier(z[:, 0])
-        return logits, attentions
+            return (self.model.cls_classifier(z[0]) + self.model.distillation_classifier(z[1])) / 2, attentions
+        return self.model.classifier(z[0]), attentions

@@ -57,7 +57,7 @@ class ExplainedViT(nn.Module):
         n_tokens = self.grid[0] * self.grid[1] + self.n_special
         onnx_forward = input_kind == "uint8_nhwc" and explain != "gradrollout"
         readout = len(readout_rows(self.model)) if explain in ("none", "rollout") else None  # no full maps out
-        self.packed = PackedViT(self.model, n_tokens, readout) if onnx_forward else None
+        self.packed = PackedViT(self.model, n_tokens, readout, head_mean=explain == "rollout") if onnx_forward else None
 
     def output_names(self) -> list[str]:
         return output_names(self.explain, self.model.config.num_hidden_layers)

@@ -3,7 +3,7 @@
 Uses the TorchScript-based `torch.onnx.export` (the route optimum takes for ViTs): dynamic
 batch through `dynamic_axes`, plain ONNX ops that ONNX Runtime's graph optimizer fuses
 (LayerNorm, 2-D MatMul+Add into Gemm) without touching the outputs the explanation needs; the
-forward is traced from `_forward.PackedViT` (tokens as one matrix, Q/K/V as one product).
+forward is traced from `_forward.PackedViT` (tokens as one token-major matrix, heads as a batch axis).
 Every graph passes `portability_problems` before it is written out.
 """
 from __future__ import annotations

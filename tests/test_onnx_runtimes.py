@@ -133,11 +133,12 @@ def test_portability_checks_name_each_construct():
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_weight_products_fuse_with_their_bias(artifact, model, tmp_path):
+def test_weight_products_fuse_and_attention_moves_no_data(artifact, model, tmp_path):
     """The packed forward (export/_forward.py): after ONNX Runtime's optimizer every weight product
-    is one Gemm with its bias (per layer Q/K/V stacked, output, two MLP; plus the classifiers) and
-    the only plain MatMuls left are the attention's P V. The last layer, computed for the readout
-    tokens only, has its queries apart from the stacked keys and values: one Gemm more."""
+    is one Gemm with its bias (per layer Q, K, V, output, two MLP; plus the classifiers), the
+    attention's two products read Q, K and V through their strides (no plain MatMul, no Transpose
+    feeding them), and the only Transposes left are one per layer (the context back to token-major)
+    plus three at the start: the input's NHWC -> NCHW, the patch grid's to tokens, tokens to token-major."""
     from collections import Counter
 
     import onnx
@@ -148,4 +149,29 @@ def test_weight_products_fuse_with_their_bias(artifact, model, tmp_path):
     ort.InferenceSession(str(artifact(model, "none") / "model.onnx"), options, providers=["CPUExecutionProvider"])
     ops = Counter(n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node)
     classifiers = 2 if model == "deit-distilled" else 1
-    assert (ops["Gemm"], ops["MatMul"]) == (4 * LAYERS + 1 + classifiers, LAYERS), ops
+    assert (ops["Gemm"], ops["MatMul"], ops["FusedMatMul"]) == (6 * LAYERS + classifiers, 0, 2 * LAYERS), ops
+    assert ops["Transpose"] == LAYERS + 3, ops
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_rollout_graph_averages_heads_right_after_the_softmax(artifact, model):
+    """The rollout graph averages each layer's map over heads as it is made (a product with a
+    constant 1/heads row reading the Softmax's output) and the rollout reads only those means:
+    no ReduceMean over per-head products after the last layer."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(artifact(model, "rollout") / "model.onnx")).graph
+    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    constants |= {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
+    producer = {o: n for n in graph.node for o in n.output}
+
+    def source(name):  # through Reshapes
+        while name in producer and producer[name].op_type == "Reshape":
+            name = producer[name].input[0]
+        return producer.get(name)
+
+    means = [n for n in graph.node if n.op_type == "MatMul" and n.input[0] in constants
+             and np.allclose(constants[n.input[0]], 1 / constants[n.input[0]].size)]
+    assert len(means) == LAYERS and all(source(n.input[1]).op_type == "Softmax" for n in means)
+    assert not [n for n in graph.node if n.op_type == "ReduceMean"]

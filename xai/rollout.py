@@ -132,6 +132,8 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
     doubles per layer: rescaled every RENORM_EVERY layers to stay inside fp16). The head mean is
     taken after the product (mean_h(v A_h) = v mean_h(A_h)), over H x N values instead of
     H x N x N. Per layer the graph holds one broadcast MatMul, one small ReduceMean and one Add.
+    Maps whose heads were averaged already, `(B, 1, N, N)` (the ONNX forward does it right after
+    the softmax), skip the ReduceMean.
     start: e_0 `(1, 1, 1, N)` (pass it as a buffer when tracing, so it becomes a constant).
     The last layer's map may hold only its first R rows, `(B, heads, R, N)`, when `start` is zero
     beyond them (the readout rows): v A then reads only those rows.
@@ -142,7 +144,8 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
     for i, attention in enumerate(reversed(attentions)):  # v <- v (A_l + I), last layer first
         rows = attention.shape[-2]
         selector = v if rows == v.shape[-1] else v[..., :rows]
-        v = torch.matmul(selector, attention).mean(dim=1, keepdim=True) + v
+        product = torch.matmul(selector, attention)
+        v = (product if attention.shape[1] == 1 else product.mean(dim=1, keepdim=True)) + v
         if i % RENORM_EVERY == RENORM_EVERY - 1:
             v = v * (0.5 ** RENORM_EVERY)
     # explicit end, not an open one: exported, `n_special:` becomes an INT64_MAX sentinel, which
