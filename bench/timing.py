@@ -16,7 +16,9 @@ SETTLE_S = 0.02  # pause between runners, untimed: one runtime's spinning worker
 
 def interleaved_latency(runners: dict[str, Callable[[], object]], rounds: int = 10, iters: int = 20,
                         warmup: int = 5, progress: bool = True) -> dict[str, dict]:
-    """Milliseconds per call of each runner: `{name: {"p50", "p90", "mean", "samples"}}`."""
+    """Milliseconds per call of each runner: `{name: {"p50", "p90", "mean", "samples", "round_p50"}}`,
+    `round_p50` the median of each round's `iters` calls (runners' rounds are a fraction of a second
+    apart: ratios taken round by round cancel a slow spell of a shared host that hits both)."""
     from tqdm import tqdm
 
     for run in runners.values():
@@ -31,7 +33,9 @@ def interleaved_latency(runners: dict[str, Callable[[], object]], rounds: int = 
                 run()
                 samples[name].append((time.perf_counter() - start) * 1e3)
     return {name: {"p50": float(np.median(s)), "p90": float(np.percentile(s, 90)), "mean": float(np.mean(s)),
-                   "samples": len(s)} for name, s in samples.items()}
+                   "samples": len(s), "round_p50": [round(float(np.median(s[i:i + iters])), 4)
+                                                    for i in range(0, len(s), iters)]}
+            for name, s in samples.items()}
 
 
 def machine_info() -> dict:

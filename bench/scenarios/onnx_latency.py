@@ -6,10 +6,12 @@ and through its ONNX Runtime optimizer (-O2, -O3) on ONNX Runtime, its fp32 grap
 and the GEMM floor (`gemm_floor`: only the model's products) at fp32 and int8. Ours take the
 uint8 image and normalise inside the graph; optimum's get pixels normalised beforehand,
 outside the timed call. Ratios: to the floor of the same precision, to optimum's plain graph
-of the same precision and runtime, and the issue's targets in the header. With `--repeat K` the
+of the same precision and runtime, and the issue's targets in the header. A target's ratio in one
+timing is paired round by round (the median over rounds of the two rows' per-round p50 ratio), so
+a slow spell of a shared host that lasts seconds hits both rows of a pair. With `--repeat K` the
 interleaved timing runs K times in the process: each row's p50 is the median of the K p50s, and
-each target gives the median of its K ratios with their range and how many repeats met it (on a
-shared host one run's ratio moves by 10% or more).
+each target gives the median of its K paired ratios with their range and how many repeats met it
+(on a shared host one run's ratio moves by 10% or more).
 """
 from __future__ import annotations
 
@@ -120,14 +122,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "reused between runs")
 
 
-def make_runners(names: list[str], preset: str, work: Path, threads: int) -> tuple[dict, dict]:
-    """name -> runner, name -> size in MB, for every graph in `names`."""
+def make_runners(names: list[str], preset: str, work: Path, threads: int) -> tuple[dict, dict, dict]:
+    """name -> runner, name -> size in MB, name -> model file, for every graph in `names`."""
     from finetune.presets import PRESETS
 
     size = PRESETS[preset].image_size
     image = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
     checkpoint = checkpoint_for(preset, work)
-    runners, sizes = {}, {}
+    runners, sizes, models = {}, {}, {}
     for name in names:
         graph = GRAPHS[name]
         if graph.source == "ours":
@@ -136,8 +138,8 @@ def make_runners(names: list[str], preset: str, work: Path, threads: int) -> tup
             runners[name], model = optimum_runner(graph, checkpoint, work, image, threads)
         else:
             runners[name], model = floor_runner(graph, preset, work, threads)
-        sizes[name] = round(model.stat().st_size / 1e6, 2)
-    return runners, sizes
+        sizes[name], models[name] = round(model.stat().st_size / 1e6, 2), model
+    return runners, sizes, models
 
 
 def ratio_rows(p50: dict[str, float], sizes: dict[str, float]) -> list[dict]:
@@ -156,14 +158,20 @@ def ratio_rows(p50: dict[str, float], sizes: dict[str, float]) -> list[dict]:
     return rows
 
 
-def target_ratios(p50s: list[dict[str, float]]) -> list[dict]:
-    """Each target over the repeats' p50s: the median ratio (judged against the target), its range,
-    and in how many repeats it was met."""
+def paired_ratio(times: dict[str, dict], a: str, b: str) -> float:
+    """Row a over row b in one interleaved timing: the median over its rounds of the two rows'
+    per-round p50 ratio (each round times b a fraction of a second after a)."""
+    return float(np.median(np.divide(times[a]["round_p50"], times[b]["round_p50"])))
+
+
+def target_ratios(repeats: list[dict[str, dict]]) -> list[dict]:
+    """Each target over the repeats (`interleaved_latency` results): per repeat its paired ratio,
+    then the median of those (judged against the target), their range, and how many met it."""
     out = []
     for label, a, b, limit in TARGETS:
-        if a not in p50s[0] or b not in p50s[0]:
+        if a not in repeats[0] or b not in repeats[0]:
             continue
-        ratios = [p[a] / p[b] for p in p50s]
+        ratios = [paired_ratio(times, a, b) for times in repeats]
         value = float(np.median(ratios))
         out.append({"ratio": label, "value": round(value, 3), "target": f"<= {limit}", "met": value <= limit,
                     "range": [round(min(ratios), 3), round(max(ratios), 3)],
@@ -175,7 +183,7 @@ def run(args) -> dict:
     from ..timing import interleaved_latency
 
     work = Path(args.work) / args.preset
-    runners, sizes = make_runners(args.graphs, args.preset, work, args.threads)
+    runners, sizes, _ = make_runners(args.graphs, args.preset, work, args.threads)
     repeats = [interleaved_latency(runners, rounds=args.rounds, iters=args.iters, warmup=3)
                for _ in range(args.repeat)]
     p50s = [{name: t["p50"] for name, t in times.items()} for times in repeats]
@@ -183,5 +191,5 @@ def run(args) -> dict:
     header = {"preset": args.preset, "threads": args.threads, "batch": 1, "rounds": args.rounds,
               "iters": args.iters, "repeat": args.repeat, "latency_ms": repeats[-1] if args.repeat == 1 else
               {name: {"p50_per_repeat": [round(p[name], 3) for p in p50s]} for name in runners},
-              "targets": target_ratios(p50s)}
+              "targets": target_ratios(repeats)}
     return {"header": header, "rows": ratio_rows(p50, sizes)}
