@@ -11,14 +11,18 @@ ONNX_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor
 DEFAULT_THREADS = int(os.environ.get("EXPLAINABLE_VIT_THREADS", "0"))  # 0: ONNX Runtime decides
 
 
-def session(path, threads: int = DEFAULT_THREADS, providers: list[str] | None = None):
+def session(path, threads: int = DEFAULT_THREADS, providers: list[str] | None = None,
+            profile_prefix: str | None = None):
     """An ONNX Runtime session as every part of the toolkit opens one: all graph optimisations,
-    `threads` intra-op threads (0: ONNX Runtime decides), the CPU provider unless told otherwise."""
+    `threads` intra-op threads (0: ONNX Runtime decides), the CPU provider unless told otherwise;
+    with `profile_prefix`, ONNX Runtime's profiler on (its JSON from `session.end_profiling()`)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
+    if profile_prefix:
+        options.enable_profiling, options.profile_file_prefix = True, profile_prefix
     return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
 
 

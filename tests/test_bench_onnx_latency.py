@@ -81,3 +81,32 @@ def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
     assert len(per_repeat) == 3 and rows["ours none fp32"]["p50_ms"] == pytest.approx(sorted(per_repeat)[1], abs=1e-3)
     assert (tmp_path / "work" / "demo" / "ours-none-fp32").is_dir()  # exports kept per preset
     assert saved["header"]["machine"]["cpu"] and saved["header"]["scenario"] == "onnx-latency"
+
+
+def test_profile_counts_kernel_time_per_op_and_call_after_the_warm_up():
+    from bench.scenarios.onnx_profile import op_times
+
+    def node(op, ts, dur):
+        return {"cat": "Node", "name": f"n_{op}_kernel_time", "ts": ts, "dur": dur, "args": {"op_name": op}}
+
+    def run(ts):
+        return {"cat": "Session", "name": "model_run", "ts": ts, "dur": 90}
+
+    events = [run(0), node("Gemm", 1, 9000), node("Gemm", 2, 9000),          # warm-up: left out
+              run(100), node("Gemm", 101, 40), node("Gemm", 102, 60), node("Softmax", 103, 10),
+              node("Gemm", 103, 0) | {"name": "n_Gemm_fence_before"},        # not a kernel time
+              run(200), node("Gemm", 201, 50), node("Gemm", 202, 50), node("Softmax", 203, 30)]
+    assert op_times(events, skip=1) == {"Gemm": {"ms": 0.1, "nodes": 2.0}, "Softmax": {"ms": 0.02, "nodes": 1.0}}
+    with pytest.raises(ValueError, match="no model_run"):
+        op_times(events, skip=3)
+
+
+def test_profile_scenario_splits_products_from_the_rest(tmp_path):
+    result = scenarios()["onnx-profile"].run(scenario_args("onnx-profile", [
+        "--preset", "demo", "--calls", "3", "--graphs", "ours none fp32", "floor fp32", "--work", str(tmp_path)]))
+    floor, ours = result["header"]["graphs"]["floor fp32"], result["header"]["graphs"]["ours none fp32"]
+    assert floor["products_ms"] == pytest.approx(floor["kernel_ms"]) and floor["kernel_ms"] > 0, "only products"
+    assert 0 < ours["products_ms"] < ours["kernel_ms"]
+    ops = {r["op"]: r for r in result["rows"]}
+    assert ops["MatMul"]["floor fp32 nodes"] == 1 + 8 * PRESETS["demo"].num_hidden_layers
+    assert ops["LayerNormalization"]["floor fp32"] is None and ops["LayerNormalization"]["ours none fp32"] > 0

@@ -1,0 +1,118 @@
+"""Where the time of an ONNX Runtime graph goes: kernel time per op type per call, from ONNX
+Runtime's own profiler, for any ONNX Runtime rows of `onnx-latency` (ours, optimum's, the GEMM
+floor) on the same exports. The profiler adds a few microseconds per node, so the wall time per
+call is higher than `onnx-latency`'s; what the table is for is the split: products against
+everything else, and which ops the rest is.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+NAME = "onnx-profile"
+SUMMARY = "ONNX Runtime profiler: kernel ms per op type per call of ours, optimum's graphs and the GEMM floor"
+SMOKE = ["--preset", "demo", "--calls", "2", "--graphs", "ours none fp32", "floor fp32"]
+DEFAULT_GRAPHS = ["ours none fp32", "ours rollout fp32", "optimum fp32", "optimum O2 fp32", "floor fp32"]
+PRODUCTS = ("Gemm", "MatMul", "FusedMatMul", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "Conv")
+
+
+def _runs(events: list[dict]) -> list[dict]:
+    return sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+                  key=lambda e: e["ts"])
+
+
+def op_times(events: list[dict], skip: int = 0) -> dict[str, dict[str, float]]:
+    """ONNX Runtime profiler events -> `{op type: {"ms": kernel ms per call, "nodes": nodes per call}}`
+    over the `model_run`s after the first `skip` (warm-up)."""
+    runs = _runs(events)[skip:]
+    if not runs:
+        raise ValueError(f"the profile holds no model_run after the first {skip}")
+    start = runs[0]["ts"]
+    micros: dict[str, float] = defaultdict(float)
+    nodes: dict[str, int] = defaultdict(int)
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
+            op = e["args"]["op_name"]
+            micros[op] += e["dur"]
+            nodes[op] += 1
+    return {op: {"ms": micros[op] / len(runs) / 1e3, "nodes": nodes[op] / len(runs)} for op in micros}
+
+
+def profile(path: Path, feed: dict[str, np.ndarray], threads: int, calls: int, warmup: int = 5) -> dict:
+    """Run `path` warmup + calls times with ONNX Runtime's profiler on (the toolkit's session options)."""
+    from runtime.onnx import session
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sess = session(path, threads, profile_prefix=str(Path(tmp) / "profile"))
+        for _ in range(warmup + calls):
+            sess.run(None, feed)
+        events = json.loads(Path(sess.end_profiling()).read_text())
+    ops = op_times(events, skip=warmup)
+    products = sum(v["ms"] for op, v in ops.items() if op in PRODUCTS)
+    return {"ops": ops, "kernel_ms": sum(v["ms"] for v in ops.values()), "products_ms": products,
+            "run_ms": float(np.median([e["dur"] for e in _runs(events)[warmup:]])) / 1e3}
+
+
+def feed_for(graph, preset: str, work: Path, session_inputs: list[str]) -> dict[str, np.ndarray]:
+    """The input a graph of `onnx-latency` is timed with: ours the uint8 image (and class -1 for
+    gradrollout), optimum's graphs the pixels normalised as the checkpoint says, the floor its operands."""
+    from finetune.presets import PRESETS
+    from runtime.checkpoint import load_checkpoint
+
+    from .gemm_floor import floor_inputs
+    from .onnx_latency import checkpoint_for
+
+    p = PRESETS[preset]
+    if graph.source == "floor":
+        return floor_inputs(p)
+    image = np.random.default_rng(0).integers(0, 256, (1, p.image_size, p.image_size, 3), dtype=np.uint8)
+    if graph.source == "optimum":
+        facts = load_checkpoint(checkpoint_for(preset, work))
+        mean, std = (np.asarray(v, np.float32).reshape(1, 3, 1, 1) for v in (facts.mean, facts.std))
+        return {session_inputs[0]: (image.transpose(0, 3, 1, 2).astype(np.float32) / 255 - mean) / std}
+    feed = {session_inputs[0]: image}
+    if len(session_inputs) > 1:
+        feed[session_inputs[1]] = np.full(1, -1, dtype=np.int64)
+    return feed
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from finetune.presets import PRESETS
+
+    from .onnx_latency import GRAPHS
+
+    onnx_rows = [n for n, g in GRAPHS.items() if g.runtime == "onnx"]
+    parser.add_argument("--preset", default="deit-tiny", choices=list(PRESETS))
+    parser.add_argument("--graphs", nargs="+", default=DEFAULT_GRAPHS, choices=onnx_rows, metavar="GRAPH",
+                        help=f"ONNX Runtime rows of onnx-latency (default: {', '.join(DEFAULT_GRAPHS)})")
+    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
+    parser.add_argument("--calls", type=int, default=40, help="profiled calls per graph (after 5 warm-up calls, left out)")
+    parser.add_argument("--work", default="bench-work/onnx-latency", help="exports, shared with onnx-latency")
+
+
+def run(args) -> dict:
+    import onnxruntime as ort
+
+    from .onnx_latency import GRAPHS, make_runners
+
+    work = Path(args.work) / args.preset
+    _, _, models = make_runners(args.graphs, args.preset, work, args.threads)
+    graphs = {}
+    for name in args.graphs:
+        inputs = [i.name for i in ort.InferenceSession(str(models[name]), providers=["CPUExecutionProvider"]).get_inputs()]
+        feed = feed_for(GRAPHS[name], args.preset, work, inputs)
+        graphs[name] = profile(models[name], feed, args.threads, args.calls)
+    order = sorted({op for g in graphs.values() for op in g["ops"]},
+                   key=lambda op: -sum(g["ops"].get(op, {}).get("ms", 0.0) for g in graphs.values()))
+    rows = [{"op": op, **{name: round(g["ops"][op]["ms"], 3) if op in g["ops"] else None for name, g in graphs.items()},
+             **{f"{name} nodes": g["ops"][op]["nodes"] if op in g["ops"] else None for name, g in graphs.items()}}
+            for op in order]
+    header = {"preset": args.preset, "threads": args.threads, "batch": 1, "calls": args.calls,
+              "graphs": {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in g.items() if k != "ops"}
+                         for name, g in graphs.items()}}
+    return {"header": header, "rows": rows}
