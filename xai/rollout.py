@@ -110,7 +110,10 @@ def raw_attention_map(attentions: Sequence[np.ndarray], grid: tuple[int, int], n
     return cls_relevance_to_grid(row, n_special, grid).astype(np.float32)
 
 
-RENORM_EVERY = 8  # layers between rescalings of the unnormalised in-graph rollout (fp16-safe)
+RENORM_EVERY = 12  # layers between rescalings of the unnormalised in-graph rollout: its sum doubles
+# per layer, 2^12 stays inside fp16 (max 65504); none after the last layer (the result is normalised
+# anyway), so a 12-layer ViT has no rescaling, which ONNX Runtime would fold into the next product as
+# a scale that takes its slower general path
 
 
 def rollout_start(n_tokens: int, dtype=None, readout: Sequence[int] = CLS):
@@ -146,7 +149,7 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
         selector = v if rows == v.shape[-1] else v[..., :rows]
         product = torch.matmul(selector, attention)
         v = (product if attention.shape[1] == 1 else product.mean(dim=1, keepdim=True)) + v
-        if i % RENORM_EVERY == RENORM_EVERY - 1:
+        if i % RENORM_EVERY == RENORM_EVERY - 1 and i < len(attentions) - 1:
             v = v * (0.5 ** RENORM_EVERY)
     # explicit end, not an open one: exported, `n_special:` becomes an INT64_MAX sentinel, which
     # runtimes computing indices in int32 (OpenVINO's CPU plugin) hold as another value

@@ -1,6 +1,6 @@
 """Where the time of an ONNX Runtime graph goes: kernel time per op type per call, from ONNX
 Runtime's own profiler, for any ONNX Runtime rows of `onnx-latency` (ours, optimum's, the GEMM
-floor) on the same exports. The profiler adds a few microseconds per node, so the wall time per
+floor) on the same exports, the graphs' calls interleaved in turns as the latency scenario does. The profiler adds a few microseconds per node, so the wall time per
 call is higher than `onnx-latency`'s; what the table is for is the split: products against
 everything else, and which ops the rest is.
 """
@@ -43,19 +43,31 @@ def op_times(events: list[dict], skip: int = 0) -> dict[str, dict[str, float]]:
     return {op: {"ms": micros[op] / len(runs) / 1e3, "nodes": nodes[op] / len(runs)} for op in micros}
 
 
-def profile(path: Path, feed: dict[str, np.ndarray], threads: int, calls: int, warmup: int = 5) -> dict:
-    """Run `path` warmup + calls times with ONNX Runtime's profiler on (the toolkit's session options)."""
+def profile(graphs: dict[str, tuple[Path, dict]], threads: int, calls: int, rounds: int = 4,
+            warmup: int = 5) -> dict[str, dict]:
+    """Profile every `name -> (model file, feed)` with ONNX Runtime's profiler on (the toolkit's session
+    options), interleaved: `rounds` turns of `calls // rounds` calls per graph, after `warmup` calls each."""
     from runtime.onnx import session
 
+    per_turn = max(1, calls // rounds)
     with tempfile.TemporaryDirectory() as tmp:
-        sess = session(path, threads, profile_prefix=str(Path(tmp) / "profile"))
-        for _ in range(warmup + calls):
-            sess.run(None, feed)
-        events = json.loads(Path(sess.end_profiling()).read_text())
-    ops = op_times(events, skip=warmup)
-    products = sum(v["ms"] for op, v in ops.items() if op in PRODUCTS)
-    return {"ops": ops, "kernel_ms": sum(v["ms"] for v in ops.values()), "products_ms": products,
-            "run_ms": float(np.median([e["dur"] for e in _runs(events)[warmup:]])) / 1e3}
+        sessions = {name: session(path, threads, profile_prefix=str(Path(tmp) / f"profile{i}"))
+                    for i, (name, (path, _)) in enumerate(graphs.items())}
+        for name, sess in sessions.items():
+            for _ in range(warmup):
+                sess.run(None, graphs[name][1])
+        for _ in range(rounds):
+            for name, sess in sessions.items():
+                for _ in range(per_turn):
+                    sess.run(None, graphs[name][1])
+        events = {name: json.loads(Path(sess.end_profiling()).read_text()) for name, sess in sessions.items()}
+    out = {}
+    for name, evs in events.items():
+        ops = op_times(evs, skip=warmup)
+        out[name] = {"ops": ops, "kernel_ms": sum(v["ms"] for v in ops.values()),
+                     "products_ms": sum(v["ms"] for op, v in ops.items() if op in PRODUCTS),
+                     "run_ms": float(np.median([e["dur"] for e in _runs(evs)[warmup:]])) / 1e3}
+    return out
 
 
 def feed_for(graph, preset: str, work: Path, session_inputs: list[str]) -> dict[str, np.ndarray]:
@@ -91,7 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graphs", nargs="+", default=DEFAULT_GRAPHS, choices=onnx_rows, metavar="GRAPH",
                         help=f"ONNX Runtime rows of onnx-latency (default: {', '.join(DEFAULT_GRAPHS)})")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
-    parser.add_argument("--calls", type=int, default=40, help="profiled calls per graph (after 5 warm-up calls, left out)")
+    parser.add_argument("--calls", type=int, default=40, help="profiled calls per graph, in 4 interleaved turns "
+                        "(after 5 warm-up calls, left out)")
     parser.add_argument("--work", default="bench-work/onnx-latency", help="exports, shared with onnx-latency")
 
 
@@ -102,11 +115,10 @@ def run(args) -> dict:
 
     work = Path(args.work) / args.preset
     _, _, models = make_runners(args.graphs, args.preset, work, args.threads)
-    graphs = {}
-    for name in args.graphs:
-        inputs = [i.name for i in ort.InferenceSession(str(models[name]), providers=["CPUExecutionProvider"]).get_inputs()]
-        feed = feed_for(GRAPHS[name], args.preset, work, inputs)
-        graphs[name] = profile(models[name], feed, args.threads, args.calls)
+    inputs = {name: [i.name for i in ort.InferenceSession(str(models[name]), providers=["CPUExecutionProvider"])
+                     .get_inputs()] for name in args.graphs}
+    graphs = profile({name: (models[name], feed_for(GRAPHS[name], args.preset, work, inputs[name]))
+                      for name in args.graphs}, args.threads, args.calls)
     order = sorted({op for g in graphs.values() for op in g["ops"]},
                    key=lambda op: -sum(g["ops"].get(op, {}).get("ms", 0.0) for g in graphs.values()))
     rows = [{"op": op, **{name: round(g["ops"][op]["ms"], 3) if op in g["ops"] else None for name, g in graphs.items()},
