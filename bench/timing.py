@@ -15,18 +15,23 @@ SETTLE_S = 0.02  # pause between runners, untimed: one runtime's spinning worker
 
 
 def interleaved_latency(runners: dict[str, Callable[[], object]], rounds: int = 10, iters: int = 20,
-                        warmup: int = 5, progress: bool = True) -> dict[str, dict]:
+                        warmup: int = 5, progress: bool = True, seed: int = 0) -> dict[str, dict]:
     """Milliseconds per call of each runner: `{name: {"p50", "p90", "mean", "samples", "round_p50"}}`,
     `round_p50` the median of each round's `iters` calls (runners' rounds are a fraction of a second
-    apart: ratios taken round by round cancel a slow spell of a shared host that hits both)."""
+    apart: ratios taken round by round cancel a slow spell of a shared host that hits both). Each
+    round after the first takes the runners in a fresh order (seeded), so no runner always follows
+    the same one (whose worker threads, cache footprint or spin-down it would always inherit)."""
     from tqdm import tqdm
 
     for run in runners.values():
         for _ in range(warmup):
             run()
     samples: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in tqdm(range(rounds), desc="timing rounds", disable=not progress):
-        for name, run in runners.items():
+    rng = np.random.default_rng(seed)
+    names = list(runners)
+    for r in tqdm(range(rounds), desc="timing rounds", disable=not progress):
+        for name in (names if r == 0 else [names[i] for i in rng.permutation(len(names))]):
+            run = runners[name]
             time.sleep(SETTLE_S)
             for _ in range(iters):
                 start = time.perf_counter()

@@ -65,7 +65,7 @@ def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
     code = main(["scenario", "onnx-latency", "--preset", "demo", "--rounds", "1", "--iters", "2", "--repeat", "3",
                  "--work", str(tmp_path / "work"), "--results", str(tmp_path), "--graphs", *graphs])
     assert code == 0
-    saved = json.loads((tmp_path / "onnx-latency.json").read_text())
+    saved = json.loads((tmp_path / "onnx-latency-demo.json").read_text())  # one results file per preset
     rows = {r["graph"]: r for r in saved["rows"]}
     assert list(rows) == graphs and all(r["p50_ms"] > 0 for r in rows.values())
     assert all("x_floor" in r for r in rows.values()) and rows["floor fp32"]["x_floor"] == 1
@@ -110,3 +110,15 @@ def test_profile_scenario_splits_products_from_the_rest(tmp_path):
     ops = {r["op"]: r for r in result["rows"]}
     assert ops["MatMul"]["floor fp32 nodes"] == 1 + 8 * PRESETS["demo"].num_hidden_layers
     assert ops["LayerNormalization"]["floor fp32"] is None and ops["LayerNormalization"]["ours none fp32"] > 0
+
+
+def test_interleaved_rounds_take_the_runners_in_a_fresh_order():
+    from bench.timing import interleaved_latency
+
+    calls = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in "abcde"}
+    times = interleaved_latency(runners, rounds=6, iters=2, warmup=0, progress=False)
+    rounds = [calls[i:i + 10:2] for i in range(0, len(calls), 10)]
+    assert rounds[0] == list("abcde") and all(sorted(r) == list("abcde") for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1, "every round in the same order"
+    assert all(len(t["round_p50"]) == 6 and t["samples"] == 12 for t in times.values())

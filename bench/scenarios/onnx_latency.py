@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 NAME = "onnx-latency"
+DEFAULT_PRESET = "deit-tiny"
 SUMMARY = ("batch-1 latency: ours (none/rollout/gradrollout, fp32/int8) vs optimum plain/-O2/-O3/int8, "
            "ONNX Runtime and OpenVINO, with ratios to the GEMM floor")
 
@@ -111,7 +112,8 @@ def floor_runner(graph: Graph, preset: str, work: Path, threads: int):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from finetune.presets import PRESETS
 
-    parser.add_argument("--preset", default="deit-tiny", choices=list(PRESETS))
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS),
+                        help=f"results go to {NAME}.json for {DEFAULT_PRESET}, {NAME}-PRESET.json for another")
     parser.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=list(GRAPHS), metavar="GRAPH",
                         help=f"rows to time (default: all): {', '.join(repr(g) for g in GRAPHS)}")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads of every runtime")
@@ -192,4 +194,5 @@ def run(args) -> dict:
               "iters": args.iters, "repeat": args.repeat, "latency_ms": repeats[-1] if args.repeat == 1 else
               {name: {"p50_per_repeat": [round(p[name], 3) for p in p50s]} for name in runners},
               "targets": target_ratios(repeats)}
-    return {"header": header, "rows": ratio_rows(p50, sizes)}
+    name = NAME if args.preset == DEFAULT_PRESET else f"{NAME}-{args.preset}"  # one results file per preset
+    return {"header": header, "rows": ratio_rows(p50, sizes), "name": name}

@@ -7,6 +7,7 @@ everything else, and which ops the rest is.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import tempfile
 from collections import defaultdict
@@ -27,20 +28,22 @@ def _runs(events: list[dict]) -> list[dict]:
 
 
 def op_times(events: list[dict], skip: int = 0) -> dict[str, dict[str, float]]:
-    """ONNX Runtime profiler events -> `{op type: {"ms": kernel ms per call, "nodes": nodes per call}}`
-    over the `model_run`s after the first `skip` (warm-up)."""
+    """ONNX Runtime profiler events -> `{op type: {"ms": kernel ms per call, "nodes": nodes per call}}`,
+    each the median over the `model_run`s after the first `skip` (warm-up) of that run's sum."""
     runs = _runs(events)[skip:]
     if not runs:
         raise ValueError(f"the profile holds no model_run after the first {skip}")
-    start = runs[0]["ts"]
-    micros: dict[str, float] = defaultdict(float)
-    nodes: dict[str, int] = defaultdict(int)
+    starts = [r["ts"] for r in runs]
+    micros: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(runs))
+    nodes: dict[str, list[int]] = defaultdict(lambda: [0] * len(runs))
     for e in events:
-        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time") and e["ts"] >= start:
-            op = e["args"]["op_name"]
-            micros[op] += e["dur"]
-            nodes[op] += 1
-    return {op: {"ms": micros[op] / len(runs) / 1e3, "nodes": nodes[op] / len(runs)} for op in micros}
+        if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
+            continue
+        i = bisect.bisect_right(starts, e["ts"]) - 1
+        if i >= 0 and e["ts"] <= runs[i]["ts"] + runs[i]["dur"]:
+            micros[e["args"]["op_name"]][i] += e["dur"]
+            nodes[e["args"]["op_name"]][i] += 1
+    return {op: {"ms": float(np.median(micros[op])) / 1e3, "nodes": float(np.median(nodes[op]))} for op in micros}
 
 
 def profile(graphs: dict[str, tuple[Path, dict]], threads: int, calls: int, rounds: int = 4,
