@@ -467,16 +467,51 @@ def onnx_latency_hf_forward(results: Results) -> str:
     return scenario_rows(results, "onnx-latency-hf-forward", LATENCY_COLUMNS)
 
 
-@table("onnx-latency-targets")
-def onnx_latency_targets(results: Results) -> str:
-    """The issue's ratio targets: the median over the run's repeats, their range, how many met it."""
-    data = results["onnx-latency"]
+def latency_targets(results: Results, stem: str) -> str:
+    """The issue's ratio targets of one onnx-latency run: the median over its repeats, their range,
+    how many met it."""
+    data = results[stem]
     repeats = data["header"].get("repeat", 1)
     rows = [{"ratio": t["ratio"], "target": t["target"], f"median of {repeats}": f"{t['value']:.3f}",
              "range": " - ".join(f"{v:.3f}" for v in t.get("range", [t["value"]] * 2)),
              "met (median)": "yes" if t["met"] else "**no**", "repeats that met it": t.get("met_in", "")}
             for t in data["header"]["targets"]]
-    return markdown(rows) + f"\n\nFrom {results.source('onnx-latency')}."
+    return markdown(rows) + f"\n\nFrom {results.source(stem)}."
+
+
+@table("onnx-latency-targets")
+def onnx_latency_targets(results: Results) -> str:
+    return latency_targets(results, "onnx-latency")
+
+
+@table("onnx-latency-vit-base-targets")
+def onnx_latency_vit_base_targets(results: Results) -> str:
+    return latency_targets(results, "onnx-latency-vit-base")
+
+
+PROFILE_ROWS = 12  # op types shown, by kernel time summed over the graphs
+
+
+@table("onnx-profile")
+def onnx_profile(results: Results) -> str:
+    """Kernel ms per call (nodes per call) per op type and graph, then the products against the rest."""
+    data = results["onnx-profile"]
+    graphs = data["header"]["graphs"]
+
+    def cell(ms, nodes):
+        return "" if ms is None else f"{ms:.2f} ({nodes:g})"
+
+    rows = [{"op": r["op"], **{g: cell(r[g], r[f"{g} nodes"]) for g in graphs}} for r in data["rows"][:PROFILE_ROWS]]
+    rest = data["rows"][PROFILE_ROWS:]
+    rows.append({"op": f"{len(rest)} other op types", **{g: f"{sum(r[g] or 0 for r in rest):.2f}" for g in graphs}})
+    for label, value in (("**all kernels**", lambda g: g["kernel_ms"]), ("products (Gemm, MatMul, FusedMatMul, Conv)",
+                                                                      lambda g: g["products_ms"]),
+                         ("**outside the products**", lambda g: g["kernel_ms"] - g["products_ms"]),
+                         ("call (profiler on)", lambda g: g["run_ms"])):
+        rows.append({"op": label, **{name: f"{value(g):.2f}" for name, g in graphs.items()}})
+    h = data["header"]
+    return (markdown(rows) + f"\n\nFrom {results.source('onnx-profile')}: `{h['preset']}`, batch {h['batch']}, "
+            f"{h['threads']} threads, per call the median over {h['calls']} profiled calls, interleaved; {machine_line(h)}.")
 
 
 @table("gemm-floor")
