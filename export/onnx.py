@@ -85,8 +85,9 @@ def portability_problems(model) -> list[str]:
 def quantize_int8(path: Path) -> None:
     """Dynamic int8 quantization of the weight MatMuls only.
 
-    Attention products (Q K^T, P V) and the rollout's vector-matrix products stay fp32: their
-    both inputs are activations, and quantizing attention probabilities would blur the heatmap.
+    Attention products (Q K^T, P V), the head means and the rollout's vector-matrix products stay
+    fp32: each has an activation as its second input, and quantizing attention probabilities would
+    blur the heatmap.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
