@@ -84,9 +84,17 @@ class OptimumRunner:
         self.std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
         self.model_file = model
 
+    @staticmethod
+    def normalise(images: np.ndarray, mean, std) -> np.ndarray:
+        """uint8 `(N, H, W, 3)` -> the `(N, 3, H, W)` float32 pixels optimum's graph takes."""
+        mean, std = (np.asarray(v, np.float32).reshape(1, 3, 1, 1) for v in (mean, std))
+        return (images.transpose(0, 3, 1, 2).astype(np.float32) / 255 - mean) / std
+
+    def pixels(self, images: np.ndarray) -> np.ndarray:
+        return self.normalise(images, self.mean, self.std)
+
     def run(self, images: np.ndarray, targets=None) -> dict[str, np.ndarray]:
-        pixels = (images.transpose(0, 3, 1, 2).astype(np.float32) / 255 - self.mean) / self.std
-        logits = self.logits(pixels)
+        logits = self.logits(self.pixels(images))
         e = np.exp(logits - logits.max(-1, keepdims=True))
         return {"logits": logits, "probs": e / e.sum(-1, keepdims=True)}
 

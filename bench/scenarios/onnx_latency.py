@@ -97,7 +97,7 @@ def optimum_runner(graph: Graph, checkpoint: Path, work: Path, image: np.ndarray
     model = export_optimum(checkpoint, folder, graph.precision, weights_sha256(checkpoint), graph.optimize)
     facts = load_checkpoint(checkpoint)
     runner = OptimumRunner(model, facts.mean, facts.std, threads=threads, runtime=graph.runtime)
-    pixels = (image.transpose(0, 3, 1, 2).astype(np.float32) / 255 - runner.mean) / runner.std
+    pixels = runner.pixels(image)
     return (lambda: runner.logits(pixels)), model
 
 

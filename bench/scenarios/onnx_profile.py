@@ -1,8 +1,9 @@
 """Where the time of an ONNX Runtime graph goes: kernel time per op type per call, from ONNX
 Runtime's own profiler, for any ONNX Runtime rows of `onnx-latency` (ours, optimum's, the GEMM
-floor) on the same exports, the graphs' calls interleaved in turns as the latency scenario does. The profiler adds a few microseconds per node, so the wall time per
-call is higher than `onnx-latency`'s; what the table is for is the split: products against
-everything else, and which ops the rest is.
+floor) on the same exports, the graphs' calls interleaved in turns as the latency scenario does.
+The profiler adds a few microseconds per node, so the wall time per call is higher than
+`onnx-latency`'s; what the table is for is the split: products against everything else, and
+which ops the rest is.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import bisect
 import json
 import tempfile
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -46,23 +49,25 @@ def op_times(events: list[dict], skip: int = 0) -> dict[str, dict[str, float]]:
     return {op: {"ms": float(np.median(micros[op])) / 1e3, "nodes": float(np.median(nodes[op]))} for op in micros}
 
 
-def profile(graphs: dict[str, tuple[Path, dict]], threads: int, calls: int, rounds: int = 4,
-            warmup: int = 5) -> dict[str, dict]:
-    """Profile every `name -> (model file, feed)` with ONNX Runtime's profiler on (the toolkit's session
-    options), interleaved: `rounds` turns of `calls // rounds` calls per graph, after `warmup` calls each."""
+def profile(graphs: dict[str, tuple[Path, Callable[[list[str]], dict]]], threads: int, calls: int,
+            rounds: int = 4, warmup: int = 5) -> dict[str, dict]:
+    """Profile every `name -> (model file, feed from its input names)` with ONNX Runtime's profiler on
+    (the toolkit's session options), interleaved: `rounds` turns of `calls // rounds` calls per
+    graph, after `warmup` calls each."""
     from runtime.onnx import session
 
     per_turn = max(1, calls // rounds)
     with tempfile.TemporaryDirectory() as tmp:
         sessions = {name: session(path, threads, profile_prefix=str(Path(tmp) / f"profile{i}"))
                     for i, (name, (path, _)) in enumerate(graphs.items())}
+        feeds = {name: graphs[name][1]([i.name for i in sess.get_inputs()]) for name, sess in sessions.items()}
         for name, sess in sessions.items():
             for _ in range(warmup):
-                sess.run(None, graphs[name][1])
+                sess.run(None, feeds[name])
         for _ in range(rounds):
             for name, sess in sessions.items():
                 for _ in range(per_turn):
-                    sess.run(None, graphs[name][1])
+                    sess.run(None, feeds[name])
         events = {name: json.loads(Path(sess.end_profiling()).read_text()) for name, sess in sessions.items()}
     out = {}
     for name, evs in events.items():
@@ -79,6 +84,7 @@ def feed_for(graph, preset: str, work: Path, session_inputs: list[str]) -> dict[
     from finetune.presets import PRESETS
     from runtime.checkpoint import load_checkpoint
 
+    from ..peers import OptimumRunner
     from .gemm_floor import floor_inputs
     from .onnx_latency import checkpoint_for
 
@@ -88,8 +94,7 @@ def feed_for(graph, preset: str, work: Path, session_inputs: list[str]) -> dict[
     image = np.random.default_rng(0).integers(0, 256, (1, p.image_size, p.image_size, 3), dtype=np.uint8)
     if graph.source == "optimum":
         facts = load_checkpoint(checkpoint_for(preset, work))
-        mean, std = (np.asarray(v, np.float32).reshape(1, 3, 1, 1) for v in (facts.mean, facts.std))
-        return {session_inputs[0]: (image.transpose(0, 3, 1, 2).astype(np.float32) / 255 - mean) / std}
+        return {session_inputs[0]: OptimumRunner.normalise(image, facts.mean, facts.std)}
     feed = {session_inputs[0]: image}
     if len(session_inputs) > 1:
         feed[session_inputs[1]] = np.full(1, -1, dtype=np.int64)
@@ -112,16 +117,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> dict:
-    import onnxruntime as ort
-
     from .onnx_latency import GRAPHS, make_runners
 
     work = Path(args.work) / args.preset
     _, _, models = make_runners(args.graphs, args.preset, work, args.threads)
-    inputs = {name: [i.name for i in ort.InferenceSession(str(models[name]), providers=["CPUExecutionProvider"])
-                     .get_inputs()] for name in args.graphs}
-    graphs = profile({name: (models[name], feed_for(GRAPHS[name], args.preset, work, inputs[name]))
-                      for name in args.graphs}, args.threads, args.calls)
+    graphs = profile({name: (models[name], partial(feed_for, GRAPHS[name], args.preset, work)) for name in args.graphs},
+                     args.threads, args.calls)
     order = sorted({op for g in graphs.values() for op in g["ops"]},
                    key=lambda op: -sum(g["ops"].get(op, {}).get("ms", 0.0) for g in graphs.values()))
     rows = [{"op": op, **{name: round(g["ops"][op]["ms"], 3) if op in g["ops"] else None for name, g in graphs.items()},
