@@ -22,6 +22,7 @@ NAME = "onnx-profile"
 SUMMARY = "ONNX Runtime profiler: kernel ms per op type per call of ours, optimum's graphs and the GEMM floor"
 SMOKE = ["--preset", "demo", "--calls", "2", "--graphs", "ours none fp32", "floor fp32"]
 DEFAULT_GRAPHS = ["ours none fp32", "ours rollout fp32", "optimum fp32", "optimum O2 fp32", "floor fp32"]
+TURNS, WARMUP = 4, 5  # interleaved turns of calls per graph; warm-up calls per graph, left out of the profile
 PRODUCTS = ("Gemm", "MatMul", "FusedMatMul", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "Conv")
 
 
@@ -50,7 +51,7 @@ def op_times(events: list[dict], skip: int = 0) -> dict[str, dict[str, float]]:
 
 
 def profile(graphs: dict[str, tuple[Path, Callable[[list[str]], dict]]], threads: int, calls: int,
-            rounds: int = 4, warmup: int = 5) -> dict[str, dict]:
+            rounds: int = TURNS, warmup: int = WARMUP) -> dict[str, dict]:
     """Profile every `name -> (model file, feed from its input names)` with ONNX Runtime's profiler on
     (the toolkit's session options), interleaved: `rounds` turns of `calls // rounds` calls per
     graph, after `warmup` calls each."""
@@ -111,8 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--graphs", nargs="+", default=DEFAULT_GRAPHS, choices=onnx_rows, metavar="GRAPH",
                         help=f"ONNX Runtime rows of onnx-latency (default: {', '.join(DEFAULT_GRAPHS)})")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
-    parser.add_argument("--calls", type=int, default=40, help="profiled calls per graph, in 4 interleaved turns "
-                        "(after 5 warm-up calls, left out)")
+    parser.add_argument("--calls", type=int, default=40, help=f"profiled calls per graph, in {TURNS} interleaved turns "
+                        f"(after {WARMUP} warm-up calls, left out)")
     parser.add_argument("--work", default="bench-work/onnx-latency", help="exports, shared with onnx-latency")
 
 
