@@ -19,10 +19,6 @@ exported graph moves as little data as it can outside the matrix products.
   the last attention map. Keys and values still come from every token, so the result is the same;
   the last layer's query, output and MLP products shrink from N rows to R, about 7% of DeiT-tiny's
   products.
-- With `head_mean=True` (the rollout graph) each layer's map is averaged over heads right after
-  the softmax, while it is still in cache, as one product with a constant `1/heads` row: the
-  rollout, computed after the last layer, then reads a `(B, 1, N, N)` map per layer instead of
-  re-reading every head's map from memory (ViT-B/16: 1.9 MB per layer instead of 0.16 MB).
 The attention probabilities are computed explicitly, as the rollout reads them.
 """
 from __future__ import annotations
@@ -40,9 +36,9 @@ def _linear(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
 
 class PackedViT(nn.Module):
     """pixels `(B, 3, H, W)` -> logits `(B, C)` and per layer attention `(B, heads, N, N)`
-    (the last layer's `(B, heads, R, N)` with `readout=R`; heads averaged, `(B, 1, ., N)`, with `head_mean`)."""
+    (the last layer's `(B, heads, R, N)` with `readout=R`)."""
 
-    def __init__(self, model: nn.Module, n_tokens: int, readout: int | None = None, head_mean: bool = False):
+    def __init__(self, model: nn.Module, n_tokens: int, readout: int | None = None):
         super().__init__()
         self.readout = readout  # tokens the last layer is computed for (None: all of them)
         base = getattr(model, model.base_model_prefix)
@@ -54,8 +50,6 @@ class PackedViT(nn.Module):
         self.width = cfg.hidden_size  # a constant, so the traced reshapes need no shape arithmetic
         self.scale = 1.0 / math.sqrt(self.head_dim)
         self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads
-        self.head_mean = head_mean
-        self.register_buffer("head_weights", torch.full((1, self.heads), 1.0 / self.heads))
 
     def _first(self, t: torch.Tensor, r: int) -> torch.Tensor:
         """The first r tokens of every image: `(N*B, D)` -> `(r*B, D)` (token-major: the first r*B rows)."""
@@ -67,16 +61,13 @@ class PackedViT(nn.Module):
 
     def _attention(self, i: int, h: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
         """LayerNormed tokens `(N*B, D)` -> context of the first r tokens `(r*B, D)` and the
-        attention probabilities `(B, heads, r, N)` (`(B, 1, r, N)`, their mean, with `head_mean`)."""
+        attention probabilities `(B, heads, r, N)`."""
         att = self.blocks[i].attention.attention
         k, v = (self._heads(_linear(h, layer), self.tokens) for layer in (att.key, att.value))
         rows = h if r == self.tokens else self._first(h, r)
         q = self._heads(_linear(rows, att.query), r)
         a = torch.softmax(torch.matmul(q.transpose(0, 1), k.permute(1, 2, 0)) * self.scale, dim=-1)  # (B*heads, r, N)
         context = torch.matmul(a, v.transpose(0, 1)).transpose(0, 1).reshape(-1, self.width)  # (r*B, D)
-        if self.head_mean:  # (1, heads) @ (B, heads, r*N): the mean while the map is in cache
-            return context, torch.matmul(self.head_weights, a.reshape(-1, self.heads, r * self.tokens)).reshape(
-                -1, 1, r, self.tokens)
         return context, a.reshape(-1, self.heads, r, self.tokens)
 
     def _block(self, i: int, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -57,7 +57,10 @@ class ExplainedViT(nn.Module):
         n_tokens = self.grid[0] * self.grid[1] + self.n_special
         onnx_forward = input_kind == "uint8_nhwc" and explain != "gradrollout"
         readout = len(readout_rows(self.model)) if explain in ("none", "rollout") else None  # no full maps out
-        self.packed = PackedViT(self.model, n_tokens, readout, head_mean=explain == "rollout") if onnx_forward else None
+        self.packed = PackedViT(self.model, n_tokens, readout) if onnx_forward else None
+        heads = self.model.config.num_attention_heads  # ONNX rollout: head means taken as the maps are made
+        self.register_buffer("head_weights", torch.full((1, heads), 1.0 / heads) if onnx_forward and explain == "rollout"
+                             else None)
 
     def output_names(self) -> list[str]:
         return output_names(self.explain, self.model.config.num_hidden_layers)
@@ -77,7 +80,8 @@ class ExplainedViT(nn.Module):
             logits, attentions = out.logits, out.attentions
         outputs = [logits, logits.softmax(dim=-1)]
         if self.explain != "none":
-            outputs.append(rollout_cls_torch(attentions, self.n_special, self.grid, self.rollout_start))
+            outputs.append(rollout_cls_torch(attentions, self.n_special, self.grid, self.rollout_start,
+                                             self.head_weights))
         if self.explain == "attentions":
             outputs += list(attentions)
         return tuple(outputs)

@@ -154,24 +154,35 @@ def test_weight_products_fuse_and_attention_moves_no_data(artifact, model, tmp_p
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_rollout_graph_averages_heads_right_after_the_softmax(artifact, model):
-    """The rollout graph averages each layer's map over heads as it is made (a product with a
-    constant 1/heads row reading the Softmax's output) and the rollout reads only those means:
-    no ReduceMean over per-head products after the last layer."""
+def test_rollout_graph_averages_heads_as_onnx_runtime_makes_each_map(artifact, model, tmp_path):
+    """The rollout graph averages each layer's map over heads by a product with a constant 1/heads
+    row reading the Softmax's output, and ONNX Runtime runs that product before the next layer's
+    softmax, while the map is in cache (the optimized model's nodes are in execution order): after
+    the last layer the rollout reads one mean per layer, not every head's map, which would stay in
+    memory until then. The last layer's map (the readout rows only) is averaged after its product."""
     import onnx
+    import onnxruntime as ort
     from onnx import numpy_helper
 
-    graph = onnx.load(str(artifact(model, "rollout") / "model.onnx")).graph
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(artifact(model, "rollout") / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    graph = onnx.load(options.optimized_model_filepath).graph
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    constants |= {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in graph.node if n.op_type == "Constant"}
     producer = {o: n for n in graph.node for o in n.output}
+    position = {id(n): i for i, n in enumerate(graph.node)}
 
     def source(name):  # through Reshapes
         while name in producer and producer[name].op_type == "Reshape":
             name = producer[name].input[0]
         return producer.get(name)
 
+    softmaxes = [i for i, n in enumerate(graph.node) if n.op_type == "Softmax"]
     means = [n for n in graph.node if n.op_type == "MatMul" and n.input[0] in constants
              and np.allclose(constants[n.input[0]], 1 / constants[n.input[0]].size)]
-    assert len(means) == LAYERS and all(source(n.input[1]).op_type == "Softmax" for n in means)
+    of_maps = [(position[id(source(n.input[1]))], position[id(n)]) for n in means
+               if source(n.input[1]).op_type == "Softmax"]
+    assert len(means) == LAYERS and len(of_maps) == LAYERS - 1, [n.name for n in means]
+    late = [(s, m) for s, m in of_maps if any(s < i < m for i in softmaxes)]
+    assert not late, f"head means run after a later layer's softmax: {late}"
     assert not [n for n in graph.node if n.op_type == "ReduceMean"]

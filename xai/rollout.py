@@ -126,17 +126,28 @@ def rollout_start(n_tokens: int, dtype=None, readout: Sequence[int] = CLS):
     return start
 
 
-def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=None):
+def _head_mean(weights, x, size: int):
+    """`(B, heads, ...)` holding `size` values per head -> `(B, 1, size)`, a product with `weights` `(1, heads)`."""
+    import torch
+
+    return torch.matmul(weights, x.reshape(-1, weights.shape[-1], size))
+
+
+def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=None, head_weights=None):
     """In-graph rollout (torch): head mean, + I, row-normalised, CLS row as a vector.
 
     attentions: per layer `(B, heads, N, N)`, first layer first. Returns `(B, grid_h, grid_w)`,
     max 1. Rows of A sum to 1, so (A + I) row-normalised is (A + I) / 2; the halving only scales
     the result, which is normalised to max 1 at the end, so v <- v A + v is enough (the sum of v
-    doubles per layer: rescaled every RENORM_EVERY layers to stay inside fp16). The head mean is
-    taken after the product (mean_h(v A_h) = v mean_h(A_h)), over H x N values instead of
-    H x N x N. Per layer the graph holds one broadcast MatMul, one small ReduceMean and one Add.
-    Maps whose heads were averaged already, `(B, 1, N, N)` (the ONNX forward does it right after
-    the softmax), skip the ReduceMean.
+    doubles per layer: rescaled every RENORM_EVERY layers to stay inside fp16).
+    Heads: without `head_weights`, the mean is taken after the product (mean_h(v A_h) =
+    v mean_h(A_h)), over H x N values instead of H x N x N (one broadcast MatMul, one small
+    ReduceMean and one Add per layer). With `head_weights`, `(1, heads)` of 1/heads (a buffer when
+    tracing), each map is averaged over heads first, by a product with them traced right before
+    the map's vector product. ONNX Runtime runs the producers of a node's inputs latest-defined
+    first, so it computes that mean right after the map's softmax, while the map is in cache;
+    the rollout after the last layer then reads one `(B, 1, N, N)` mean per layer from memory,
+    where the mean taken after the product keeps every head's map there until the end.
     start: e_0 `(1, 1, 1, N)` (pass it as a buffer when tracing, so it becomes a constant).
     The last layer's map may hold only its first R rows, `(B, heads, R, N)`, when `start` is zero
     beyond them (the readout rows): v A then reads only those rows.
@@ -144,11 +155,17 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
     import torch
 
     v = rollout_start(attentions[0].shape[-1], attentions[0].dtype) if start is None else start
+    n = v.shape[-1]
     for i, attention in enumerate(reversed(attentions)):  # v <- v (A_l + I), last layer first
         rows = attention.shape[-2]
-        selector = v if rows == v.shape[-1] else v[..., :rows]
+        selector = v if rows == n else v[..., :rows]
+        if head_weights is not None and attention.shape[1] > 1 and rows == n:
+            attention = _head_mean(head_weights, attention, n * n).reshape(-1, 1, n, n)
         product = torch.matmul(selector, attention)
-        v = (product if attention.shape[1] == 1 else product.mean(dim=1, keepdim=True)) + v
+        if product.shape[1] > 1:  # (B, heads, 1, N): the last layer's, or every layer's without head_weights
+            product = (product.mean(dim=1, keepdim=True) if head_weights is None else
+                       _head_mean(head_weights, product, n).unsqueeze(1))
+        v = product + v
         if i % RENORM_EVERY == RENORM_EVERY - 1 and i < len(attentions) - 1:
             v = v * (0.5 ** RENORM_EVERY)
     # explicit end, not an open one: exported, `n_special:` becomes an INT64_MAX sentinel, which
