@@ -77,6 +77,28 @@ def shared_weight_orientations(model) -> list[str]:
             if len(ways) == 2]
 
 
+def fold_reshape_chains(model) -> int:
+    """Reshape(Reshape(x, a), b) -> Reshape(x, b), in place, where b is a constant without 0 (a 0
+    copies a dimension of the input, which x may not share); an inner Reshape nothing else reads is
+    dropped. Returns how many were folded. Tracing records every view, and ONNX Runtime runs each
+    Reshape as its own node (no copy, but its dispatch)."""
+    values = _constant_values(model)
+    producer = {o: n for n in model.graph.node for o in n.output}
+    folded = 0
+    for node in model.graph.node:  # topological order: a chain folds from its start
+        inner = producer.get(node.input[0]) if node.op_type == "Reshape" else None
+        shape = values.get(node.input[1]) if inner is not None else None
+        if inner is not None and inner.op_type == "Reshape" and shape is not None and not (shape == 0).any():
+            node.input[0], folded = inner.input[0], folded + 1
+    while True:  # drop the Reshapes left unread (a chain's inner ones, last first)
+        read = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
+        dead = [n for n in model.graph.node if n.op_type == "Reshape" and n.output[0] not in read]
+        if not dead:
+            return folded
+        for node in dead:
+            model.graph.node.remove(node)
+
+
 def portability_problems(model) -> list[str]:
     """Constructs conformant runtimes are known to compute differently; empty when there are none."""
     return int64_sentinels(model) + shared_weight_orientations(model)
@@ -129,6 +151,7 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
         torch.onnx.export(graph, example, str(folder / MODEL_FILE), input_names=inputs,
                           output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False,
                           do_constant_folding=True)
+    _fold_reshapes(folder / MODEL_FILE)
     check_portable(folder / MODEL_FILE)
     if cfg.resolved_precision == "int8":
         quantize_int8(folder / MODEL_FILE)
@@ -139,6 +162,14 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
                       "shape": [cfg.batch, h, w, 3]},
             "outputs": output_specs(cfg.explain, checkpoint, cfg.batch),
             "class_input": class_input_spec(cfg.explain, "int64", cfg.batch)}
+
+
+def _fold_reshapes(path: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    if fold_reshape_chains(model):
+        onnx.save(model, str(path))
 
 
 def check_portable(path: Path) -> None:

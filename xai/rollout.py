@@ -155,20 +155,20 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
     import torch
 
     v = rollout_start(attentions[0].shape[-1], attentions[0].dtype) if start is None else start
-    n = v.shape[-1]
+    n = int(v.shape[-1])  # python ints: static sizes (only the batch is dynamic) trace as constants
     for i, attention in enumerate(reversed(attentions)):  # v <- v (A_l + I), last layer first
-        rows = attention.shape[-2]
-        selector = v if rows == n else v[..., :rows]
+        rows = int(attention.shape[-2])
+        selector = v if rows == n else v[..., :rows]  # first step: `start`'s first rows, a constant
         if head_weights is not None and attention.shape[1] > 1 and rows == n:
             attention = _head_mean(head_weights, attention, n * n).reshape(-1, 1, n, n)
         product = torch.matmul(selector, attention)
         if product.shape[1] > 1:  # (B, heads, 1, N): the last layer's, or every layer's without head_weights
-            product = (product.mean(dim=1, keepdim=True) if head_weights is None else
-                       _head_mean(head_weights, product, n).unsqueeze(1))
+            product = (product.mean(dim=1, keepdim=True) if head_weights is None else  # (1,1,1,H) @ (B,1,H,N)
+                       torch.matmul(head_weights.reshape(1, 1, 1, -1), product.reshape(-1, 1, int(product.shape[1]), n)))
         v = product + v
         if i % RENORM_EVERY == RENORM_EVERY - 1 and i < len(attentions) - 1:
             v = v * (0.5 ** RENORM_EVERY)
     # explicit end, not an open one: exported, `n_special:` becomes an INT64_MAX sentinel, which
     # runtimes computing indices in int32 (OpenVINO's CPU plugin) hold as another value
-    patches = v[:, 0, 0, n_special:n_special + grid[0] * grid[1]].reshape(-1, grid[0], grid[1])
+    patches = v.reshape(-1, n)[:, n_special:n_special + grid[0] * grid[1]].reshape(-1, grid[0], grid[1])
     return patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
