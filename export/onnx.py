@@ -80,8 +80,9 @@ def shared_weight_orientations(model) -> list[str]:
 def fold_reshape_chains(model) -> int:
     """Reshape(Reshape(x, a), b) -> Reshape(x, b), in place, where b is a constant without 0 (a 0
     copies a dimension of the input, which x may not share); an inner Reshape nothing else reads is
-    dropped. Returns how many were folded. Tracing records every view, and ONNX Runtime runs each
-    Reshape as its own node (no copy, but its dispatch)."""
+    dropped, and so is every constant left unread (ONNX Runtime warns about each at load). Returns
+    how many were folded. Tracing records every view, and ONNX Runtime runs each Reshape as its own
+    node (no copy, but its dispatch)."""
     values = _constant_values(model)
     producer = {o: n for n in model.graph.node for o in n.output}
     folded = 0
@@ -90,13 +91,17 @@ def fold_reshape_chains(model) -> int:
         shape = values.get(node.input[1]) if inner is not None else None
         if inner is not None and inner.op_type == "Reshape" and shape is not None and not (shape == 0).any():
             node.input[0], folded = inner.input[0], folded + 1
-    while True:  # drop the Reshapes left unread (a chain's inner ones, last first)
+    while True:  # drop the Reshapes left unread (a chain's inner ones, last first), then their shapes
         read = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
-        dead = [n for n in model.graph.node if n.op_type == "Reshape" and n.output[0] not in read]
+        dead = [n for n in model.graph.node if n.op_type in ("Reshape", "Constant") and n.output[0] not in read]
         if not dead:
-            return folded
+            break
         for node in dead:
             model.graph.node.remove(node)
+    unread = [t for t in model.graph.initializer if t.name not in read]  # ONNX Runtime warns about each
+    for tensor in unread:
+        model.graph.initializer.remove(tensor)
+    return folded
 
 
 def portability_problems(model) -> list[str]:
