@@ -59,8 +59,8 @@ class ExplainedViT(nn.Module):
         readout = len(readout_rows(self.model)) if explain in ("none", "rollout") else None  # no full maps out
         self.packed = PackedViT(self.model, n_tokens, readout) if onnx_forward else None
         heads = self.model.config.num_attention_heads  # ONNX rollout: head means taken as the maps are made
-        self.register_buffer("head_weights", torch.full((1, heads), 1.0 / heads) if onnx_forward and explain == "rollout"
-                             else None)
+        mean_first = onnx_forward and explain == "rollout"
+        self.register_buffer("head_weights", torch.full((1, heads), 1.0 / heads) if mean_first else None)
 
     def output_names(self) -> list[str]:
         return output_names(self.explain, self.model.config.num_hidden_layers)

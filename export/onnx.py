@@ -35,13 +35,14 @@ def weight_matmuls(model) -> tuple[list[str], list[str]]:
 INT32_LIMIT = 2 ** 31  # OpenVINO's CPU plugin holds int64 indices and shapes as int32
 
 
-def _constant_values(model) -> dict:
-    """Name -> numpy array of every initializer and Constant node output."""
+def _constant_values(model, names: set[str] | None = None) -> dict:
+    """Name -> numpy array of every initializer and Constant node output (of those in `names`)."""
     from onnx import numpy_helper
 
-    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer if names is None or t.name in names}
     for node in model.graph.node:
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+        if (node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"
+                and (names is None or node.output[0] in names)):
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
     return values
 
@@ -83,7 +84,8 @@ def fold_reshape_chains(model) -> int:
     dropped, and so is every constant left unread (ONNX Runtime warns about each at load). Returns
     how many were folded. Tracing records every view, and ONNX Runtime runs each Reshape as its own
     node (no copy, but its dispatch)."""
-    values = _constant_values(model)
+    shapes = {n.input[1] for n in model.graph.node if n.op_type == "Reshape"}
+    values = _constant_values(model, shapes)
     producer = {o: n for n in model.graph.node for o in n.output}
     folded = 0
     for node in model.graph.node:  # topological order: a chain folds from its start

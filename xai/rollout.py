@@ -130,7 +130,7 @@ def _head_mean(weights, x, size: int):
     """`(B, heads, ...)` holding `size` values per head -> `(B, 1, size)`, a product with `weights` `(1, heads)`."""
     import torch
 
-    return torch.matmul(weights, x.reshape(-1, weights.shape[-1], size))
+    return torch.matmul(weights, x.reshape(-1, int(weights.shape[-1]), size))
 
 
 def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=None, head_weights=None):
@@ -162,9 +162,11 @@ def rollout_cls_torch(attentions, n_special: int, grid: tuple[int, int], start=N
         if head_weights is not None and attention.shape[1] > 1 and rows == n:
             attention = _head_mean(head_weights, attention, n * n).reshape(-1, 1, n, n)
         product = torch.matmul(selector, attention)
-        if product.shape[1] > 1:  # (B, heads, 1, N): the last layer's, or every layer's without head_weights
-            product = (product.mean(dim=1, keepdim=True) if head_weights is None else  # (1,1,1,H) @ (B,1,H,N)
-                       torch.matmul(head_weights.reshape(1, 1, 1, -1), product.reshape(-1, 1, int(product.shape[1]), n)))
+        heads = int(product.shape[1])  # (B, heads, 1, N): the last layer's, or every layer's without head_weights
+        if heads > 1 and head_weights is None:
+            product = product.mean(dim=1, keepdim=True)
+        elif heads > 1:  # (1, 1, 1, heads) @ (B, 1, heads, N)
+            product = torch.matmul(head_weights.reshape(1, 1, 1, -1), product.reshape(-1, 1, heads, n))
         v = product + v
         if i % RENORM_EVERY == RENORM_EVERY - 1 and i < len(attentions) - 1:
             v = v * (0.5 ** RENORM_EVERY)
