@@ -158,8 +158,7 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
         torch.onnx.export(graph, example, str(folder / MODEL_FILE), input_names=inputs,
                           output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False,
                           do_constant_folding=True)
-    _fold_reshapes(folder / MODEL_FILE)
-    check_portable(folder / MODEL_FILE)
+    finish_graph(folder / MODEL_FILE)
     if cfg.resolved_precision == "int8":
         quantize_int8(folder / MODEL_FILE)
     elif cfg.resolved_precision == "fp16":
@@ -171,18 +170,14 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
             "class_input": class_input_spec(cfg.explain, "int64", cfg.batch)}
 
 
-def _fold_reshapes(path: Path) -> None:
+def finish_graph(path: Path) -> None:
+    """The written graph, read once: Reshape chains folded (`fold_reshape_chains`, written back if
+    any), then an ExportError listing every construct of `portability_problems`."""
     import onnx
 
     model = onnx.load(str(path))
     if fold_reshape_chains(model):
         onnx.save(model, str(path))
-
-
-def check_portable(path: Path) -> None:
-    """ExportError listing every construct of `portability_problems` in the written graph."""
-    import onnx
-
-    problems = portability_problems(onnx.load(str(path)))
+    problems = portability_problems(model)
     if problems:
         raise ExportError("the graph is not portable across ONNX runtimes: " + "; ".join(problems))
