@@ -121,12 +121,53 @@ def quantize_int8(path: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    _, activations = weight_matmuls(onnx.load(str(path)))
+    reference = onnx.load(str(path))
+    _, activations = weight_matmuls(reference)
     tmp = path.with_name("model.fp32.onnx")
     path.rename(tmp)
     quantize_dynamic(str(tmp), str(path), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"],
                      nodes_to_exclude=activations)
     tmp.unlink()
+    quantized = onnx.load(str(path))
+    order_nodes_like(quantized, reference)
+    onnx.save(quantized, str(path))
+
+
+def order_nodes_like(model, reference) -> None:
+    """Re-sort `model`'s nodes, in place, topologically and as close to `reference`'s order as the
+    edges allow: a node writing a tensor `reference` has takes its producer's position, a node a
+    rewrite added (quantization's scales, casts, integer products) the lowest position among the
+    nodes it feeds. ONNX Runtime derives its execution order from node positions (a depth-first
+    walk back from the outputs visiting a node's latest-defined input first), and
+    onnxruntime.quantization re-sorts the nodes breadth-first: the rollout's head means, which the
+    trace defines late so that each runs right after its softmax, moved to the end of the run."""
+    import heapq
+
+    position = {o: i for i, n in enumerate(reference.graph.node) for o in n.output}
+    nodes = list(model.graph.node)
+    producer = {o: i for i, n in enumerate(nodes) for o in n.output}
+    feeds = [sorted({producer[x] for x in n.input if x in producer}) for n in nodes]
+    consumers: list[list[int]] = [[] for _ in nodes]
+    for i, inputs in enumerate(feeds):
+        for j in inputs:
+            consumers[j].append(i)
+    key = [len(reference.graph.node)] * len(nodes)
+    for i in reversed(range(len(nodes))):  # consumers first: the list is topological
+        own = [position[o] for o in nodes[i].output if o in position]
+        key[i] = min(own or [key[j] for j in consumers[i]] or [key[i]])
+    waiting = [len(inputs) for inputs in feeds]
+    ready = [(key[i], i) for i in range(len(nodes)) if not waiting[i]]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        ordered.append(nodes[i])
+        for j in consumers[i]:
+            waiting[j] -= 1
+            if not waiting[j]:
+                heapq.heappush(ready, (key[j], j))
+    del model.graph.node[:]
+    model.graph.node.extend(ordered)
 
 
 def convert_fp16(path: Path) -> None:

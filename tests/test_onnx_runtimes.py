@@ -56,14 +56,15 @@ def checkpoints(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def artifact(checkpoints, tmp_path_factory):
-    """(model, explain kind) -> exported fp32 artifact folder, made on first use."""
+    """(model, explain kind[, precision]) -> exported artifact folder (fp32 unless named), made on first use."""
     root, made = tmp_path_factory.mktemp("runtime-artifacts"), {}
 
-    def get(model: str, kind: str):
-        if (model, kind) not in made:
-            made[model, kind] = root / f"{model}-{kind}"
-            export_model(checkpoints[model], made[model, kind], ExportConfig(precision="fp32", explain=kind))
-        return made[model, kind]
+    def get(model: str, kind: str, precision: str = "fp32"):
+        if (model, kind, precision) not in made:
+            made[model, kind, precision] = root / f"{model}-{kind}-{precision}"
+            export_model(checkpoints[model], made[model, kind, precision],
+                         ExportConfig(precision=precision, explain=kind))
+        return made[model, kind, precision]
     return get
 
 
@@ -192,20 +193,22 @@ def test_weight_products_fuse_and_attention_moves_no_data(artifact, model, tmp_p
     assert ops["Transpose"] == LAYERS + 3, ops
 
 
-@pytest.mark.parametrize("model", list(MODELS))
-def test_rollout_graph_averages_heads_as_onnx_runtime_makes_each_map(artifact, model, tmp_path):
+@pytest.mark.parametrize("model,precision", [(m, "fp32") for m in MODELS] + [("vit", "int8")])
+def test_rollout_graph_averages_heads_as_onnx_runtime_makes_each_map(artifact, model, precision, tmp_path):
     """The rollout graph averages each layer's map over heads by a product with a constant 1/heads
     row reading the Softmax's output, and ONNX Runtime runs that product before the next layer's
     softmax, while the map is in cache (the optimized model's nodes are in execution order): after
     the last layer the rollout reads one mean per layer, not every head's map, which would stay in
-    memory until then. The last layer's map (the readout rows only) is averaged after its product."""
+    memory until then. The last layer's map (the readout rows only) is averaged after its product.
+    int8: the same order after quantization (which re-sorts the nodes; export.onnx.order_nodes_like)."""
     import onnx
     import onnxruntime as ort
     from onnx import numpy_helper
 
     options = ort.SessionOptions()
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    ort.InferenceSession(str(artifact(model, "rollout") / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    ort.InferenceSession(str(artifact(model, "rollout", precision) / "model.onnx"), options,
+                         providers=["CPUExecutionProvider"])
     graph = onnx.load(options.optimized_model_filepath).graph
     constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     producer = {o: n for n in graph.node for o in n.output}
