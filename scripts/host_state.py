@@ -1,0 +1,72 @@
+"""Which state a shared 2-CPU host is in, sampled next to ONNX Runtime latencies.
+
+Each sample: the round trip of a cache line between CPU 0 and CPU 1 (`core_pingpong.c`, built with
+`cc`), then the p50 of 10 calls of our `none` graph on two threads and on one, and of the GEMM floor
+on two. Run it for a few minutes beside nothing else and compare the samples where the two-thread
+graph is slow with the others (docs/onnx.md, "The host's two states").
+
+    python -m scripts.host_state --work bench-work/onnx-latency/deit-tiny --seconds 200
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from runtime.onnx import session
+
+
+def build_pingpong(folder: Path) -> Path:
+    """Compile core_pingpong.c into `folder`; exit 2 without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if cc is None:
+        print("host_state: no C compiler (cc, gcc or clang) on PATH", file=sys.stderr)
+        sys.exit(2)
+    binary = folder / "core_pingpong"
+    subprocess.run([cc, "-O2", "-pthread", "-o", str(binary), str(Path(__file__).with_name("core_pingpong.c"))],
+                   check=True)
+    return binary
+
+
+def p50_ms(sess, feed: dict, calls: int = 10) -> float:
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        sess.run(None, feed)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1e3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, required=True,
+                        help="an onnx-latency preset folder holding ours-none-fp32/ and floor-fp32.onnx")
+    parser.add_argument("--seconds", type=float, default=200.0)
+    args = parser.parse_args(argv)
+    graph, floor = args.work / "ours-none-fp32" / "model.onnx", args.work / "floor-fp32.onnx"
+    missing = [str(p) for p in (graph, floor) if not p.exists()]
+    if missing:
+        parser.exit(2, f"host_state: missing {', '.join(missing)} (run `python -m bench scenario onnx-latency` first)\n")
+    runs = {"ours none 2 threads": (session(graph, 2), "image"), "ours none 1 thread": (session(graph, 1), "image"),
+            "floor 2 threads": (session(floor, 2), None)}
+    image = {"image": np.zeros((1, *runs["ours none 2 threads"][0].get_inputs()[0].shape[1:]), np.uint8)}
+    floor_feed = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+                  for i in runs["floor 2 threads"][0].get_inputs()}
+    with tempfile.TemporaryDirectory() as tmp:
+        pingpong = build_pingpong(Path(tmp))
+        end = time.time() + args.seconds
+        print("time  pingpong_ns  " + "  ".join(f"{name} (ms)" for name in runs))
+        while time.time() < end:
+            trip = float(subprocess.run([str(pingpong)], capture_output=True, text=True, check=True).stdout)
+            ms = [p50_ms(sess, image if feed else floor_feed) for sess, feed in runs.values()]
+            print(time.strftime("%H:%M:%S"), f"{trip:.0f}", " ".join(f"{m:.1f}" for m in ms), flush=True)
+
+
+if __name__ == "__main__":
+    main()
