@@ -53,18 +53,19 @@ def main(argv: list[str] | None = None) -> None:
     missing = [str(p) for p in (graph, floor) if not p.exists()]
     if missing:
         parser.exit(2, f"host_state: missing {', '.join(missing)} (run `python -m bench scenario onnx-latency` first)\n")
-    runs = {"ours none 2 threads": (session(graph, 2), "image"), "ours none 1 thread": (session(graph, 1), "image"),
-            "floor 2 threads": (session(floor, 2), None)}
-    image = {"image": np.zeros((1, *runs["ours none 2 threads"][0].get_inputs()[0].shape[1:]), np.uint8)}
-    floor_feed = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
-                  for i in runs["floor 2 threads"][0].get_inputs()}
+    ours, floor = session(graph, 2), session(floor, 2)
+    image = {"image": np.zeros((1, *ours.get_inputs()[0].shape[1:]), np.uint8)}
+    products = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
+                for i in floor.get_inputs()}
+    runs = {"ours none 2 threads": (ours, image), "ours none 1 thread": (session(graph, 1), image),
+            "floor 2 threads": (floor, products)}
     with tempfile.TemporaryDirectory() as tmp:
         pingpong = build_pingpong(Path(tmp))
         end = time.time() + args.seconds
         print("time  pingpong_ns  " + "  ".join(f"{name} (ms)" for name in runs))
         while time.time() < end:
             trip = float(subprocess.run([str(pingpong)], capture_output=True, text=True, check=True).stdout)
-            ms = [p50_ms(sess, image if feed else floor_feed) for sess, feed in runs.values()]
+            ms = [p50_ms(sess, feed) for sess, feed in runs.values()]
             print(time.strftime("%H:%M:%S"), f"{trip:.0f}", " ".join(f"{m:.1f}" for m in ms), flush=True)
 
 
