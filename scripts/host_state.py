@@ -49,15 +49,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="an onnx-latency preset folder holding ours-none-fp32/ and floor-fp32.onnx")
     parser.add_argument("--seconds", type=float, default=200.0)
     args = parser.parse_args(argv)
-    graph, floor = args.work / "ours-none-fp32" / "model.onnx", args.work / "floor-fp32.onnx"
-    missing = [str(p) for p in (graph, floor) if not p.exists()]
+    graph_path, floor_path = args.work / "ours-none-fp32" / "model.onnx", args.work / "floor-fp32.onnx"
+    missing = [str(p) for p in (graph_path, floor_path) if not p.exists()]
     if missing:
         parser.exit(2, f"host_state: missing {', '.join(missing)} (run `python -m bench scenario onnx-latency` first)\n")
-    ours, floor = session(graph, 2), session(floor, 2)
+    ours, floor = session(graph_path, 2), session(floor_path, 2)
     image = {"image": np.zeros((1, *ours.get_inputs()[0].shape[1:]), np.uint8)}
     products = {i.name: np.zeros([d if isinstance(d, int) else 1 for d in i.shape], np.float32)
                 for i in floor.get_inputs()}
-    runs = {"ours none 2 threads": (ours, image), "ours none 1 thread": (session(graph, 1), image),
+    runs = {"ours none 2 threads": (ours, image), "ours none 1 thread": (session(graph_path, 1), image),
             "floor 2 threads": (floor, products)}
     with tempfile.TemporaryDirectory() as tmp:
         pingpong = build_pingpong(Path(tmp))
