@@ -2,8 +2,9 @@
 
 Each sample: the round trip of a cache line between CPU 0 and CPU 1 (`core_pingpong.c`, built with
 `cc`), then the p50 of 10 calls of our `none` graph on two threads and on one, and of the GEMM floor
-on two. Run it for a few minutes beside nothing else and compare the samples where the two-thread
-graph is slow with the others (docs/onnx.md, "The host's two states").
+on two (`bench.timing.interleaved_latency`, one round). Run it for a few minutes beside nothing else
+and compare the samples where the two-thread graph is slow with the others (docs/onnx.md, "The
+host's two states").
 
     python -m scripts.host_state --work bench-work/onnx-latency/deit-tiny --seconds 200
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.timing import interleaved_latency
 from runtime.onnx import session
 
 
@@ -32,15 +34,6 @@ def build_pingpong(folder: Path) -> Path:
     subprocess.run([cc, "-O2", "-pthread", "-o", str(binary), str(Path(__file__).with_name("core_pingpong.c"))],
                    check=True)
     return binary
-
-
-def p50_ms(sess, feed: dict, calls: int = 10) -> float:
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        sess.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,14 +52,16 @@ def main(argv: list[str] | None = None) -> None:
                 for i in floor.get_inputs()}
     runs = {"ours none 2 threads": (ours, image), "ours none 1 thread": (session(graph_path, 1), image),
             "floor 2 threads": (floor, products)}
+    runners = {name: (lambda sess=sess, feed=feed: sess.run(None, feed)) for name, (sess, feed) in runs.items()}
     with tempfile.TemporaryDirectory() as tmp:
         pingpong = build_pingpong(Path(tmp))
         end = time.time() + args.seconds
         print("time  pingpong_ns  " + "  ".join(f"{name} (ms)" for name in runs))
         while time.time() < end:
             trip = float(subprocess.run([str(pingpong)], capture_output=True, text=True, check=True).stdout)
-            ms = [p50_ms(sess, feed) for sess, feed in runs.values()]
-            print(time.strftime("%H:%M:%S"), f"{trip:.0f}", " ".join(f"{m:.1f}" for m in ms), flush=True)
+            timed = interleaved_latency(runners, rounds=1, iters=10, warmup=0, progress=False)
+            print(time.strftime("%H:%M:%S"), f"{trip:.0f}", " ".join(f"{t['p50']:.1f}" for t in timed.values()),
+                  flush=True)
 
 
 if __name__ == "__main__":
