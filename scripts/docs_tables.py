@@ -471,12 +471,23 @@ def latency_targets(results: Results, stem: str) -> str:
     """The issue's ratio targets of one onnx-latency run: the median over its repeats, their range,
     how many met it."""
     data = results[stem]
-    repeats = data["header"].get("repeat", 1)
-    rows = [{"ratio": t["ratio"], "target": t["target"], f"median of {repeats}": f"{t['value']:.3f}",
-             "range": " - ".join(f"{v:.3f}" for v in t.get("range", [t["value"]] * 2)),
-             "met (median)": "yes" if t["met"] else "**no**", "repeats that met it": t.get("met_in", "")}
-            for t in data["header"]["targets"]]
-    return markdown(rows) + f"\n\nFrom {results.source(stem)}."
+    header = data["header"]
+    repeats, scaled = header.get("repeat", 1), header.get("scaling_per_repeat")
+    rows = []
+    for t in header["targets"]:
+        row = {"ratio": t["ratio"], "target": t["target"], f"median of {repeats}": f"{t['value']:.3f}",
+               "range": " - ".join(f"{v:.3f}" for v in t.get("range", [t["value"]] * 2)),
+               "met (median)": "yes" if t["met"] else "**no**", "repeats that met it": t.get("met_in", "")}
+        if scaled is not None:
+            usual = t.get("usual")
+            row[f"median where 2 threads scaled (<= {header['scaled_at_most']}x 1 thread)"] = (
+                "no such repeat" if usual is None else
+                f"{usual['value']:.3f} ({'met' if usual['met'] else '**not met**'}, {usual['met_in']})")
+        rows.append(row)
+    note = "" if scaled is None else (" Two-thread scaling per repeat (ours none fp32 on "
+                                      f"{header.get('threads')} threads over 1 thread): "
+                                      + ", ".join(f"{v:.2f}" for v in scaled) + ".")
+    return markdown(rows) + f"\n\nFrom {results.source(stem)}.{note}"
 
 
 @table("onnx-latency-targets")

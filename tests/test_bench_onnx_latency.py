@@ -60,7 +60,8 @@ def test_gemm_floor_scenario(tmp_path):
 def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
     from bench.__main__ import main
 
-    graphs = ["ours none fp32", "ours rollout fp32", "ours rollout fp32 openvino", "optimum fp32", "floor fp32"]
+    graphs = ["ours none fp32", "ours rollout fp32", "ours rollout fp32 openvino", "optimum fp32", "floor fp32",
+              "ours none fp32 1 thread"]
     pytest.importorskip("openvino")
     code = main(["scenario", "onnx-latency", "--preset", "demo", "--rounds", "1", "--iters", "2", "--repeat", "3",
                  "--work", str(tmp_path / "work"), "--results", str(tmp_path), "--graphs", *graphs])
@@ -68,19 +69,42 @@ def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
     saved = json.loads((tmp_path / "onnx-latency-demo.json").read_text())  # one results file per preset
     rows = {r["graph"]: r for r in saved["rows"]}
     assert list(rows) == graphs and all(r["p50_ms"] > 0 for r in rows.values())
+    one = rows.pop("ours none fp32 1 thread")  # timed on its own thread count: no ratios to the others
+    assert one["threads"] == 1 and "x_floor" not in one and "x_optimum" not in one
     assert all("x_floor" in r for r in rows.values()) and rows["floor fp32"]["x_floor"] == 1
     assert rows["optimum fp32"]["x_optimum"] == 1
     assert "x_optimum" not in rows["ours rollout fp32 openvino"]  # no optimum row on OpenVINO was timed
+    scaled = saved["header"]["scaling_per_repeat"]
+    assert len(scaled) == 3 and all(s > 0 for s in scaled)
     targets = {t["ratio"]: t for t in saved["header"]["targets"]}
     assert set(targets) == {"rollout overhead fp32", "ours rollout fp32 / optimum fp32",
                             "ours none fp32 / gemm floor fp32"}
     for t in targets.values():  # the median of three repeats, inside their range
         low, high = t["range"]
-        assert low <= t["value"] <= high and t["met_in"].endswith("/3")
+        assert low <= t["value"] <= high and t["met_in"].endswith("/3") and len(t["per_repeat"]) == 3
+        assert "usual" in t  # the split by scaling, given whenever both scaling rows were timed
     per_repeat = saved["header"]["latency_ms"]["ours none fp32"]["p50_per_repeat"]
     assert len(per_repeat) == 3 and rows["ours none fp32"]["p50_ms"] == pytest.approx(sorted(per_repeat)[1], abs=1e-3)
     assert (tmp_path / "work" / "demo" / "ours-none-fp32").is_dir()  # exports kept per preset
     assert saved["header"]["machine"]["cpu"] and saved["header"]["scenario"] == "onnx-latency"
+
+
+def test_targets_are_also_judged_over_the_repeats_where_two_threads_scaled():
+    from bench.scenarios.onnx_latency import SCALED_AT_MOST, scaling, target_ratios
+
+    def repeat(overhead: float, two: float) -> dict:  # round p50s of one repeat, three rounds
+        return {"ours rollout fp32": {"round_p50": [10 * overhead * two] * 3},
+                "ours none fp32": {"round_p50": [10 * two] * 3}, "ours none fp32 1 thread": {"round_p50": [10] * 3}}
+
+    repeats = [repeat(1.02, 0.6), repeat(1.06, 0.9), repeat(1.05, 0.88), repeat(1.025, 0.62)]
+    scaled = scaling(repeats)
+    assert scaled == [0.6, 0.9, 0.88, 0.62] and sum(s <= SCALED_AT_MOST for s in scaled) == 2
+    (overhead,) = target_ratios(repeats, scaled)
+    assert overhead["ratio"] == "rollout overhead fp32" and overhead["value"] == pytest.approx(1.0375, abs=1e-3)
+    assert not overhead["met"] and overhead["met_in"] == "2/4"
+    assert overhead["usual"] == {"value": pytest.approx(1.0225, abs=1e-3), "met": True, "met_in": "2/2"}
+    assert target_ratios(repeats[1:3], scaling(repeats[1:3]))[0]["usual"] is None  # no repeat scaled
+    assert scaling([{k: v for k, v in r.items() if k != "ours none fp32 1 thread"} for r in repeats]) is None
 
 
 def test_profile_counts_kernel_time_per_op_and_call_after_the_warm_up():

@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     from .onnx_latency import GRAPHS
 
-    onnx_rows = [n for n, g in GRAPHS.items() if g.runtime == "onnx"]
+    onnx_rows = [n for n, g in GRAPHS.items() if g.runtime == "onnx" and g.threads is None]  # one --threads
     parser.add_argument("--preset", default="deit-tiny", choices=list(PRESETS))
     parser.add_argument("--graphs", nargs="+", default=DEFAULT_GRAPHS, choices=onnx_rows, metavar="GRAPH",
                         help=f"ONNX Runtime rows of onnx-latency (default: {', '.join(DEFAULT_GRAPHS)})")
