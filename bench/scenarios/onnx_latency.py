@@ -222,12 +222,13 @@ def run(args) -> dict:
     runners, sizes, _ = make_runners(args.graphs, args.preset, work, args.threads)
     repeats = [interleaved_latency(runners, rounds=args.rounds, iters=args.iters, warmup=3)
                for _ in range(args.repeat)]
+    scaled = scaling(repeats) if args.threads > 1 else None  # on one thread there is nothing to scale
     p50s = [{name: t["p50"] for name, t in times.items()} for times in repeats]
     p50 = {name: float(np.median([p[name] for p in p50s])) for name in runners}
     header = {"preset": args.preset, "threads": args.threads, "batch": 1, "rounds": args.rounds,
               "iters": args.iters, "repeat": args.repeat, "latency_ms": repeats[-1] if args.repeat == 1 else
               {name: {"p50_per_repeat": [round(p[name], 3) for p in p50s]} for name in runners},
-              "scaling_per_repeat": scaling(repeats), "scaled_at_most": SCALED_AT_MOST,
-              "targets": target_ratios(repeats, scaling(repeats))}
+              "scaling_per_repeat": scaled, "scaled_at_most": SCALED_AT_MOST,
+              "targets": target_ratios(repeats, scaled)}
     name = NAME if args.preset == DEFAULT_PRESET else f"{NAME}-{args.preset}"  # one results file per preset
     return {"header": header, "rows": ratio_rows(p50, sizes), "name": name}
