@@ -480,7 +480,7 @@ def latency_targets(results: Results, stem: str) -> str:
                "met (median)": "yes" if t["met"] else "**no**", "repeats that met it": t.get("met_in", "")}
         if scaled is not None:
             usual = t.get("usual")
-            row[f"median where 2 threads scaled (<= {header['scaled_at_most']}x 1 thread)"] = (
+            row[f"median where {header.get('threads')} threads scaled (<= {header['scaled_at_most']}x 1 thread)"] = (
                 "no such repeat" if usual is None else
                 f"{usual['value']:.3f} ({'met' if usual['met'] else '**not met**'}, {usual['met_in']})")
         rows.append(row)
