@@ -54,6 +54,7 @@ class Graph:
         return " ".join(p for p in parts if p)
 
 
+ONE_THREAD = Graph("ours", "onnx", "fp32", "none", threads=1)  # against ours none on the run's threads: scaling
 GRAPHS = {g.name: g for g in [
     *(Graph("ours", "onnx", p, e) for p in ("fp32", "int8") for e in ("none", "rollout", "gradrollout")),
     *(Graph("ours", "openvino", "fp32", e) for e in ("none", "rollout", "gradrollout")),
@@ -61,7 +62,7 @@ GRAPHS = {g.name: g for g in [
     Graph("optimum", "onnx", "fp32", optimize="O2"), Graph("optimum", "onnx", "fp32", optimize="O3"),
     Graph("optimum", "openvino", "fp32"),
     Graph("floor", "onnx", "fp32"), Graph("floor", "onnx", "int8"),
-    Graph("ours", "onnx", "fp32", "none", threads=1),
+    ONE_THREAD,
 ]}
 # the targets: (label, numerator row, denominator row, at most)
 TARGETS = [("rollout overhead fp32", "ours rollout fp32", "ours none fp32", 1.03),
@@ -71,7 +72,7 @@ TARGETS = [("rollout overhead fp32", "ours rollout fp32", "ours none fp32", 1.03
            ("ours rollout fp32 / optimum O3 fp32", "ours rollout fp32", "optimum O3 fp32", 1.00),
            ("ours rollout int8 / optimum int8", "ours rollout int8", "optimum int8", 0.75),
            ("ours none fp32 / gemm floor fp32", "ours none fp32", "floor fp32", 1.20)]
-SCALING = ("ours none fp32", "ours none fp32 1 thread")  # two-thread scaling: this over that, per repeat
+SCALING = (Graph("ours", "onnx", "fp32", "none").name, ONE_THREAD.name)  # two-thread scaling: this over that
 SCALED_AT_MOST = 0.75  # a repeat counts as the host's usual state when the run's threads took at most
 # this fraction of one thread's time (measured here: 0.6 usual, 0.85-0.9 with the CPUs far apart)
 
