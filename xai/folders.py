@@ -2,12 +2,16 @@
 
 Rules (see the README, "Output folders"):
 - an output folder is replaced only when this toolkit wrote it (`owned(folder)` says so), never
-  when it is the current folder or one of its parents, or the source being read or a parent of it;
-- the new content is written into a sibling `.NAME.partial-*` folder; the old folder is then moved
-  aside (`.NAME.old-*`), the new one renamed in and the old one removed, so a kill at any point
-  leaves the old or the new folder whole; the next writer restores or removes what a kill left;
-- one writer per folder at a time: a lock (`.NAME.lock`, `flock`, released by the kernel if the
-  process dies) makes a second writer fail with one line instead of both saying "wrote".
+  when it is the current folder or one of its parents, or the source being read or a parent of it,
+  and never through a symbolic link: `--out` itself, its lock file and every leftover beside it
+  are looked at with `lstat`, and a link there is refused (or, for our own leftovers, unlinked);
+- the new content is written into a sibling `.NAME.partial-*` folder made by `mkdtemp` (a name no
+  one can plant in advance); the old folder is then moved aside (`.NAME.old-*`), the new one
+  renamed in and the old one removed, so a kill at any point leaves the old or the new folder
+  whole; the next writer restores or removes what a kill left;
+- one writer per folder at a time: a lock (`.NAME.lock`, `filelock`: `flock` on POSIX, released by
+  the kernel if the process dies, `msvcrt` on Windows; never opened through a link) makes a second
+  writer fail with one line instead of both saying "wrote".
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import contextlib
 import os
 import shutil
 import signal
+import stat
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -22,6 +28,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import ToolkitError
 
 KILL_AT_ENV = "EXPLAINABLE_VIT_KILL_AT"  # tests: SIGKILL this process at the named step of a replace
+PARTIAL, OLD = "partial", "old"  # the kinds of sibling a replace leaves while it runs
 
 
 class OutputFolderError(ToolkitError):
@@ -39,8 +46,12 @@ def _is_within(path: Path, parent: Path) -> bool:
 
 
 def destination_problems(out: Path, sources: Sequence[str | Path] = ()) -> list[str]:
-    """Why `out` must never be written or replaced: a file, the current folder or a parent of it,
-    a source being read or a parent of one. Empty when it is a possible output folder."""
+    """Why `out` must never be written or replaced: a link, a file, the current folder or a parent
+    of it, a source being read or a parent of one. Empty when it is a possible output folder."""
+    if str(out) == "":
+        return ["--out is empty: name a folder"]
+    if Path(out).is_symlink():
+        return [f"--out '{out}' is a symbolic link (to '{os.readlink(out)}'): give the folder itself"]
     resolved, problems = Path(out).expanduser().resolve(), []
     if resolved.exists() and not resolved.is_dir():
         problems.append(f"--out '{out}' is a file, not a folder")
@@ -60,70 +71,146 @@ def destination_problems(out: Path, sources: Sequence[str | Path] = ()) -> list[
 
 
 def is_empty_dir(folder: Path) -> bool:
-    return folder.is_dir() and not any(folder.iterdir())
+    return is_real_dir(folder) and not any(folder.iterdir())
+
+
+def is_real_dir(path: Path) -> bool:
+    """A folder, not a link to one (`lstat`)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def links_in(folder: Path) -> list[Path]:
+    """Every symbolic link under `folder` (not followed): what a run must never write through."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        found += [Path(root, name) for name in [*dirs, *files] if os.path.islink(os.path.join(root, name))]
+    return found
+
+
+def remove(path: Path) -> None:
+    """Delete `path` without following a link: a link or file is unlinked, a folder removed whole."""
+    if is_real_dir(path):
+        shutil.rmtree(path, ignore_errors=True)  # rmtree never follows links inside (fd-based on POSIX)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def make_parent(out: Path) -> Path:
+    """The folder `out` is written in, created when missing; unwritable -> one line."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputFolderError(f"cannot create the folder of '{out}': {e.strerror or e}") from None
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        raise OutputFolderError(f"cannot write in '{out.parent}' (permission denied): choose another --out")
+    return out.parent
 
 
 @contextlib.contextmanager
 def folder_lock(out: Path) -> Iterator[None]:
-    """Hold `.NAME.lock` beside `out` for the block; a second holder fails at once, clearly."""
-    import fcntl
+    """Hold `.NAME.lock` beside `out` for the block; a second holder fails at once, clearly. The lock
+    file is never opened through a link, never truncated or written, and stays (waiters share it)."""
+    from filelock import FileLock, Timeout
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lock = out.parent / f".{out.name}.lock"
-    while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-            os.close(fd)
-            raise OutputFolderError(f"another process (pid {holder}) is writing '{out}': wait for it to finish "
-                                    f"or choose another --out") from None
-        try:  # the holder before us may have removed the file after we opened it: lock the one on disk
-            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
+    out = Path(out)
+    lock_path = make_parent(out) / f".{out.name}.lock"
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(lock_path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            raise OutputFolderError(f"the lock file '{lock_path}' is {kind}, which this toolkit never makes: "
+                                    f"remove it and try again")
+    lock = FileLock(str(lock_path), timeout=0)
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        lock.acquire()
+    except Timeout:
+        raise OutputFolderError(f"another process is writing '{out}': wait for it to finish or choose "
+                                f"another --out") from None
+    except OSError as e:
+        raise OutputFolderError(f"cannot lock '{out}' ({lock_path}: {e.strerror or e})") from None
+    try:
         yield
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock)
-        os.close(fd)
+        lock.release()
 
 
-def recover(out: Path) -> None:
-    """Undo what a killed writer left (call with the lock held): a folder moved aside while the
-    new one was not yet in place is put back; every stale temporary is removed."""
-    leftovers = sorted(out.parent.glob(f".{out.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if not out.exists() and leftovers:
-        leftovers.pop().rename(out)
-    for stale in [*leftovers, *out.parent.glob(f".{out.name}.partial-*")]:
-        shutil.rmtree(stale, ignore_errors=True)
+def siblings(out: Path, kind: str) -> list[Path]:
+    """The `.NAME.KIND-*` entries beside `out` (listed, not globbed: NAME may hold `[` or `*`)."""
+    prefix = f".{out.name}.{kind}-"
+    try:
+        names = os.listdir(out.parent)
+    except OSError:
+        return []
+    return [out.parent / n for n in names if n.startswith(prefix)]
 
 
-def new_partial(out: Path) -> Path:
-    """A fresh sibling folder for the new content, readable like any other output (not 0700)."""
-    partial = out.parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    partial.mkdir(parents=True)
+def recover(out: Path, owned: Callable[[Path], bool] | None = None, keep: Sequence[str] = ()) -> None:
+    """Undo what a killed writer left (call with the lock held): a folder moved aside while the new
+    one was not yet in place is put back (a real folder `owned` accepts, never a link); every other
+    leftover is removed, a link by unlinking it. Partial folders whose kind starts with one of
+    `keep` stay (finetune resumes an interrupted replacement from its own)."""
+    out = Path(out)
+    aside = siblings(out, OLD)
+    restorable = sorted((p for p in aside if is_real_dir(p) and (owned is None or owned(p))),
+                        key=lambda p: os.lstat(p).st_mtime)
+    if not os.path.lexists(out) and restorable:
+        back = restorable.pop()
+        back.rename(out)
+        aside.remove(back)
+    kept = tuple(f".{out.name}.{PARTIAL}-{k}" for k in keep)
+    partials = [p for p in siblings(out, PARTIAL) if not (kept and p.name.startswith(kept))]
+    for stale in [*aside, *partials]:
+        remove(stale)
+
+
+def file_modes() -> tuple[int, int]:
+    """(folder, file) permission bits a new output gets here: 0o777 / 0o666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask, 0o666 & ~umask
+
+
+def make_readable(folder: Path) -> None:
+    """Give every folder and file under `folder` the modes a plain `mkdir`/`open` would (writers such
+    as `mkdtemp`, coremltools and safetensors leave 0700 folders and 0600 files); links untouched."""
+    dir_mode, file_mode = file_modes()
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            if not os.path.islink(os.path.join(root, name)):
+                os.chmod(os.path.join(root, name), dir_mode)
+        for name in files:
+            if not os.path.islink(os.path.join(root, name)):
+                os.chmod(os.path.join(root, name), file_mode)
+    os.chmod(folder, dir_mode)
+
+
+def new_partial(out: Path, kind: str = PARTIAL) -> Path:
+    """A fresh sibling folder for the new content under a name no one can predict (`mkdtemp`),
+    readable like any other output (not 0700)."""
+    try:
+        partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.{kind}-", dir=make_parent(out)))
+    except OSError as e:
+        raise OutputFolderError(f"cannot write in '{out.parent}': {e.strerror or e}") from None
+    os.chmod(partial, file_modes()[0])
     return partial
 
 
 def swap_in(partial: Path, out: Path) -> None:
     """Old folder aside, new one in, old one removed: at every instant one of them is whole."""
+    make_readable(partial)
     aside = None
-    if out.exists():
-        aside = out.parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        out.rename(aside)
+    if os.path.lexists(out):
+        aside = out.parent / f".{out.name}.{OLD}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        os.rename(out, aside)  # a link planted at `out` meanwhile moves as a link, its target untouched
         crash_point("moved-aside")
     partial.rename(out)
     crash_point("swapped-in")
     if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+        remove(aside)
 
 
 def check_replaceable(out: Path, replace: bool, owned: Callable[[Path], bool], what: str, flag: str) -> None:
@@ -145,9 +232,12 @@ def replacing(out: str | Path, *, replace: bool, owned: Callable[[Path], bool], 
     out = Path(out)
     problems = destination_problems(out, sources)
     if problems:
-        raise OutputFolderError("; ".join(problems))
+        raise OutputFolderError(*problems)
     with folder_lock(out):
-        recover(out)
+        recover(out, owned)
+        problems = destination_problems(out, sources)  # again under the lock: a link planted meanwhile
+        if problems:
+            raise OutputFolderError(*problems)
         check_replaceable(out, replace, owned, what, flag)
         partial = new_partial(out)
         try:
@@ -155,5 +245,5 @@ def replacing(out: str | Path, *, replace: bool, owned: Callable[[Path], bool], 
             crash_point("written")
             swap_in(partial, out)
         except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
+            remove(partial)
             raise
