@@ -13,7 +13,7 @@ from typing import Callable
 from runtime.backend import BACKENDS, BackendUnavailable
 from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.contract import FORMATS
-from runtime.manifest import Manifest, is_artifact_folder, model_digest, read_manifest, write_manifest
+from runtime.manifest import Manifest, is_artifact_folder, read_manifest, seal_model, write_manifest
 from runtime.manifest import build_manifest as runtime_manifest
 from xai.cli import library_output
 from xai.stamps import library_versions as stamps
@@ -57,7 +57,7 @@ def library_versions(fmt: str) -> dict:
 
 def build_manifest(checkpoint: Checkpoint, cfg: ExportConfig, facts: dict) -> Manifest:
     return runtime_manifest(checkpoint, cfg.format, cfg.resolved_precision, cfg.explain,
-                            {**facts, "model_sha256": model_digest(facts["folder"] / facts["model_file"])},
+                            {**facts, "files": seal_model(facts["folder"], facts["model_file"])},
                             library_versions(cfg.format))
 
 
@@ -108,10 +108,10 @@ def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> 
     manifest = build_manifest(checkpoint, cfg, facts)
     write_manifest(manifest, folder)
     manifest = replace(manifest, parity=check_parity(folder, manifest, checkpoint, cfg))
-    if cfg.format in AFTER_PARITY:  # the model changes (its metadata): hash what is finally on disk;
-        # the copy of the manifest inside the model cannot hold its own hash, so it carries none
-        AFTER_PARITY[cfg.format](folder, replace(manifest, model_sha256=""), cfg)
-        manifest = replace(manifest, model_sha256=model_digest(folder / manifest.model_file))
+    if cfg.format in AFTER_PARITY:  # the model changes (its metadata): seal what is finally on disk;
+        # the copy of the manifest inside the model cannot hold its own hashes, so it carries none
+        AFTER_PARITY[cfg.format](folder, replace(manifest, files={}), cfg)
+        manifest = replace(manifest, files=seal_model(folder, manifest.model_file))
     write_manifest(manifest, folder)
     if manifest.parity["status"] == "failed":
         raise ParityError(manifest.parity)

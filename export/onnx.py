@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from runtime.contract import class_input_spec, output_specs
+from runtime.onnx import graph_stamp
 
 from ._graph import ExplainedViT
 from .config import CLASS_INPUT, ExportConfig, ExportError
@@ -199,7 +200,7 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
         torch.onnx.export(graph, example, str(folder / MODEL_FILE), input_names=inputs,
                           output_names=names, dynamic_axes=dynamic, opset_version=cfg.opset, dynamo=False,
                           do_constant_folding=True)
-    finish_graph(folder / MODEL_FILE)
+    finish_graph(folder / MODEL_FILE, graph_stamp(cfg.resolved_precision, cfg.explain, checkpoint.labels))
     if cfg.resolved_precision == "int8":
         quantize_int8(folder / MODEL_FILE)
     elif cfg.resolved_precision == "fp16":
@@ -211,14 +212,16 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
             "class_input": class_input_spec(cfg.explain, "int64", cfg.batch)}
 
 
-def finish_graph(path: Path) -> None:
-    """The written graph, read once: Reshape chains folded (`fold_reshape_chains`, written back if
-    any), then an ExportError listing every construct of `portability_problems`."""
+def finish_graph(path: Path, stamp: dict[str, str]) -> None:
+    """The written graph, read once: Reshape chains folded (`fold_reshape_chains`), `stamp` written
+    into its metadata (what it is, for the runtime to check a manifest against: quantization and
+    fp16 conversion keep it), then an ExportError listing every construct of `portability_problems`."""
     import onnx
 
     model = onnx.load(str(path))
-    if fold_reshape_chains(model):
-        onnx.save(model, str(path))
+    fold_reshape_chains(model)
+    onnx.helper.set_model_props(model, {**{p.key: p.value for p in model.metadata_props}, **stamp})
+    onnx.save(model, str(path))
     problems = portability_problems(model)
     if problems:
         raise ExportError("the graph is not portable across ONNX runtimes: " + "; ".join(problems))

@@ -66,6 +66,15 @@ class Backend:
         """The image size `(H, W)` the loaded model itself takes; None without a separate model file."""
         return None
 
+    def describe_inputs(self) -> dict[str, dict] | None:
+        """What the loaded model declares of its inputs: name -> {"shape", "dtype"} (None: no model file)."""
+        return None
+
+    def stamped(self) -> dict | None:
+        """The manifest fields export wrote into the model file itself (precision, explain, labels, ...),
+        to check the sidecar manifest against; None where the model carries none."""
+        return None
+
     def run_batched(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """`run`, split into the graph's fixed batch (last chunk padded), or for a dynamic batch
         into chunks of at most `max_batch`."""

@@ -27,6 +27,7 @@ EXPLAIN_KINDS = {
                    "backward pass inside the graph; second input `target` (N,) picks the class (-1: predicted)",
     "none": "logits and probs only",
 }
+CLASSIFIER_OUTPUTS = ("classLabel", "classLabel_probs")  # a Core ML classifier's label and label -> probability
 CLASS_INPUT = "target"  # gradrollout graphs' second input: class index per image, -1 for the predicted one
 HEATMAP_OUTPUTS = ("relevance", "rollout")  # the output holding the map, in order of preference
 RESAMPLE_NAMES = ("nearest", "lanczos", "bilinear", "bicubic", "box", "hamming")  # PIL's, as manifests name them
@@ -42,6 +43,13 @@ def output_names(explain: str, num_layers: int) -> list[str]:
     if explain == "attentions":
         names += [f"attention_{i}" for i in range(num_layers)]
     return names
+
+
+def artifact_output_names(fmt: str, explain: str, num_layers: int) -> set[str]:
+    """The outputs an artifact of format `fmt` declares: a Core ML classifier gives `probs` as its
+    label -> probability dictionary, beside the most likely label."""
+    names = set(output_names(explain, num_layers))
+    return names - {"probs"} | set(CLASSIFIER_OUTPUTS) if fmt == "coreml" else names
 
 
 def output_specs(explain: str, checkpoint, batch: int | None) -> dict[str, dict]:

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from .backend import Backend, BackendUnavailable, register_backend
+from .contract import CLASSIFIER_OUTPUTS
 
 COMPUTE_UNITS = {"cpu": "CPU_ONLY", "cpu+gpu": "CPU_AND_GPU", "cpu+ne": "CPU_AND_NE", "all": "ALL"}
-LABEL_OUTPUT = "classLabel"  # a classifier model's outputs: the most likely label ...
-PROBS_OUTPUT = LABEL_OUTPUT + "_probs"  # ... and label -> probability (from the graph's `probs`)
+LABEL_OUTPUT, PROBS_OUTPUT = CLASSIFIER_OUTPUTS  # the most likely label, label -> probability (the graph's `probs`)
 ARRAY_DTYPES = {65568: "float32", 65552: "float16", 65600: "float64", 131104: "int32"}  # ArrayFeatureType values
 FEATURE_DTYPES = {"stringType": "string", "dictionaryType": "dict[label, float]"}
 
@@ -141,6 +141,29 @@ class CoreMLBackend(Backend):
         spec = _spec(self.folder / self.manifest.model_file)
         image = next((i.type.imageType for i in spec.description.input if i.type.WhichOneof("Type") == "imageType"), None)
         return None if image is None else (int(image.height), int(image.width))
+
+    def describe_inputs(self) -> dict[str, dict]:
+        found = {}
+        for i in _spec(self.folder / self.manifest.model_file).description.input:
+            kind = i.type.WhichOneof("Type")
+            if kind == "imageType":
+                found[i.name] = {"shape": [1, 3, int(i.type.imageType.height), int(i.type.imageType.width)],
+                                 "dtype": "image"}
+            else:
+                array = i.type.multiArrayType
+                found[i.name] = {"shape": [int(d) for d in array.shape],
+                                 "dtype": ARRAY_DTYPES.get(array.dataType, str(array.dataType))}
+        return found
+
+    def stamped(self) -> dict:
+        import json
+
+        meta = read_model_metadata(self.folder / self.manifest.model_file)
+        try:
+            embedded = json.loads(meta.get(METADATA_PREFIX + "manifest", "{}"))
+        except ValueError:
+            return {}
+        return {k: v for k, v in embedded.items() if k != "files"} if isinstance(embedded, dict) else {}
 
     def _predict_one(self, image: np.ndarray, target: np.ndarray | None) -> dict:
         name = self.manifest.input["name"]

@@ -1,13 +1,23 @@
 """ONNX Runtime backend: CPU execution provider, or Core ML's provider on macOS when asked."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 
 import numpy as np
 
 from .backend import Backend, register_backend
 
-ONNX_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64"}
+ONNX_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
+               "tensor(int32)": "int32", "tensor(uint8)": "uint8"}
+STAMP_PREFIX = "explainable_vit."  # the graph's own metadata: what it computes, checked against the manifest
+
+
+def graph_stamp(precision: str, explain: str, labels: list[str]) -> dict[str, str]:
+    """The metadata export writes into every ONNX graph (`onnx.ModelProto.metadata_props`, strings)."""
+    return {STAMP_PREFIX + "precision": precision, STAMP_PREFIX + "explain": explain,
+            STAMP_PREFIX + "labels": json.dumps(list(labels))}
 DEFAULT_THREADS = int(os.environ.get("EXPLAINABLE_VIT_THREADS", "0"))  # 0: ONNX Runtime decides
 
 
@@ -46,6 +56,17 @@ class OnnxBackend(Backend):
     def input_size(self) -> tuple[int, int] | None:
         shape = self.session.get_inputs()[0].shape  # (N, H, W, 3)
         return tuple(shape[1:3])
+
+    def describe_inputs(self) -> dict[str, dict]:
+        return {i.name: {"shape": [d if isinstance(d, int) else None for d in i.shape],
+                         "dtype": ONNX_DTYPES.get(i.type, i.type)} for i in self.session.get_inputs()}
+
+    def stamped(self) -> dict:
+        meta = self.session.get_modelmeta().custom_metadata_map
+        found = {k[len(STAMP_PREFIX):]: v for k, v in meta.items() if k.startswith(STAMP_PREFIX)}
+        with contextlib.suppress(KeyError, ValueError):
+            found["labels"] = json.loads(found["labels"])
+        return found
 
     def run(self, images: np.ndarray, targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         feed = {self.input_name: np.ascontiguousarray(images, dtype=np.uint8)}

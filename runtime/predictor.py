@@ -13,7 +13,7 @@ from xai.rollout import rollout_map
 from .backend import BACKENDS, Backend, BackendUnavailable, ClassIndexError, check_class_indices
 from .contract import FORMATS
 from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
-from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_model_file
+from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_files
 
 
 
@@ -114,7 +114,7 @@ def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
     if manifest.format not in BACKENDS[name].formats:
         raise ArtifactError(f"backend '{name}' cannot run a {manifest.format} artifact; "
                          f"use {', '.join(n for n, b in BACKENDS.items() if manifest.format in b.formats)}")
-    verify_model_file(path, manifest)
+    verify_files(path, manifest)
     try:
         runner = BACKENDS[name](path, manifest, **options)
     except (ArtifactError, BackendUnavailable):
@@ -147,5 +147,43 @@ def check_against_model(predictor: Predictor) -> None:
     size, declared = predictor.backend.input_size(), list(manifest.image_size)
     if size is not None and list(size) != declared:
         problems.append(f"model takes {list(size)} (H, W) images but the manifest resizes to {declared}")
+    problems += input_disagreements(predictor.backend.describe_inputs(), manifest)
+    problems += stamp_disagreements(predictor.backend.stamped(), manifest)
     if problems:
         raise ManifestError(*problems)
+
+
+def input_disagreements(inputs: dict[str, dict] | None, manifest) -> list[str]:
+    """The manifest's image and class inputs against the model's own: names, dtypes, shapes."""
+    if inputs is None:
+        return []
+    declared = {manifest.input["name"]: manifest.input}
+    if manifest.class_input:
+        declared[manifest.class_input["name"]] = manifest.class_input
+    if set(inputs) != set(declared):
+        return [f"model inputs {sorted(inputs)} but the manifest declares {sorted(declared)}"]
+    problems = []
+    for name, spec in declared.items():
+        model = inputs[name]
+        if model["dtype"] != spec["dtype"]:
+            problems.append(f"model's input {name} is {model['dtype']} but the manifest says {spec['dtype']}")
+        elif len(model["shape"]) != len(spec["shape"]) or any(
+                m is not None and d is not None and m != d for m, d in zip(model["shape"], spec["shape"])):
+            problems.append(f"model's input {name} has shape {model['shape']} but the manifest says {spec['shape']} "
+                            f"(layout {spec.get('layout', '-')})")
+    return problems
+
+
+def stamp_disagreements(stamp: dict | None, manifest) -> list[str]:
+    """The manifest against what export wrote into the model file itself (precision, explain, labels, ...)."""
+    if stamp is None:
+        return []
+    if not stamp:
+        return ["the model carries no export stamp (precision, explain): not exported by this version; re-export it"]
+    return [f"manifest says {key} {_short(getattr(manifest, key))} but the model was exported with {_short(value)}"
+            for key, value in sorted(stamp.items()) if hasattr(manifest, key) and getattr(manifest, key) != value]
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
