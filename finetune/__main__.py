@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from dataclasses import MISSING
 
@@ -41,20 +42,24 @@ def close_process_group() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = vars(build_parser().parse_args(argv))
     verbose = args.pop("verbose")
-    return run_cli(lambda: finetune_command(FinetuneConfig(**args)), verbose)
+    command = shlex.join(["python", "-m", "finetune", *argv])
+    return run_cli(lambda: finetune_command(FinetuneConfig(**args), command), verbose)
 
 
-def finetune_command(cfg: FinetuneConfig) -> int:
-    from .train import finetune
+def finetune_command(cfg: FinetuneConfig, command: str = "python -m finetune ...") -> int:
+    """Run `cfg`; on Ctrl-C say where the interrupted run is and the command (`command` + --resume)
+    that continues it."""
+    from .outputs import interrupted_advice
+    from .train import RunInterrupted, finetune
 
     try:
         result = finetune(cfg)
         close_process_group()
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: the last complete checkpoint is kept in {cfg.out}/checkpoints; "
-              f"continue with --resume", file=sys.stderr)
+    except RunInterrupted as e:
+        print(f"\n{interrupted_advice(e.plan, command)}", file=sys.stderr)
         return 130
     m = result.metrics
     if m:

@@ -48,8 +48,10 @@ class FinetuneConfig:
     compile: bool = _f(False, "torch.compile the model (see docs/finetune-gpu.md for when it pays)")
     save_steps: int = _f(0, "checkpoint every N steps (0: at the end of every epoch)")
     logging_steps: int = _f(50, "log the training loss every N steps")
-    resume: bool = _f(False, "continue from the last complete checkpoint in OUT/checkpoints")
-    overwrite: bool = _f(False, "replace a finished or unfinished run in OUT")
+    resume: bool = _f(False, "continue from the last complete checkpoint in OUT/checkpoints (with --overwrite: "
+                             "of the interrupted run that was to replace OUT)")
+    overwrite: bool = _f(False, "replace a finished or unfinished run in OUT (the old run stays until the new one "
+                                "has finished)")
     progress: bool = _f(True, "show progress bars")
 
     def problems(self) -> list[str]:
@@ -89,8 +91,8 @@ class FinetuneConfig:
         for name, known in (("precision", PRECISIONS), ("input_pipeline", PIPELINES)):
             if getattr(self, name) not in known:
                 out.append(f"--{name.replace('_', '-')} must be one of {', '.join(known)}")
-        if self.resume and self.overwrite:
-            out.append("--resume and --overwrite contradict each other")
+        if not 0 <= self.seed < 2 ** 32:
+            out.append("--seed must be in 0..2**32-1")
         return out
 
 

@@ -5,6 +5,7 @@ Works unchanged under `torchrun`/`accelerate` (one process per device; gloo on C
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from dataclasses import asdict
@@ -16,11 +17,11 @@ import torch
 from PIL import Image
 from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
 
-from xai.folders import swap_in
+from xai.folders import make_readable, swap_in
 from xai.scores import classification_scores
 
 from ._compat import installed_training_arguments, pil_image_processor_class
-from ._safe_trainer import pickle_files
+from ._safe_trainer import last_complete_checkpoint, pickle_files
 from .config import FinetuneConfig
 from .data import ImageSet, load_data
 from .errors import FinetuneError
@@ -207,14 +208,62 @@ def finetune(cfg: FinetuneConfig, callbacks: Sequence = ()) -> RunResult:
     setup["seconds"] = {"load_and_check_data": round(time.time() - started, 2)}
     model, processor = load_model(cfg.model, data.labels, seed=cfg.seed, init=cfg.init)
     args = training_arguments(cfg, Path(cfg.out), speed)
-    with contextlib.ExitStack() as held:
-        plan = on_main_process(args, lambda: claim_output(cfg, held))
-        args.output_dir = str(plan.work / CHECKPOINTS)
-        result = _train(cfg, data, model, processor, args, plan, (device, setup), callbacks)
-        if args.process_index == 0 and plan.replaces:
-            swap_in(plan.work, plan.out)
+    plan = None
+    try:
+        with contextlib.ExitStack() as held:
+            plan = on_main_process(args, lambda: claim_output(cfg, held))
+            args.output_dir = str(plan.work / CHECKPOINTS)
+            result = _train(cfg, data, model, processor, args, plan, (device, setup), callbacks)
+            if args.process_index == 0:
+                make_readable(plan.work)  # safetensors writes 0600 files: a run is read like any output
+                if plan.replaces:
+                    swap_in(plan.work, plan.out)
+    except KeyboardInterrupt:
+        raise RunInterrupted(plan) from None
+    except Exception as e:
+        reason = write_failure(e)
+        if reason is None or plan is None:
+            raise
+        raise FinetuneError(f"could not write the run into '{plan.work}': {reason}; {kept_after_failure(plan)}") from e
     result.out = plan.out
     return result
+
+
+def kept_after_failure(plan: OutputPlan) -> str:
+    """What a run that could not write still leaves, in words."""
+    last = last_complete_checkpoint(plan.work / CHECKPOINTS)
+    kept = f"'{plan.out}' still holds the previous run; " if plan.replaces else ""
+    if last is None:
+        return kept + "no complete checkpoint was written"
+    return kept + f"the last complete checkpoint ({last.name}) is kept: free space, then add --resume"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; `plan` says where the interrupted run is (None: before it had a folder)."""
+
+    def __init__(self, plan: OutputPlan | None):
+        super().__init__()
+        self.plan = plan
+
+
+WRITE_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "a file grew past the size limit",
+                errno.EDQUOT: "the disk quota is exceeded", errno.EROFS: "the file system is read-only"}
+WRITE_MESSAGES = {"no space left": WRITE_ERRNOS[errno.ENOSPC], "file too large": WRITE_ERRNOS[errno.EFBIG],
+                  "quota exceeded": WRITE_ERRNOS[errno.EDQUOT], "file write failed": "a file could not be written"}
+
+
+def write_failure(e: BaseException) -> str | None:
+    """Why writing the run failed, when `e` (or what caused it) is the disk saying no: torch and
+    safetensors wrap the OSError in their own exceptions and messages. None for anything else."""
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in WRITE_ERRNOS:
+            return WRITE_ERRNOS[e.errno]
+        text = str(e).lower()
+        found = next((why for key, why in WRITE_MESSAGES.items() if key in text), None)
+        if found:
+            return found
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments, plan: OutputPlan,
