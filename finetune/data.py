@@ -5,9 +5,11 @@ Every source yields a `LabeledImages` pair (train, test) of `ImageSet`s: indexab
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -132,24 +134,37 @@ def _label_names(ds, column: str) -> list[str] | None:
     return list(feature.names) if hasattr(feature, "names") else None
 
 
-def _row_getter(ds, image: str, label: str) -> Callable[[int], tuple[Image.Image, int]]:
+def _row_getter(ds, image: str, label: str, index: dict[str, int] | None = None
+                ) -> Callable[[int], tuple[Image.Image, int]]:
+    """Row i -> (image, label); `index` maps text labels to class indices."""
     def get(i: int):
         row = ds[i]
-        return row[image], row[label]
+        return row[image], row[label] if index is None else index[str(row[label])]
     return get
+
+
+def _text_labels(splits: dict, column: dict[str, str]) -> dict[str, int] | None:
+    """Class name -> index for label columns that hold text (sorted names of both splits), else None."""
+    if not all(getattr(splits[s].features[column[s]], "dtype", None) in ("string", "large_string") for s in splits):
+        return None
+    names = sorted({str(x) for s in splits for x in splits[s][column[s]]})
+    return {name: i for i, name in enumerate(names)}
 
 
 def _from_hf(splits: dict, source: str, kind: str = "hub") -> LabeledImages:
     if "train" not in splits or "test" not in splits:
         raise DataSourceError(f"{source} has splits {sorted(splits)}; expected 'train' and 'test'")
-    sets, names = {}, {}
+    sets, names, columns = {}, {}, {}
     for split in ("train", "test"):
-        ds = splits[split]
-        if len(ds) == 0:
+        if len(splits[split]) == 0:
             raise DataSourceError(f"{source}: the {split} split is empty")
-        image, label = _columns(ds, f"{source} ({split})")
-        names[split] = _label_names(ds, label)
-        sets[split] = ImageSet(_row_getter(ds, image, label), len(ds), ds[label])
+        columns[split] = _columns(splits[split], f"{source} ({split})")
+    index = _text_labels({s: splits[s] for s in columns}, {s: c[1] for s, c in columns.items()})
+    for split, (image, label) in columns.items():
+        ds = splits[split]
+        names[split] = list(index) if index is not None else _label_names(ds, label)
+        targets = [index[str(x)] for x in ds[label]] if index is not None else ds[label]
+        sets[split] = ImageSet(_row_getter(ds, image, label, index), len(ds), targets)
     if names["train"] != names["test"] and None not in names.values():
         raise DataSourceError(f"{source}: labels disagree between train {names['train']} "
                               f"and test {names['test']}")
@@ -158,6 +173,18 @@ def _from_hf(splits: dict, source: str, kind: str = "hub") -> LabeledImages:
         top = max(int(s.targets.max()) for s in sets.values())
         labels = [str(i) for i in range(top + 1)]
     return LabeledImages(sets["train"], sets["test"], labels, source, kind)
+
+
+@contextlib.contextmanager
+def _silenced(logger: str) -> Iterator[None]:
+    """`logger`'s records hidden while the block runs (its errors are raised and reported by us)."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def load_parquet_folder(folder: Path) -> LabeledImages:
@@ -169,7 +196,12 @@ def load_parquet_folder(folder: Path) -> LabeledImages:
     if missing:
         raise DataSourceError(f"{folder}: no {' or '.join(missing)} shards (expected {missing[0]}-*.parquet)")
     # one split at a time: loaded together, the test shards would be cast to train's features
-    splits = {s: load_dataset("parquet", data_files=f, split="train") for s, f in files.items()}
+    try:  # datasets logs the failure as well: this error says it once
+        with _silenced("datasets"):
+            splits = {s: load_dataset("parquet", data_files=f, split="train") for s, f in files.items()}
+    except Exception as e:  # pyarrow and datasets raise their own kinds for a damaged or foreign file
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise DataSourceError(f"{folder}: cannot read its parquet shards ({reason})") from e
     return _from_hf(splits, str(folder), "parquet")
 
 

@@ -6,7 +6,6 @@ safetensors only and remote code is never trusted.
 """
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from transformers import ViTConfig, ViTForImageClassification
@@ -24,8 +23,8 @@ def _looks_like_path(source: str) -> bool:
     return source.startswith((".", "/", "~")) or source.count("/") > 1
 
 
-def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: int = 0, init: str | None = None):
-    """Initialise `preset` at random (seeded) and `save_pretrained` it with its processor.
+def build_preset(preset: Preset, labels: list[str], seed: int = 0, init: str | None = None):
+    """`preset` initialised at random (seeded) for `labels` -> (model, processor), in memory.
 
     init: a name in `finetune.init.INITS`, default the preset's own (the start for training).
     Random-weight benchmarks pass "hf": an initialisation with a zero head makes every logit equal.
@@ -39,10 +38,16 @@ def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: in
     initialise = INITS[init or preset.init]
     if initialise is not None:
         initialise(model)
-    model.save_pretrained(folder, safe_serialization=True)
     size = {"height": preset.image_size, "width": preset.image_size}
     processor = pil_image_processor_class()(size=size, image_mean=list(preset.image_mean),
                                             image_std=list(preset.image_std))
+    return model, processor
+
+
+def write_preset(preset: Preset, folder: str | Path, labels: list[str], seed: int = 0, init: str | None = None):
+    """`build_preset`, saved as a checkpoint folder (`save_pretrained`) with its processor."""
+    model, processor = build_preset(preset, labels, seed, init)
+    model.save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
 
 
@@ -70,10 +75,8 @@ def load_model(source: str, labels: list[str], seed: int = 0, init: str | None =
     a preset's initialisation (default its own); a checkpoint or hub id keeps its weights.
     """
     source = resolve_source(source)
-    if source in PRESETS:
-        with tempfile.TemporaryDirectory() as tmp:
-            write_preset(PRESETS[source], tmp, labels, seed, init)
-            return _from_pretrained(tmp, labels, display=source)
+    if source in PRESETS:  # built in memory: no copy on disk that a kill could leave behind
+        return build_preset(PRESETS[source], labels, seed, init)
     return _from_pretrained(str(Path(source).expanduser()) if Path(source).expanduser().is_dir()
                             else source, labels, display=source)
 
