@@ -17,7 +17,7 @@ import pytest
 from conftest import LABELS, save_tiny_checkpoint, write_image_folder
 
 from export import ExportConfig, export_model
-from runtime.manifest import MANIFEST, ManifestError, read_manifest
+from runtime.manifest import MANIFEST, SCHEMA_VERSION, ManifestError, read_manifest
 from xai.folders import KILL_AT_ENV, folder_lock, recover
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,10 +78,10 @@ def _edit_manifest(folder: Path, **changes) -> Path:
 
 
 def _rehash(folder: Path) -> Path:
-    from runtime.manifest import model_digest
+    from runtime.manifest import seal_model
 
     raw = json.loads((folder / MANIFEST).read_text())
-    raw["model_sha256"] = model_digest(folder / raw["model_file"])
+    raw["files"] = seal_model(folder, raw["model_file"])
     (folder / MANIFEST).write_text(json.dumps(raw))
     return folder
 
@@ -192,7 +192,8 @@ CASES = [
         "runtime", ["predict", str(_edit_manifest(_copy_artifact(w, t), format="tflite", explain="magic")),
                     str(w["img"]), "--out", str(t / "p")], []), 2, "explain 'magic'"),
     Case("predict: swapped model file", lambda t, w: (
-        "runtime", ["predict", str(_swap_model(w, t)), str(w["img"]), "--out", str(t / "p")], []), 2, "SHA-256"),
+        "runtime", ["predict", str(_swap_model(w, t)), str(w["img"]), "--out", str(t / "p")], []), 2,
+        "changed after export"),
     Case("predict: garbage model.onnx", lambda t, w: (
         "runtime", ["predict", str(_garbage(_copy_artifact(w, t), "model.onnx")), str(w["img"]), "--out",
                     str(t / "p")], []), 2, "the onnx backend cannot load it"),
@@ -289,7 +290,7 @@ def test_long_file_names_make_pictures(world, tmp_path):
 
 def test_manifest_lists_every_problem_at_once(world, tmp_path):
     folder = _edit_manifest(_copy_artifact(world, tmp_path), model_file="../../etc/passwd", precision="fp64",
-                            **{"preprocessing.resample": "magic"}, schema_version=3)
+                            **{"preprocessing.resample": "magic"}, schema_version=SCHEMA_VERSION)
     with pytest.raises(ManifestError) as e:
         read_manifest(folder)
     assert all(s in str(e.value) for s in ("plain file name", "precision 'fp64'", "resample 'magic'"))
@@ -366,7 +367,7 @@ def test_overwrite_keeps_the_old_run_until_the_new_one_finished(tmp_path):
     assert (out / "model.safetensors").read_bytes() == old, "a killed --overwrite must leave the old run whole"
     assert _train(out, overwrite=True, seed=1) == 0
     assert (out / "model.safetensors").read_bytes() != old
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no temporaries left beside it"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run.lock", "run"], "no temporaries left beside it"
 
 
 # ---------------------------------------------------------------------------------- real kills
@@ -381,7 +382,7 @@ def test_a_killed_replace_leaves_one_artifact_whole(world, tmp_path, point, surv
     with folder_lock(out):  # what the next writer does first
         recover(out)
     assert read_manifest(out).explain == survivor
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["artifact"], "stale temporaries are removed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".artifact.lock", "artifact"], "stale temporaries are removed"
     import runtime
 
     assert runtime.load(out).predict(world["img"]).probs.shape == (1, len(LABELS))
