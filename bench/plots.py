@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xai.plots import pyplot
+from xai.plots import TICK_CHARS, plot_text, pyplot
 
 
 def plot_accuracy_vs_latency(rows: list[dict], path: Path, title: str = "") -> Path | None:
@@ -16,11 +16,11 @@ def plot_accuracy_vs_latency(rows: list[dict], path: Path, title: str = "") -> P
     for r in timed:
         marker = {"none": "s", "gradrollout": "^"}.get(r.get("explain"), "o")
         ax.scatter(r["latency_ms_p50"], r["accuracy"], marker=marker, s=50)
-        ax.annotate(r["target"], (r["latency_ms_p50"], r["accuracy"]), fontsize=7, xytext=(4, 3),
+        ax.annotate(plot_text(r["target"], TICK_CHARS), (r["latency_ms_p50"], r["accuracy"]), fontsize=7, xytext=(4, 3),
                     textcoords="offset points")
     ax.set_xlabel("latency, batch 1, p50 (ms)")
     ax.set_ylabel("accuracy")
-    ax.set_title(title or "accuracy vs latency (o rollout, ^ gradrollout, s no explanation)")
+    ax.set_title(plot_text(title or "accuracy vs latency (o rollout, ^ gradrollout, s no explanation)"))
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -44,7 +44,8 @@ def plot_latency_breakdown(rows: list[dict], path: Path) -> Path | None:
             ax.bar(i, r["latency_ms_p50"] - base, bottom=base, color="tab:orange")
         else:
             ax.bar(i, r["latency_ms_p50"], color="tab:gray" if r.get("peer") else "tab:blue")
-    ax.set_xticks(range(len(timed)), [r["target"] for r in timed], rotation=40, ha="right", fontsize=8)
+    ax.set_xticks(range(len(timed)), [plot_text(r["target"], TICK_CHARS) for r in timed], rotation=40, ha="right",
+                  fontsize=8)
     ax.set_ylabel("latency, batch 1, p50 (ms)")
     ax.set_title("latency: model (blue) + explanation (orange); peers grey")
     fig.tight_layout()

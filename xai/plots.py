@@ -7,6 +7,32 @@ from typing import Sequence
 import numpy as np
 
 
+TITLE_CHARS = 100  # a title longer than this keeps its start and end around an ellipsis
+TICK_CHARS = 32  # tick labels and legend entries (class names, method names)
+
+
+def printable(text, limit: int | None = None) -> str:
+    """Any name (file names, labels) as readable text: bytes that are not UTF-8 (a str with
+    surrogate escapes, as Linux file names arrive) as `\\xff`, newlines and other control characters
+    as escapes, and, beyond `limit` characters, its start and end around an ellipsis."""
+    text = str(text)
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # lone surrogates that no file name decoding made
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "backslashreplace")
+    text = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+    if limit is not None and len(text) > limit:
+        head = (limit - 1) // 2
+        text = text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+    return text
+
+
+def plot_text(text, limit: int | None = TITLE_CHARS) -> str:
+    """`printable` text that matplotlib draws as it is: every `$` escaped, so no name is ever read
+    as mathtext (an image named `a_$x^$.png` would otherwise raise and stop the batch)."""
+    return printable(text, limit).replace("$", r"\$")
+
+
 def pyplot():
     """matplotlib.pyplot on the file-only Agg backend (for every picture of the toolkit, bench's too)."""
     import matplotlib
@@ -34,15 +60,15 @@ def plot_confusion_matrix(cm: np.ndarray, labels: Sequence[str], path: str | Pat
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
     ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true")
-    ax.set_xticklabels(labels, rotation=45, ha="right")
-    ax.set_yticklabels(labels)
+    ax.set_xticklabels([plot_text(n, TICK_CHARS) for n in labels], rotation=45, ha="right")
+    ax.set_yticklabels([plot_text(n, TICK_CHARS) for n in labels])
     if n <= 20:
         for i in range(n):
             for j in range(n):
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
                         color="white" if rates[i, j] > 0.5 else "black")
     accuracy = np.trace(cm) / max(cm.sum(), 1)
-    ax.set_title(f"{title}  accuracy {accuracy:.4f}".strip())
+    ax.set_title(f"{plot_text(title)}  accuracy {accuracy:.4f}".strip())
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -70,7 +96,7 @@ def plot_training_curves(log_history: list[dict], path: str | Path, title: str =
         h2, n2 = ax2.get_legend_handles_labels()
         handles, names = handles + h2, names + n2
     ax.legend(handles, names, loc="center right")
-    ax.set_title(title or "training curves")
+    ax.set_title(plot_text(title or "training curves"))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -120,9 +146,9 @@ def plot_explanation(image: np.ndarray, heatmap: np.ndarray, path: str | Path, t
     a.set_title("input")
     a.axis("off")
     im = _overlay_axes(b, image, heatmap)
-    b.set_title(method)
+    b.set_title(plot_text(method))
     fig.colorbar(im, ax=b, fraction=0.046, pad=0.04, label="relevance (min-max scaled)")
-    fig.suptitle(title, fontsize=13)
+    fig.suptitle(plot_text(title), fontsize=13)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -135,12 +161,13 @@ def plot_probabilities(labels: Sequence[str], probs: np.ndarray, path: str | Pat
     order = np.argsort(-probs)[:top][::-1]
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(order) + 1.4))
     colours = ["tab:orange" if i == order[-1] else "tab:blue" for i in order]
-    bars = ax.barh([labels[i] for i in order], probs[order], color=colours)
+    bars = ax.barh(range(len(order)), probs[order], color=colours)  # positions: shortened labels may repeat
+    ax.set_yticks(range(len(order)), [plot_text(labels[i], TICK_CHARS) for i in order])
     for bar, p in zip(bars, probs[order]):
         ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, f"{p:.1%}", va="center", fontsize=9)
     ax.set_xlim(0, 1.12)
     ax.set_xlabel("probability")
-    ax.set_title(title)
+    ax.set_title(plot_text(title))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -158,10 +185,10 @@ def plot_comparison(image: np.ndarray, rows: Sequence[tuple[str, str, float, np.
     im = None
     for ax, (name, label, prob, heatmap) in zip(axes[1:], rows):
         im = _overlay_axes(ax, image, heatmap)
-        ax.set_title(f"{name}\n{label} ({prob:.1%})", fontsize=10)
+        ax.set_title(f"{plot_text(name, TICK_CHARS)}\n{plot_text(label, TICK_CHARS)} ({prob:.1%})", fontsize=10)
     fig.colorbar(im, ax=list(axes[1:]), fraction=0.025, pad=0.02, label="relevance")
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plot_text(title))
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
@@ -170,7 +197,7 @@ def plot_comparison(image: np.ndarray, rows: Sequence[tuple[str, str, float, np.
 def _save(fig, path: str | Path, title: str = "") -> Path:
     """Title, tight layout, write at 100 dpi, close."""
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plot_text(title))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     pyplot().close(fig)
@@ -191,7 +218,7 @@ def plot_method_grid(images: np.ndarray, maps: dict[str, np.ndarray], path: str 
         for c, name in enumerate(names, start=1):
             _overlay_axes(axes[r, c], image, upsample(maps[name][r:r + 1], image.shape[:2])[0])
             if r == 0:
-                axes[r, c].set_title(name, fontsize=9)
+                axes[r, c].set_title(plot_text(name, TICK_CHARS), fontsize=9)
     axes[0, 0].set_title("input", fontsize=9)
     return _save(fig, path, title)
 
@@ -206,8 +233,8 @@ def plot_metric_curves(curves: dict[str, dict[str, list[float]]], path: str | Pa
         for method, by_kind in curves.items():
             y = np.asarray(by_kind[kind])
             x = np.linspace(0, 0.9, len(y)) if kind.startswith("perturbation") else np.linspace(0, 1, len(y))
-            ax.plot(x, y, label=method, linestyle="--" if method == "random" else "-")
-        ax.set_title(kind)
+            ax.plot(x, y, label=plot_text(method, TICK_CHARS), linestyle="--" if method == "random" else "-")
+        ax.set_title(plot_text(kind))
         ax.set_xlabel("fraction of pixels " + ("inserted" if kind == "insertion" else "removed"))
         ax.set_ylabel(ylabel.get(kind, "probability of the explained class"))
         ax.grid(alpha=0.3)
@@ -223,9 +250,10 @@ def plot_cascade(curves: dict[str, list[float]], stages: list[str], path: str | 
     fig, ax = plt.subplots(figsize=(max(4.5, 0.7 * len(stages) + 2.5), 3.6))
     x = np.arange(len(stages))
     for method, curve in curves.items():
-        ax.plot(x, curve, marker="o", label=method, linestyle="--" if method in ("random", "edges") else "-")
+        ax.plot(x, curve, marker="o", label=plot_text(method, TICK_CHARS),
+                linestyle="--" if method in ("random", "edges") else "-")
     ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
-    ax.set_xticks(x, [f"to {s}" for s in stages], rotation=45, ha="right", fontsize=8)
+    ax.set_xticks(x, [plot_text(f"to {s}", TICK_CHARS) for s in stages], rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("Spearman rank correlation")
     ax.set_ylim(-0.2, 1.05)
     ax.grid(alpha=0.3)
