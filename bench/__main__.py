@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xai.cli import run_cli
+from xai.cli import fraction, run_cli
 
 from .run import TARGETS, format_table, run_bench
 
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--out", default="bench-results")
     parser.add_argument("--no-memory", action="store_true", help="skip the per-target peak-memory probes")
-    parser.add_argument("--min-accuracy", type=float, default=None, help="fail when any working row is below")
+    parser.add_argument("--min-accuracy", type=fraction, default=None,
+                        help="fail when any working row is below (0..1)")
     parser.add_argument("--keep-going", action="store_true",
                         help="exit 0 even when some targets failed (their rows say why)")
     parser.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")

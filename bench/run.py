@@ -21,6 +21,7 @@ from runtime.contract import FORMATS
 from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import read_manifest
+from xai.cli import reading
 from xai.errors import ToolkitError
 from xai.scores import classification_scores
 
@@ -116,11 +117,12 @@ def load_test_images(data: str, checkpoint, limit: int | None) -> tuple[np.ndarr
     """uint8 `(N, H, W, 3)` at the model's size and int labels, checked against the model's labels."""
     from finetune.data import load_data
 
-    labelled = load_data(data)
-    if list(labelled.labels) != list(checkpoint.labels):
-        raise BenchError(f"the data's labels {labelled.labels} do not match the checkpoint's {checkpoint.labels}")
-    test = labelled.test.subset(limit)
-    images = resize_batch([test[i][0] for i in range(len(test))], checkpoint.image_size, checkpoint.resample)
+    with reading(f"data '{data}'"):
+        labelled = load_data(data)
+        if list(labelled.labels) != list(checkpoint.labels):
+            raise BenchError(f"the data's labels {labelled.labels} do not match the checkpoint's {checkpoint.labels}")
+        test = labelled.test.subset(limit)
+        images = resize_batch([test[i][0] for i in range(len(test))], checkpoint.image_size, checkpoint.resample)
     return images, test.targets[: len(test)]
 
 
@@ -136,7 +138,9 @@ def resolve_checkpoint(checkpoint: str | Path, data: str, out: Path) -> Path:
 
     folder = out / f"preset-{checkpoint}"
     if not (folder / "model.safetensors").is_file():
-        write_preset(PRESETS[str(checkpoint)], folder, list(load_data(data).labels), init="hf")
+        with reading(f"data '{data}'"):
+            labels = list(load_data(data).labels)
+        write_preset(PRESETS[str(checkpoint)], folder, labels, init="hf")
     return folder
 
 
@@ -200,26 +204,67 @@ def quality(logits: np.ndarray, targets: np.ndarray, reference: dict | None, map
     return row
 
 
-def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = None, limit: int | None = None,
-              batch: int = 32, out: str | Path = "bench-results", latency_rounds: int = 5,
-              memory: bool = True) -> list[dict]:
-    """Benchmark `targets` (default: all) on `data`'s test split; writes results.json, report.md,
-    a confusion matrix per target and the plots. `batch` is also the throughput batch size."""
-    names = targets or list(TARGETS)
-    unknown = [n for n in names if n not in TARGETS]
-    problems = [f"unknown target '{n}'; known: {', '.join(TARGETS)}" for n in unknown]
+BENCH_COMMAND = "python -m bench"  # what results.json says wrote the folder (xai.outputs)
+RESULTS = "results.json"
+REUSED = ("artifacts", "preset-*")  # what a new run takes over from the folder it replaces
+
+
+def check_options(names: list[str], limit: int | None, batch: int) -> None:
+    problems = [f"unknown target '{n}'; known: {', '.join(TARGETS)}" for n in names if n not in TARGETS]
     if limit is not None and limit < 1:
         problems.append("--limit must be >= 1")
     if batch < 1:
         problems.append("--batch must be >= 1")
     if problems:
         raise BenchError("; ".join(problems))
+
+
+def take_over(old: Path, new: Path) -> None:
+    """Hard links (a copy where links fail) of what the run may reuse from the folder it replaces:
+    exports and optimum graphs, preset checkpoints. Writers never change a file in place (exports
+    are swapped in, optimum's folders removed first), so the old folder stays whole until the swap."""
+    import os
+    import shutil
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    def links(folder, names):  # never taken over: a run writes nothing through a link
+        return [n for n in names if os.path.islink(os.path.join(folder, n))]
+
+    for pattern in REUSED:
+        for folder in old.glob(pattern) if old.is_dir() and not old.is_symlink() else []:
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.copytree(folder, new / folder.name, copy_function=link, ignore=links)
+
+
+def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = None, limit: int | None = None,
+              batch: int = 32, out: str | Path = "bench-results", latency_rounds: int = 5,
+              memory: bool = True) -> list[dict]:
+    """Benchmark `targets` (default: all) on `data`'s test split; writes results.json, report.md,
+    a confusion matrix per target and the plots into `out` (a new folder, or one bench wrote before:
+    replaced whole when the run ends, see xai.outputs). `batch` is also the throughput batch size."""
+    from xai.outputs import path_sources, result_folder
+
+    names = targets or list(TARGETS)
+    check_options(names, limit, batch)
     kinds = {TARGETS[n].explain for n in names}
     first = [REFERENCES[k] for k in REFERENCES if k in kinds or k == "rollout"]  # references run first
     names = first + [n for n in names if n not in first]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = resolve_checkpoint(checkpoint, data, out)
+    with result_folder(out, RESULTS, BENCH_COMMAND, "a bench results folder",
+                       sources=path_sources(checkpoint, data)) as work:
+        take_over(out, work)
+        return bench_into(work, out, checkpoint, data, names, limit, batch, latency_rounds, memory)
+
+
+def bench_into(work: Path, out: Path, checkpoint: str | Path, data: str, names: list[str], limit: int | None,
+               batch: int, latency_rounds: int, memory: bool) -> list[dict]:
+    """The run itself, written into `work` (which becomes `out` when it ends)."""
+    checkpoint = resolve_checkpoint(checkpoint, data, work)
     images, labels = load_test_images(data, load_checkpoint(checkpoint), limit)
     from tqdm import tqdm
 
@@ -237,7 +282,7 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
             start = time.perf_counter()
             reference_logits = references.get(REFERENCE, {}).get("logits")
             classes = None if reference_logits is None else reference_logits.argmax(-1)
-            backend, outputs, size = run_target(target, checkpoint, out / "artifacts", images, batch, classes)
+            backend, outputs, size = run_target(target, checkpoint, work / "artifacts", images, batch, classes)
             reference_maps = references.get(REFERENCES.get(target.explain), {}).get("heatmap")
             row.update(size_mb=round(size, 2), images=len(images),
                        eval_seconds=round(time.perf_counter() - start, 2),
@@ -257,16 +302,17 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
         rows.append(row)
     measure_speed(rows, runners, images, batch, latency_rounds)
     if memory:
-        measure_memory(rows, runners, checkpoint, out / "artifacts", batch)
+        measure_memory(rows, runners, checkpoint, work / "artifacts", batch)
     add_overheads(rows)
     import torch
 
     from runtime.onnx import DEFAULT_THREADS
 
     threads = {"torch": torch.get_num_threads(), "onnxruntime": DEFAULT_THREADS or "all cores (ORT default)"}
-    write_report(rows, out, {"checkpoint": str(checkpoint), "data": data, "images": len(images), "batch": batch,
-                             "threads": threads})
-    write_pictures(rows, predictions, labels, load_checkpoint(checkpoint).labels, out)
+    shown = out / checkpoint.relative_to(work) if checkpoint.is_relative_to(work) else checkpoint  # a preset's
+    write_report(rows, work, {"checkpoint": str(shown), "data": data, "images": len(images), "batch": batch,
+                              "threads": threads})
+    write_pictures(rows, predictions, labels, load_checkpoint(checkpoint).labels, work)
     return rows
 
 
@@ -337,7 +383,8 @@ def format_table(rows: list[dict], columns: list[str] = COLUMNS) -> str:
 
 def write_report(rows: list[dict], out: Path, header: dict) -> None:
     machine = machine_info()
-    (out / "results.json").write_text(json.dumps({"header": {**header, "machine": machine}, "rows": rows}, indent=2))
+    (out / RESULTS).write_text(json.dumps({"written_by": BENCH_COMMAND, "header": {**header, "machine": machine},
+                                           "rows": rows}, indent=2))
     (out / "report.md").write_text(
         f"# Benchmark: {header['checkpoint']} on {header['data']} ({header['images']} test images)\n\n"
         f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['versions']}\n\n"

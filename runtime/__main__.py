@@ -13,6 +13,7 @@ import numpy as np
 
 from xai.cli import run_cli
 from xai.errors import ToolkitError
+from xai.plots import printable
 
 from .backend import BACKENDS
 from .predictor import load
@@ -42,18 +43,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 STEM_CHARS = 80  # picture names stay far below the file systems' 255-byte limit, whatever the input's name
+SOURCE_CHARS = 40  # the printed table's file column: the end of the path
+RESULTS = "predictions.json"  # the rows, and the marker that this command wrote the folder (xai.outputs)
+COMMANDS = {"predict": "python -m runtime predict", "compare": "python -m runtime compare"}
 
 
 def stem(source: str, index: int) -> str:
-    return f"{index:03d}_{Path(source).stem[:STEM_CHARS]}" if not source.startswith("<") else f"{index:03d}_array"
+    """A picture's name from its input's: printable (no newline, no undecodable bytes), bounded."""
+    return f"{index:03d}_{printable(Path(source).stem)[:STEM_CHARS]}" if not source.startswith("<") \
+        else f"{index:03d}_array"
 
 
-def output_folder(out: str) -> Path:
-    """The pictures' folder, checked before any work: a file there is an error, not a late traceback."""
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ToolkitError(f"--out '{out}' is a file, not a folder")
-    return path
+def shown(source: str) -> str:
+    """The table's file column: the printable end of the path, padded."""
+    return f"{printable(source)[-SOURCE_CHARS:]:{SOURCE_CHARS}s}"
+
+
+def output_folder(args, *inputs: str):
+    """The pictures' folder: new, empty, or one this command wrote (replaced whole at the end, see
+    xai.outputs); never an input, the current folder or a user's folder."""
+    from xai.outputs import path_sources, result_folder
+
+    if not args.out.strip():
+        raise ToolkitError("--out is empty: name a folder for the pictures")
+    return result_folder(args.out, RESULTS, COMMANDS[args.command], f"a folder of '{COMMANDS[args.command]}'",
+                         sources=path_sources(*inputs))
+
+
+def write_rows(folder: Path, command: str, prediction, errors) -> None:
+    """predictions.json: one row per image (top-k or error), marking the folder as this command's."""
+    import json
+
+    rows = [{"source": s, "top_k": [[label, p] for label, p in prediction.top_k[i]]}
+            for i, s in enumerate(prediction.sources)] + [{"source": s, "error": m} for s, m in errors]
+    (folder / RESULTS).write_text(json.dumps({"written_by": COMMANDS[command], "rows": rows}, indent=2))
 
 
 def positive(text: str) -> int:
@@ -68,17 +91,24 @@ def positive(text: str) -> int:
 
 
 def predict_command(args) -> int:
+    with output_folder(args, args.artifact, *args.images) as work:
+        prediction = predict_into(work, args)
+    for source, message in prediction.errors:
+        print(f"{shown(source)} ERROR {printable(message)}")
+    print(f"pictures: {args.out}/ ({len(prediction.sources)} predicted, {len(prediction.errors)} failed)")
+    return 1 if prediction.errors else 0
+
+
+def predict_into(out: Path, args):
     from xai.plots import plot_explanation, plot_probabilities
 
-    out = output_folder(args.out)
     predictor = load(args.artifact, backend=args.backend)
     prediction = predictor.predict(args.images, top_k=args.top_k)
-    out.mkdir(parents=True, exist_ok=True)
     per_image_ms = prediction.seconds * 1e3 / max(len(prediction.sources), 1)
-    print(f"{'file':40s} {'top-' + str(args.top_k):50s} {'ms':>7s}")
+    print(f"{'file':{SOURCE_CHARS}s} {'top-' + str(args.top_k):50s} {'ms':>7s}")
     for i, source in enumerate(prediction.sources):
-        tops = "  ".join(f"{label} {p:.1%}" for label, p in prediction.top_k[i])
-        print(f"{source[-40:]:40s} {tops:50s} {per_image_ms:7.1f}")
+        tops = "  ".join(f"{printable(label)} {p:.1%}" for label, p in prediction.top_k[i])
+        print(f"{shown(source)} {tops:50s} {per_image_ms:7.1f}")
         label, prob = prediction.top_k[i][0]
         image = np.asarray(prediction.images[i])
         name = stem(source, i)
@@ -89,10 +119,8 @@ def predict_command(args) -> int:
                            title=f"{Path(source).name}: class probabilities")
     if args.explain_class:
         explain_classes(predictor, args.images, prediction, args.explain_class, out)
-    for source, message in prediction.errors:
-        print(f"{source[-40:]:40s} ERROR {message}")
-    print(f"pictures: {out}/ ({len(prediction.sources)} predicted, {len(prediction.errors)} failed)")
-    return 1 if prediction.errors else 0
+    write_rows(out, "predict", prediction, prediction.errors)
+    return prediction
 
 
 def explain_classes(predictor, images, prediction, classes: list[str], out: Path) -> None:
@@ -109,27 +137,33 @@ def explain_classes(predictor, images, prediction, classes: list[str], out: Path
 
 
 def compare_command(args) -> int:
+    with output_folder(args, args.artifact_a, args.artifact_b, *args.images) as work:
+        first = compare_into(work, args)
+    for source, message in first.errors:
+        print(f"{shown(source)} ERROR {printable(message)}")
+    print(f"pictures: {args.out}/")
+    return 1 if first.errors else 0
+
+
+def compare_into(out: Path, args):
     from xai.plots import plot_comparison
 
-    out = output_folder(args.out)
     predictors = [load(a) for a in (args.artifact_a, args.artifact_b)]
     plain = [a for a, p in zip((args.artifact_a, args.artifact_b), predictors) if not p.explains]
     if plain:
         raise ToolkitError(f"{', '.join(plain)}: exported with --explain none, so there is no heatmap to compare; "
                          f"export with --explain rollout or gradrollout")
     predictions = [p.predict(args.images) for p in predictors]
-    out.mkdir(parents=True, exist_ok=True)
     names = [Path(a).name for a in (args.artifact_a, args.artifact_b)]
     first = predictions[0]
     for i, source in enumerate(first.sources):
         rows = [(n, p.top_k[i][0][0], p.top_k[i][0][1], p.heatmaps_full[i]) for n, p in zip(names, predictions)]
         plot_comparison(np.asarray(first.images[i]), rows, out / f"{stem(source, i)}_compare.png",
                         title=Path(source).name)
-        print(f"{source[-40:]:40s} " + "  ".join(f"{n}: {r[1]} {r[2]:.1%}" for n, r in zip(names, rows)))
-    for source, message in first.errors:
-        print(f"{source[-40:]:40s} ERROR {message}")
-    print(f"pictures: {out}/")
-    return 1 if first.errors else 0
+        print(f"{shown(source)} " + "  ".join(f"{printable(n)}: {printable(r[1])} {r[2]:.1%}"
+                                              for n, r in zip(names, rows)))
+    write_rows(out, "compare", first, first.errors)
+    return first
 
 
 def main(argv: list[str] | None = None) -> int:

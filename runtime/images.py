@@ -40,7 +40,7 @@ def to_rgb(item: ImageLike) -> Image.Image:
     if isinstance(item, (str, Path)):
         path = Path(item)
         if not path.is_file():
-            raise ImageLoadError(f"{path}: no such file")
+            raise ImageLoadError(f"{path}: {_not_a_file(path)}")
         if path.stat().st_size == 0:
             raise ImageLoadError(f"{path}: empty file")
         try:
@@ -63,6 +63,22 @@ def to_rgb(item: ImageLike) -> Image.Image:
         _check_pixels(image, "array")
         return _rgb(_bounded(image))
     raise ImageLoadError(f"unsupported input type {type(item).__name__}; give a path, a PIL image or a uint8 array")
+
+
+def _not_a_file(path: Path) -> str:
+    """What is at `path` when it is not a regular file (never opened: a FIFO would block)."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file" if not path.is_symlink() else "a link to nothing (no such file)"
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")]
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    return f"{kind}, not an image file"
 
 
 def _check_pixels(image: Image.Image, what: str) -> None:

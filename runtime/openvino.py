@@ -8,6 +8,7 @@ logits by ~1e-3; this backend asks for f32 so an fp32 artifact computes what ONN
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 
@@ -34,7 +35,23 @@ def compile_onnx(path, threads: int = DEFAULT_THREADS, precision: str = "f32"):
     config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
-    return ov.Core().compile_model(str(path), "CPU", config)
+    try:
+        return ov.Core().compile_model(str(path), "CPU", config)
+    except RuntimeError as e:  # keep OpenVINO's reason: its message starts with C++ source locations
+        raise RuntimeError(reason(str(e))) from e
+
+
+# the location lines OpenVINO puts before its reason ("Exception from src/inference/src/cpp/core.cpp:132:",
+# "Check 'x' failed at src/frontends/onnx/frontend/src/frontend.cpp:45:")
+LOCATION = re.compile(r"^(Exception from|Check .* failed at) \S+:\d+:?$")
+
+
+def reason(message: str) -> str:
+    """OpenVINO's error message without its leading source-location lines (the whole message when
+    it has nothing else)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    kept = [line for line in lines if not LOCATION.match(line)]
+    return "\n".join(kept or lines)
 
 
 @register_backend

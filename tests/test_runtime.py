@@ -146,7 +146,8 @@ def test_cli_predict_writes_pictures_and_reports_failures(artifacts, tmp_path):
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "ERROR" in proc.stdout and "photo.jpg" in proc.stdout
-    assert sorted(p.name for p in (tmp_path / "pics").iterdir()) == ["000_photo_explain.png", "000_photo_probs.png"]
+    assert sorted(p.name for p in (tmp_path / "pics").iterdir()) == ["000_photo_explain.png", "000_photo_probs.png",
+                                                                 "predictions.json"]
     compare = subprocess.run([sys.executable, "-m", "runtime", "compare", str(artifacts["onnx"]),
                               str(artifacts["torch"]), str(good), "--out", str(tmp_path / "cmp")],
                              capture_output=True, text=True, cwd=ROOT)

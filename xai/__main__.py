@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluate import EvalInputError, evaluate, format_table, write_report
+from .cli import reading, seed
+from .evaluate import RESULTS, XAI_COMMAND, EvalInputError, evaluate, format_table, write_report
 from .methods import METHODS, get_methods
 
 
@@ -31,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated, for a checkpoint (default: all): {', '.join(METHODS)}")
     p.add_argument("--limit", type=int, default=500,
                    help="evaluate N test images, taken in turn from each class (seeded; all when fewer)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the --limit sample")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the --limit sample (>= 0)")
     p.add_argument("--label-map", default=None,
                    help="for an image-folder tree whose folder names are not the model's labels: JSON "
                         "{folder: index or label}, or a text file with one folder per line in the model's label "
@@ -54,7 +55,8 @@ def load_test_set(data: str, labels: list[str], label_map: str | None):
         return load_eval_folder(path, labels, label_map)
     if label_map is not None:
         raise EvalInputError("--label-map applies to an image-folder tree only")
-    loaded = load_data(data)
+    with reading(f"data '{data}'"):
+        loaded = load_data(data)
     if [str(x) for x in loaded.labels] != [str(x) for x in labels]:
         raise EvalInputError(f"the data's labels {loaded.labels} differ from the model's {labels}")
     return loaded.test
@@ -66,9 +68,10 @@ def load_images(data: str, image_size: tuple[int, int], labels: list[str], limit
     from finetune.eval_data import sample_across_classes, take
     from runtime.images import resize_batch
 
-    full = load_test_set(data, labels, label_map)
-    test = take(full, sample_across_classes(full.targets, limit, seed))
-    pil = [test[i][0] for i in range(len(test))]
+    with reading(f"data '{data}'"):
+        full = load_test_set(data, labels, label_map)
+        test = take(full, sample_across_classes(full.targets, limit, seed))
+        pil = [test[i][0] for i in range(len(test))]
     images = resize_batch(pil, image_size, "bilinear")
     boxes = None
     if test.boxes is not None:
@@ -87,7 +90,7 @@ def checkpoint_subject(source: str):
     return subject, ck.image_size, ck.labels
 
 
-def artifact_subject(folder: str, backend: str | None):
+def artifact_subject(folder: str, backend: str | None, scratch: Path | None = None):
     import runtime
 
     from .subjects import GraphSubject
@@ -98,14 +101,16 @@ def artifact_subject(folder: str, backend: str | None):
                            method_name=f"in-graph {m.explain} ({m.format} {m.precision})",
                            grid=tuple(m.patch_grid), n_special=m.n_special_tokens,
                            name=f"{m.format} {m.precision} {folder}",
-                           randomised_factory=lambda: randomised_artifact(folder, backend),
+                           randomised_factory=lambda: randomised_artifact(folder, backend, scratch),
                            class_input=bool(m.class_input), mean=tuple(m.preprocessing["mean"]))
     return subject, tuple(m.image_size), m.labels
 
 
-def randomised_artifact(folder: str, backend: str | None):
+def randomised_artifact(folder: str, backend: str | None, scratch: Path | None = None):
     """The artifact's source checkpoint with every weight re-initialised, exported with the same
-    options to a temporary folder: the sanity check for an in-graph explanation."""
+    options to a temporary folder inside `scratch` (the report's unfinished folder, which the next
+    run removes if this one is killed; default: the system's temporary folder): the sanity check
+    for an in-graph explanation."""
     import shutil
     import tempfile
 
@@ -124,7 +129,7 @@ def randomised_artifact(folder: str, backend: str | None):
     randomise_weights(ck.model)
     from transformers import AutoImageProcessor
 
-    tmp = Path(tempfile.mkdtemp(prefix="xai-randomised-"))
+    tmp = Path(tempfile.mkdtemp(prefix="xai-randomised-", dir=scratch))
     try:  # the backend holds the graph in memory once loaded: the files can go
         ck.model.save_pretrained(tmp / "checkpoint", safe_serialization=True)
         AutoImageProcessor.from_pretrained(source, use_fast=False).save_pretrained(tmp / "checkpoint")
@@ -136,27 +141,45 @@ def randomised_artifact(folder: str, backend: str | None):
     return subject
 
 
-def run_eval(args) -> int:
-    from runtime.checkpoint import CheckpointError
-    from runtime.manifest import MANIFEST
+def parse_methods(text: str | None) -> list[str] | None:
+    """`--methods a,b`: None (every method) when not given; empty, blank or repeated names are refused."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",")]
+    if not any(names):
+        raise EvalInputError(f"--methods is empty; give one or more of: {', '.join(METHODS)} (or leave it out for all)")
+    if "" in names:
+        raise EvalInputError(f"--methods '{text}' has an empty name")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise EvalInputError(f"--methods names {', '.join(repeated)} more than once")
+    return names
 
+
+def check_options(args) -> list:
+    """Every option checked before any work; the methods to run."""
     from runtime.backend import BACKENDS
 
-    is_artifact = (Path(args.source) / MANIFEST).is_file()
     if args.limit < 1:
         raise EvalInputError("--limit must be >= 1")
     if args.backend is not None and args.backend not in BACKENDS:
         raise EvalInputError(f"unknown backend '{args.backend}'; known: {', '.join(BACKENDS)}")
-    names = args.methods.split(",") if args.methods else None
-    methods = get_methods(names)
-    try:
-        subject, size, labels = artifact_subject(args.source, args.backend) if is_artifact else checkpoint_subject(args.source)
-    except CheckpointError as e:
-        raise EvalInputError(str(e)) from e
-    images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map)
-    result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity)
-    out = Path(args.out or (Path(args.source) / "xai" if Path(args.source).is_dir() else f"runs/xai-{Path(args.source).name}"))
-    paths = write_report(result, out, images, command="python -m xai " + shlex.join(sys.argv[1:]))
+    return get_methods(parse_methods(args.methods))
+
+
+def default_out(source: str) -> Path:
+    return Path(source) / "xai" if Path(source).is_dir() else Path(f"runs/xai-{Path(source).name}")
+
+
+def run_eval(args) -> int:
+    from xai.outputs import path_sources, result_folder
+
+    methods = check_options(args)
+    out = Path(args.out) if args.out is not None else default_out(args.source)
+    with result_folder(out, RESULTS, XAI_COMMAND, "a report folder of xai eval",
+                       sources=path_sources(args.source, args.data, args.label_map)) as work:
+        result, paths = evaluate_into(work, args, methods)
+    paths = {k: out / p.name for k, p in paths.items()}
     print(f"{result.subject}: {result.n_images} images, accuracy {result.accuracy:.4f}\n")
     print(format_table(result))
     failing = [r["method"] for r in result.rows if r.get("sanity_pass") is False and not r["baseline"]]
@@ -165,6 +188,22 @@ def run_eval(args) -> int:
     figures = ", ".join(str(paths[k]) for k in ("grid", "curves", "cascade") if k in paths)
     print(f"\nreport: {paths['report']}  figures: {figures}")
     return 0
+
+
+def evaluate_into(work: Path, args, methods: list):
+    """Load the model and the images, evaluate, write the report into `work`: (result, paths)."""
+    from runtime.checkpoint import CheckpointError
+    from runtime.manifest import MANIFEST
+
+    is_artifact = (Path(args.source) / MANIFEST).is_file()
+    try:
+        subject, size, labels = (artifact_subject(args.source, args.backend, work) if is_artifact
+                                 else checkpoint_subject(args.source))
+    except CheckpointError as e:
+        raise EvalInputError(str(e)) from e
+    images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map)
+    result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity)
+    return result, write_report(result, work, images, command="python -m xai " + shlex.join(sys.argv[1:]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,14 +6,16 @@ records are hidden, and converter progress bars (coremltools) are swallowed by `
 the toolkit's own progress bars and results stay."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import logging
+import math
 import sys
 import warnings
 from typing import Callable, Iterator
 
-from .errors import ToolkitError
+from .errors import ToolkitError, first_line
 
 LIBRARY_LOGGERS = ("transformers", "coremltools", "onnxruntime", "root", "torch", "accelerate", "datasets",
                    "optimum", "huggingface_hub", "openvino", "matplotlib", "PIL")
@@ -25,8 +27,8 @@ def verbose() -> bool:
 
 
 @contextlib.contextmanager
-def quiet_libraries(enabled: bool = True) -> Iterator[None]:
-    """Hide other libraries' warnings and log records below ERROR while the block runs."""
+def quiet_libraries(enabled: bool = True, below: int = logging.ERROR) -> Iterator[None]:
+    """Hide other libraries' warnings and log records below `below` (ERROR) while the block runs."""
     if not enabled:
         yield
         return
@@ -35,7 +37,7 @@ def quiet_libraries(enabled: bool = True) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for lg in loggers:
-            lg.setLevel(logging.ERROR)
+            lg.setLevel(max(below, lg.getEffectiveLevel()))
         try:
             yield
         finally:
@@ -54,6 +56,20 @@ def library_output() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def reading(what: str) -> Iterator[None]:
+    """Around a third-party reader (datasets, pyarrow, PIL): what it raises for a corrupt or
+    unexpected file (ValueError, OSError) becomes one user error naming `what`, and the reader's own
+    error log records are hidden unless `--verbose` (the error says it once); ours pass through."""
+    try:
+        with quiet_libraries(not _verbose, below=logging.CRITICAL):
+            yield
+    except ToolkitError:
+        raise
+    except (ValueError, OSError) as e:
+        raise ToolkitError(f"{what} could not be read: {type(e).__name__}: {first_line(e)}") from e
+
+
 def run_cli(command: Callable[[], int], verbose_output: bool = False) -> int:
     """Run an entry point's work: a `ToolkitError` is `error: ...` on stderr and exit 2, Ctrl-C exit
     130; every other exception is a bug and raises."""
@@ -68,3 +84,42 @@ def run_cli(command: Callable[[], int], verbose_output: bool = False) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+
+
+# argparse types shared by the entry points: a bad value is refused before any work, never accepted
+# silently (float("nan") parses, and a comparison with nan is always False)
+def fraction(text: str) -> float:
+    """argparse type: a finite number in 0..1 (an accuracy, a share)."""
+    value = _finite(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {text})")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a whole number >= 0 (numpy's generators refuse negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {value})")
+    return value
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number (got {text})")
+    return value

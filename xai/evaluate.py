@@ -15,6 +15,8 @@ from .metrics import METRICS, deletion_insertion as di, localization, perturbati
 
 
 ARROWS = {"higher": "↑", "lower": "↓"}
+XAI_COMMAND = "python -m xai eval"  # what xai_results.json says wrote its folder (xai.outputs)
+RESULTS = "xai_results.json"
 
 
 class EvalInputError(ToolkitError):
@@ -193,10 +195,10 @@ def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str
     from .plots import plot_cascade, plot_method_grid, plot_metric_curves
 
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "xai_results.json", "report": out / "xai_report.md",
+    paths = {"json": out / RESULTS, "report": out / "xai_report.md",
              "grid": out / "xai_methods.png", "curves": out / "xai_curves.png"}
     data = {k: v for k, v in asdict(result).items() if k != "maps"}
-    paths["json"].write_text(json.dumps({**data, "command": command}, indent=2))
+    paths["json"].write_text(json.dumps({"written_by": XAI_COMMAND, **data, "command": command}, indent=2))
     paths["report"].write_text("\n".join(report_lines(result, command)) + "\n")
     shown = np.linspace(0, len(images) - 1, min(6, len(images))).round().astype(int)
     plot_method_grid(images[shown], {k: v[shown] for k, v in result.maps.items()}, paths["grid"], result.subject)

@@ -17,7 +17,9 @@ SMOKE = ["--epochs", "1", "--images", "8"]
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--epochs", type=float, default=30)
+    from xai.cli import positive_number
+
+    parser.add_argument("--epochs", type=positive_number, default=30)
     parser.add_argument("--images", type=int, default=None, help="score the first N test digits (default: all)")
 
 
