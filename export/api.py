@@ -17,7 +17,7 @@ from runtime.manifest import Manifest, is_artifact_folder, read_manifest, seal_m
 from runtime.manifest import build_manifest as runtime_manifest
 from xai.cli import library_output
 from xai.stamps import library_versions as stamps
-from xai.folders import OutputFolderError, replacing
+from xai.folders import OutputFolderError, make_readable, replacing
 
 from .config import ExportConfig, ExportError
 from .parity import ParityError, compare, parity_images, reference_outputs
@@ -105,12 +105,14 @@ def _write_artifact(checkpoint: Checkpoint, cfg: ExportConfig, folder: Path) -> 
         raise
     except Exception as e:
         raise ExportError(f"{cfg.format} export of '{checkpoint.source}' failed: {e}") from e
+    make_readable(folder)  # modes first: a chmod after sealing would make every load hash the files again
     manifest = build_manifest(checkpoint, cfg, facts)
     write_manifest(manifest, folder)
     manifest = replace(manifest, parity=check_parity(folder, manifest, checkpoint, cfg))
     if cfg.format in AFTER_PARITY:  # the model changes (its metadata): seal what is finally on disk;
         # the copy of the manifest inside the model cannot hold its own hashes, so it carries none
         AFTER_PARITY[cfg.format](folder, replace(manifest, files={}), cfg)
+        make_readable(folder)
         manifest = replace(manifest, files=seal_model(folder, manifest.model_file))
     write_manifest(manifest, folder)
     if manifest.parity["status"] == "failed":

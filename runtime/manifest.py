@@ -211,8 +211,8 @@ def output_problems(raw: dict, batch) -> list[str]:
     if raw["format"] in PRECISIONS and raw["explain"] in EXPLAIN_KINDS and _positive_int(raw["num_layers"]):
         expected = artifact_output_names(raw["format"], raw["explain"], raw["num_layers"])
         if set(outputs) != expected:
-            problems.append(f"outputs {sorted(outputs)}; a {raw['format']} {raw['explain']} graph of "
-                            f"{raw['num_layers']} layers has {sorted(expected)}")
+            problems.append(f"outputs {sorted(outputs)}; {raw['format']} {raw['explain']} graphs of "
+                            f"{raw['num_layers']} layers have {sorted(expected)}")
     for name, spec in outputs.items():
         if not (isinstance(spec, dict) and isinstance(spec.get("dtype"), str) and isinstance(spec.get("shape"), list)
                 and all(d is None or (isinstance(d, int) and not isinstance(d, bool) and d >= 0) for d in spec["shape"])):

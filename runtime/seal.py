@@ -6,6 +6,13 @@ A recorded file must be a regular file reached without any symbolic link, of the
 read only up to that size (a link to `/dev/zero`, a FIFO or a swapped file cannot stall or fool the
 load), with the recorded hash. Inside a model folder (`.mlpackage`) nothing unrecorded may sit. An
 error names the file and what is wrong with it, never a hash of what it found.
+
+Hashing ViT-B's 343 MB takes about as long as ONNX Runtime takes to load it, so a file once hashed
+is remembered by its identity: device, inode, size, modification and status-change times (the
+status-change time moves on every write and rename and cannot be set back without root), with the
+hash it had, as an empty marker file in the user's cache folder (`EXPLAINABLE_VIT_CACHE`, default
+`~/.cache/explainable-vit/verified`). Export leaves markers for the files it wrote; a copied or
+changed file is hashed again.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable
 
 CHUNK = 1 << 20
+CACHE_ENV = "EXPLAINABLE_VIT_CACHE"
 _KINDS = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device",
           stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}
 
@@ -71,6 +79,35 @@ def _digest_fd(fd: int, size: int) -> str:
     return digest.hexdigest() if not left else ""
 
 
+def _cache_dir() -> Path:
+    root = os.environ.get(CACHE_ENV)
+    if root:
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "explainable-vit" / "verified"
+
+
+def _marker(st: os.stat_result, sha256: str) -> Path:
+    identity = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{sha256}"
+    return _cache_dir() / hashlib.sha256(identity.encode()).hexdigest()
+
+
+def _remember(st: os.stat_result, sha256: str) -> None:
+    """Note that the file with this identity had `sha256` (best effort: no cache folder, no note)."""
+    try:
+        _cache_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+        _marker(st, sha256).touch()
+    except OSError:
+        pass
+
+
+def _remembered(st: os.stat_result, sha256: str) -> bool:
+    try:
+        return _marker(st, sha256).is_file()
+    except (OSError, RuntimeError):  # RuntimeError: no home folder
+        return False
+
+
 def seal(folder: Path, names: Iterable[str]) -> dict[str, dict]:
     """Record every file under `folder/name` (a file, or every file of a model folder) for each of
     `names`: {relative path: {"size", "sha256"}}, sorted. What export writes into the manifest."""
@@ -86,6 +123,7 @@ def seal(folder: Path, names: Iterable[str]) -> dict[str, dict]:
             fd = os.open(folder / rel, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             try:
                 records[rel] = {"size": st.st_size, "sha256": _digest_fd(fd, st.st_size)}
+                _remember(os.fstat(fd), records[rel]["sha256"])
             finally:
                 os.close(fd)
     return dict(sorted(records.items()))
@@ -121,8 +159,11 @@ def check_file(folder: Path, rel: str, record: dict) -> str | None:
             return f"{path} is {kind_of(st.st_mode)}, not a regular file"
         if st.st_size != record["size"]:
             return f"{path} has {st.st_size} bytes, the manifest recorded {record['size']}: changed after export"
+        if _remembered(st, record["sha256"]):
+            return None
         if _digest_fd(fd, record["size"]) != record["sha256"]:
             return f"{path} differs from the file exported (SHA-256 mismatch): changed after export"
+        _remember(st, record["sha256"])
     finally:
         os.close(fd)
     return None

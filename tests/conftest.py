@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach for the hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# runtime.seal remembers verified files here, not in the user's cache (subprocesses inherit it)
+os.environ.setdefault("EXPLAINABLE_VIT_CACHE", tempfile.mkdtemp(prefix="explainable-vit-verified-"))
 torch.set_num_threads(2)
 
 LABELS = [f"class_{i}" for i in range(4)]

@@ -379,3 +379,20 @@ def test_text_labels_in_parquet_are_class_names(tmp_path):
     data = load_data(str(root))
     assert data.labels == ["bird", "cat", "dog"] and list(data.train.targets) == [2, 1, 2, 1]
     assert data.test[1][1] == 0
+
+
+def test_a_remembered_verification_still_sees_a_rewritten_file(world, tmp_path):  # noqa: F811
+    """A file once hashed is not hashed again while its identity holds; rewriting it in place with
+    the same size and its old modification time still moves its status-change time."""
+    import runtime
+
+    folder = _copy_artifact(world, tmp_path)
+    runtime.load(folder)  # hashed once, remembered
+    model = folder / "model.onnx"
+    st = model.stat()
+    data = bytearray(model.read_bytes())
+    data[-16:] = bytes(16)
+    model.write_bytes(bytes(data))
+    os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(runtime.manifest.ArtifactError, match="SHA-256 mismatch"):
+        runtime.load(folder)

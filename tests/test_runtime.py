@@ -131,7 +131,7 @@ def test_manifest_that_disagrees_with_its_model_is_refused(artifacts, tmp_path):
         load(broken)
     manifest["outputs"]["heatmap"] = manifest["outputs"].pop("rollout")
     (broken / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ManifestError, match=r"outputs \['heatmap', 'logits', 'probs'\]; a onnx rollout graph"):
+    with pytest.raises(ManifestError, match=r"outputs \['heatmap', 'logits', 'probs'\]; onnx rollout graphs"):
         load(broken)
     (broken / "manifest.json").write_text("{")
     with pytest.raises(ManifestError, match="not valid JSON"):

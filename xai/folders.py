@@ -179,13 +179,17 @@ def make_readable(folder: Path) -> None:
     as `mkdtemp`, coremltools and safetensors leave 0700 folders and 0600 files); links untouched."""
     dir_mode, file_mode = file_modes()
     for root, dirs, files in os.walk(folder):
-        for name in dirs:
-            if not os.path.islink(os.path.join(root, name)):
-                os.chmod(os.path.join(root, name), dir_mode)
-        for name in files:
-            if not os.path.islink(os.path.join(root, name)):
-                os.chmod(os.path.join(root, name), file_mode)
-    os.chmod(folder, dir_mode)
+        for name, mode in [*((d, dir_mode) for d in dirs), *((f, file_mode) for f in files)]:
+            _chmod(os.path.join(root, name), mode)
+    _chmod(folder, dir_mode)
+
+
+def _chmod(path: str, mode: int) -> None:
+    """`mode` for a file or folder that lacks it; never a link, never a needless change (a chmod moves
+    the file's status-change time, which `runtime.seal` remembers verified files by)."""
+    st = os.lstat(path)
+    if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != mode:
+        os.chmod(path, mode)
 
 
 def new_partial(out: Path, kind: str = PARTIAL) -> Path:
