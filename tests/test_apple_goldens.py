@@ -13,7 +13,11 @@ from xai.plots import OVERLAY_ALPHA, overlay_pixels
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDENS = ROOT / "apple" / "Tests" / "ExplainableViTTests" / "Goldens"
-FLOAT_TOLERANCE = 1e-6  # re-running the same export may differ in BLAS summation order, not more
+# Re-running the same export on another CPU (AVX2 or AVX-512 BLAS kernels) sums in another order;
+# the fp16 program rounds that 1e-7 apart to neighbouring fp16 values: a photo's logits one fp16
+# step apart (1.2e-4 at 0.1), its grid and heatmap a few (5e-4), its overlay 3 levels (measured).
+FP16_STEPS = 4 * 2.0 ** -10  # relative to max(1, |value|): four steps of fp16's 10-bit mantissa
+OVERLAY_LEVELS = 4
 GOLDEN_BUDGET_BYTES = 1_000_000  # committed goldens stay under 1 MB
 
 
@@ -48,8 +52,9 @@ def test_committed_goldens_match_a_fresh_export(regenerated, name):
     for a, b in zip(committed["cases"], fresh["cases"]):
         assert (a["rgb"], a["top3"], a["explain_class"]) == (b["rgb"], b["top3"], b["explain_class"])
         for key in ("logits", "probabilities", "grid", "heatmap"):
-            assert np.abs(np.subtract(a[key], b[key])).max() <= FLOAT_TOLERANCE, (a["name"], key)
-        assert np.abs(np.subtract(a["overlay"], b["overlay"])).max() <= 1
+            bound = FP16_STEPS * np.maximum(1.0, np.abs(a[key]))
+            assert (np.abs(np.subtract(a[key], b[key])) <= bound).all(), (a["name"], key)
+        assert np.abs(np.subtract(a["overlay"], b["overlay"])).max() <= OVERLAY_LEVELS
 
 
 def test_overlay_pixels_blend_jet_over_the_photo():
