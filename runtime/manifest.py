@@ -12,6 +12,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from xai.errors import ToolkitError
+from xai.folders import read_marker
 
 from .contract import (CLASS_INPUT, EXPLAIN_KINDS, HEATMAP_OUTPUTS, PRECISIONS, RESAMPLE_NAMES,
                        artifact_output_names)
@@ -83,9 +84,10 @@ def seal_model(folder: str | Path, model_file: str) -> dict[str, dict]:
 def is_artifact_folder(folder: Path) -> bool:
     """A folder this toolkit exported: its manifest.json parses and names a format and model file
     (any schema version, so that an old artifact can still be replaced)."""
+    data = read_marker(Path(folder) / MANIFEST, MAX_MANIFEST_BYTES)
     try:
-        raw = json.loads((Path(folder) / MANIFEST).read_text())
-    except (OSError, ValueError):
+        raw = json.loads(data) if data is not None else None
+    except (ValueError, RecursionError):
         return False
     return isinstance(raw, dict) and {"format", "model_file", "schema_version"} <= set(raw)
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 from conftest import LABELS
-from test_reliability import FT, ROOT, Case, _copy_artifact, _edit_manifest, _main, _rehash, world  # noqa: F401
+from test_reliability import FT, ROOT, Case, _copy_artifact, _edit_manifest, _main, _rehash, run_case, world  # noqa: F401
 
-from runtime.manifest import MANIFEST, MAX_MANIFEST_BYTES, seal_model
+from runtime.manifest import MANIFEST, MAX_MANIFEST_BYTES
+from xai.folders import file_modes
 
 HANG_LIMIT_S = 60  # a load that reads /dev/zero or waits on a FIFO never returns: the subprocess is killed
 
@@ -156,19 +157,7 @@ def _corrupt_parquet(t: Path) -> Path:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(case: Case, world, tmp_path, monkeypatch, capsys):  # noqa: F811
-    monkeypatch.chdir(tmp_path)
-    cli, argv, survivors = case.setup(tmp_path, world)
-    before = {p: p.read_bytes() for p in survivors}
-    try:
-        status = _main(cli)(argv)
-    except SystemExit as e:
-        status = e.code
-    err = capsys.readouterr().err
-    assert status == case.status, err[-2000:]
-    assert case.fragment in err, err[-2000:]
-    assert "Traceback" not in err and len([line for line in err.splitlines() if line.startswith("error")]) <= 1
-    for path, content in before.items():
-        assert path.is_file() and path.read_bytes() == content, f"{path} was lost or changed"
+    run_case(case, world, tmp_path, monkeypatch, capsys)
 
 
 def test_manifest_problems_are_listed_at_once(world, tmp_path):  # noqa: F811
@@ -251,9 +240,10 @@ def test_recover_never_restores_or_follows_a_planted_link(world, tmp_path):  # n
 
 def test_outputs_are_readable_like_any_file(world):  # noqa: F811
     """coremltools writes 0600 files and 0700 folders inside a package: an artifact is read by others."""
+    dir_mode, file_mode = file_modes()  # what a plain mkdir / open gives under this umask
     for folder in (world["coreml"], world["onnx"]):
         for path in [folder, *folder.rglob("*")]:
-            assert path.stat().st_mode & 0o044 == 0o044, f"{path} is not readable by group and others"
+            assert path.stat().st_mode & 0o777 == (dir_mode if path.is_dir() else file_mode), path
 
 
 def _immutable(folder: Path) -> bool:
@@ -346,7 +336,7 @@ def test_ctrl_c_during_overwrite_names_the_run_and_a_command_that_resumes_it(tmp
     run = json.loads((out / "run.json").read_text())
     assert run["resumed_from"] == str(plan.work / "checkpoints" / "checkpoint-1"), "the interrupted run, not the old one"
     assert result.out == out and (out / "model.safetensors").read_bytes() != old
-    assert not plan.work.exists() and oct((out / "model.safetensors").stat().st_mode & 0o777) == "0o644"
+    assert not plan.work.exists() and (out / "model.safetensors").stat().st_mode & 0o777 == file_modes()[1]
 
 
 def test_a_full_disk_is_one_line_and_says_what_is_kept(tmp_path):
@@ -396,3 +386,20 @@ def test_a_remembered_verification_still_sees_a_rewritten_file(world, tmp_path):
     os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns))
     with pytest.raises(runtime.manifest.ArtifactError, match="SHA-256 mismatch"):
         runtime.load(folder)
+
+
+@pytest.mark.parametrize("cli", ["export", "runtime"])
+def test_a_planted_fifo_as_our_marker_never_stalls_a_replace(world, tmp_path, cli):  # noqa: F811
+    """The file that says a folder is ours (manifest.json, predictions.json) is read bounded, never
+    from a FIFO or device: the folder is then simply not ours."""
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / ("manifest.json" if cli == "export" else "predictions.json"))
+    argv = (["export", "onnx", str(world["ck"]), "--force"] if cli == "export" else
+            ["runtime", "predict", str(world["onnx"]), str(world["img"])]) + ["--out", str(out)]
+    try:
+        proc = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, cwd=ROOT,
+                              timeout=HANG_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{cli} hung on a FIFO planted as its marker file")
+    assert proc.returncode == 2 and "never replaced" in proc.stderr, proc.stderr[-2000:]

@@ -99,10 +99,30 @@ def remove(path: Path) -> None:
             os.unlink(path)
 
 
+def read_marker(path: Path, limit: int = 8 << 20) -> bytes | None:
+    """The bytes of a small regular file we may have written (a manifest, a results JSON), or None:
+    never through a link, never past `limit` bytes (a planted `/dev/zero` or FIFO cannot stall us)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, limit + 1)
+        return data if len(data) <= limit else None
+    finally:
+        os.close(fd)
+
+
 def make_parent(out: Path) -> Path:
     """The folder `out` is written in, created when missing; unwritable -> one line."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        parent = out.absolute().parent
+        blocking = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), parent)
+        raise OutputFolderError(f"cannot create '{out}': '{blocking}' is a file, not a folder") from None
     except OSError as e:
         raise OutputFolderError(f"cannot create the folder of '{out}': {e.strerror or e}") from None
     if not os.access(out.parent, os.W_OK | os.X_OK):

@@ -9,36 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from .folders import OutputFolderError, replacing
+from .folders import read_marker, replacing
 
 WRITTEN_BY = "written_by"  # the marker's key, in the folder's own results JSON
 
 
 def written_by(marker: Path, command: str) -> bool:
-    """Whether the JSON file `marker` says `command` wrote it."""
+    """Whether the JSON file `marker` (a regular file, read bounded) says `command` wrote it."""
+    data = read_marker(Path(marker))
     try:
-        raw = json.loads(Path(marker).read_text())
-    except (OSError, ValueError):
+        raw = json.loads(data) if data is not None else None
+    except (ValueError, RecursionError):
         return False
     return isinstance(raw, dict) and raw.get(WRITTEN_BY) == command
-
-
-def check_parent(out: Path) -> None:
-    """One line instead of a traceback when `out`'s parent cannot be made or written into."""
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        blocking = next((p for p in (parent, *parent.parents) if p.exists() and not p.is_dir()), parent)
-        raise OutputFolderError(f"cannot create '{out}': '{blocking}' is a file, not a folder") from None
-    except OSError as e:
-        raise OutputFolderError(f"cannot create '{out}': {e.strerror or e}") from e
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputFolderError(f"cannot write '{out}': its folder '{parent}' is not writable")
 
 
 def path_sources(*candidates: str | Path | None) -> list[Path]:
@@ -53,7 +39,6 @@ def result_folder(out: str | Path, marker: str, command: str, what: str,
     empty, or written earlier by `command` (its `marker` file says so). The caller writes `marker`
     with `{"written_by": command, ...}` into the folder."""
     out = Path(out)
-    check_parent(out)
     owned = lambda folder: written_by(folder / marker, command)  # noqa: E731
     with replacing(out, replace=True, owned=owned, what=what, flag="", sources=sources) as partial:
         yield partial
