@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xai.cli import run_cli
+from xai.cli import run_cli, whole_number
 from xai.errors import ToolkitError
 from xai.plots import printable
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact", help="export artifact folder or checkpoint folder")
     p.add_argument("images", nargs="+")
     p.add_argument("--out", default="predictions", help="folder for the pictures")
-    p.add_argument("--top-k", type=positive, default=3, help="classes listed per image (>= 1)")
+    p.add_argument("--top-k", type=whole_number(1), default=3, help="classes listed per image (>= 1)")
     p.add_argument("--backend", choices=list(BACKENDS), default=None, help="default: from the manifest")
     p.add_argument("--explain-class", nargs="+", default=None, metavar="CLASS",
                    help="gradrollout artifacts: also explain these classes (label or index), side by side "
@@ -79,23 +79,18 @@ def write_rows(folder: Path, command: str, prediction, errors) -> None:
     (folder / RESULTS).write_text(json.dumps({"written_by": COMMANDS[command], "rows": rows}, indent=2))
 
 
-def positive(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
-    return value
-
-
 def predict_command(args) -> int:
     with output_folder(args, args.artifact, *args.images) as work:
         prediction = predict_into(work, args)
+    return report(prediction, f"pictures: {args.out}/ ({len(prediction.sources)} predicted, "
+                              f"{len(prediction.errors)} failed)")
+
+
+def report(prediction, written: str) -> int:
+    """Each failed image on a line, then what was written; exit status 1 when some image failed."""
     for source, message in prediction.errors:
         print(f"{shown(source)} ERROR {printable(message)}")
-    print(f"pictures: {args.out}/ ({len(prediction.sources)} predicted, {len(prediction.errors)} failed)")
+    print(written)
     return 1 if prediction.errors else 0
 
 
@@ -139,10 +134,7 @@ def explain_classes(predictor, images, prediction, classes: list[str], out: Path
 def compare_command(args) -> int:
     with output_folder(args, args.artifact_a, args.artifact_b, *args.images) as work:
         first = compare_into(work, args)
-    for source, message in first.errors:
-        print(f"{shown(source)} ERROR {printable(message)}")
-    print(f"pictures: {args.out}/")
-    return 1 if first.errors else 0
+    return report(first, f"pictures: {args.out}/")
 
 
 def compare_into(out: Path, args):

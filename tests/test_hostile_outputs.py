@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import LABELS, save_tiny_checkpoint, write_image_folder
-from test_reliability import Case, _copy_artifact, _garbage, _main
+from test_reliability import Case, _copy_artifact, _garbage, _main, run_case
 
 from export import ExportConfig, export_model
 
@@ -160,19 +160,7 @@ CASES = [
 def test_case(case: Case, world, tmp_path, monkeypatch, capsys):
     if "openvino" in case.name:
         pytest.importorskip("openvino")
-    monkeypatch.chdir(tmp_path)
-    cli, argv, survivors = case.setup(tmp_path, world)
-    before = {p: p.read_bytes() for p in survivors}
-    try:
-        status = _main(cli)(argv)
-    except SystemExit as e:  # argparse's own refusals
-        status = e.code
-    err = capsys.readouterr().err
-    assert status == case.status, err[-2000:]
-    assert case.fragment in err, err[-2000:]
-    assert "Traceback" not in err and len([line for line in err.splitlines() if line.startswith("error")]) <= 1
-    for path, content in before.items():
-        assert path.is_file() and path.read_bytes() == content, f"{path} was lost or changed"
+    run_case(case, world, tmp_path, monkeypatch, capsys)
     assert _temporaries(tmp_path) == [], "no temporaries left"
 
 

@@ -236,6 +236,12 @@ def _drop_weights(folder: Path) -> Path:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case(case: Case, world, tmp_path, monkeypatch, capsys):
+    run_case(case, world, tmp_path, monkeypatch, capsys)
+
+
+def run_case(case: Case, world: dict, tmp_path: Path, monkeypatch, capsys) -> None:
+    """A row of a case table: set it up in `tmp_path` (the current folder), run its CLI, check the
+    exit status, the one line and the files that must survive unchanged."""
     monkeypatch.chdir(tmp_path)
     cli, argv, survivors = case.setup(tmp_path, world)
     before = {p: p.read_bytes() for p in survivors}
