@@ -24,9 +24,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 	$(MAKE) swift-test
 
-# The Swift package (apple/): build, then test the Swift core against the committed goldens.
+# The Swift package (Package.swift at the root, sources in apple/): build, then test. On Linux the
+# build also compiles the Core ML / CoreGraphics glue against apple/Stubs.
 swift-test:
-	cd apple && swift build -j 1 && swift test -j 1
+	swift build -j 1 && swift test -j 1
 
 # Regenerate the Swift tests' goldens from a demo-preset Core ML export (tests/test_apple_goldens.py
 # fails when the committed ones no longer match what the Python side computes).
@@ -34,4 +35,4 @@ goldens: $(STAMP)
 	$(PY) -m scripts.apple_goldens
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache apple/.build
+	rm -rf $(VENV) runs .pytest_cache .build apple/.build

@@ -4,10 +4,13 @@ import Foundation
 
 extension RGBAImage {
     /// A CGImage's pixels in sRGB, transparency composited on white (as `runtime` loads photos).
+    /// The image must be upright: a CGImage carries no orientation.
     public init(_ image: CGImage) throws {
         let width = image.width, height = image.height
+        guard width > 0, height > 0 else { throw ExplainableViTError.image("an empty \(width)x\(height) CGImage") }
         guard let space = CGColorSpace(name: CGColorSpace.sRGB) else { throw ExplainableViTError.image("no sRGB colour space") }
         var pixels = [UInt8](repeating: 0, count: width * height * 4)
+        // 8-bit RGBX, default byte order: R, G, B, X in memory, top row first.
         let drawn = pixels.withUnsafeMutableBytes { buffer -> Bool in
             guard let context = CGContext(data: buffer.baseAddress, width: width, height: height, bitsPerComponent: 8,
                                           bytesPerRow: width * 4, space: space,
@@ -23,15 +26,20 @@ extension RGBAImage {
         try self.init(width: width, height: height, pixels: pixels)
     }
 
-    /// These pixels as an sRGB CGImage.
+    /// These pixels as an opaque sRGB CGImage (alpha ignored: explanations are opaque).
     public func cgImage() throws -> CGImage {
         guard let space = CGColorSpace(name: CGColorSpace.sRGB),
-              let provider = CGDataProvider(data: Data(pixels) as CFData),
-              let image = CGImage(width: width, height: height, bitsPerComponent: 8, bitsPerPixel: 32,
-                                  bytesPerRow: width * 4, space: space,
-                                  bitmapInfo: CGBitmapInfo(rawValue: CGImageAlphaInfo.noneSkipLast.rawValue),
-                                  provider: provider, decode: nil, shouldInterpolate: true, intent: .defaultIntent)
-        else { throw ExplainableViTError.image("could not make a \(width)x\(height) CGImage") }
+              let context = CGContext(data: nil, width: width, height: height, bitsPerComponent: 8, bytesPerRow: 0,
+                                      space: space, bitmapInfo: CGImageAlphaInfo.noneSkipLast.rawValue),
+              let destination = context.data
+        else { throw ExplainableViTError.image("could not make a \(width)x\(height) bitmap context") }
+        let rowBytes = width * 4, stride = context.bytesPerRow  // Core Graphics may pad its rows
+        pixels.withUnsafeBytes { source in
+            for row in 0..<height {
+                (destination + row * stride).copyMemory(from: source.baseAddress! + row * rowBytes, byteCount: rowBytes)
+            }
+        }
+        guard let image = context.makeImage() else { throw ExplainableViTError.image("could not make a \(width)x\(height) CGImage") }
         return image
     }
 }

@@ -1,10 +1,8 @@
-#if canImport(CoreML) && canImport(CoreGraphics)
+#if canImport(CoreML) && canImport(CoreGraphics) && canImport(Vision)
 import CoreGraphics
 import CoreML
 import Foundation
-#if canImport(Vision)
 import Vision
-#endif
 
 /// One entry point for an app: a compiled explainable-vit Core ML model in, label + probabilities +
 /// heatmap + overlay out, from one `MLModel` prediction.
@@ -13,26 +11,36 @@ import Vision
 /// hands a classifier's caller `VNClassificationObservation`s only, so the heatmap output would be
 /// lost: this type calls `MLModel.prediction(from:)` directly, which returns every output at once.
 ///
-///     let classifier = try ExplainableClassifier(compiledModelURL: url, computeUnits: .all)
-///     let result = try classifier.explain(photo)            // photo: CGImage, upright
+///     let classifier = try await ExplainableClassifier.load(compiledModelAt: url, computeUnits: .all)
+///     let result = try await classifier.explain(photo)       // photo: CGImage, upright
 ///     result.label, result.ranked.prefix(3), result.heatmap, result.overlayImage
-public final class ExplainableClassifier: @unchecked Sendable {  // MLModel predictions are thread-safe
-    public let model: MLModel
-    public let metadata: ModelMetadata
-    /// The part that needs no model: scores, upsampling, colour map, overlay (alpha adjustable).
-    public var explainer: Explainer
+///
+/// An actor: `MLModel` is not `Sendable`, so the model lives inside it and only `Sendable` values
+/// (arrays, `Explanation`) leave; predictions on one classifier run one at a time. Cancelling the
+/// calling task stops the work before the prediction and before the post-processing (upsampling,
+/// colouring, overlay); a prediction already running finishes first.
+public actor ExplainableClassifier {
+    /// The facts the model carries about itself (labels, grid, input size, heatmap kind).
+    public nonisolated let metadata: ModelMetadata
+    /// The part that needs no model: scores, upsampling, colour map, overlay.
+    public nonisolated let explainer: Explainer
+    private let model: MLModel
     private let imageInput: String
     private let imageConstraint: MLImageConstraint
 
     /// Loads a compiled model (`.mlmodelc`; Xcode compiles an `.mlpackage` added to a target, or
-    /// use `compile(packageAt:)`) and reads its metadata.
-    public convenience init(compiledModelURL url: URL, computeUnits: ComputeUnits = .all) throws {
+    /// use `compile(packageAt:)`) off the calling thread and reads its metadata.
+    /// `alpha`: the colour map's weight in the overlay.
+    public static func load(compiledModelAt url: URL, computeUnits: ComputeUnits = .all,
+                            alpha: Double = Overlay.defaultAlpha) async throws -> ExplainableClassifier {
         let configuration = MLModelConfiguration()
         configuration.computeUnits = computeUnits.mlComputeUnits
-        try self.init(model: MLModel(contentsOf: url, configuration: configuration))
+        let model = try await MLModel.load(contentsOf: url, configuration: configuration)
+        return try ExplainableClassifier(model: model, alpha: alpha)
     }
 
-    public init(model: MLModel) throws {
+    /// Wraps a loaded model (for example an Xcode-generated class's `.model`); the classifier owns it from here on.
+    public init(model: sending MLModel, alpha: Double = Overlay.defaultAlpha) throws {
         let description = model.modelDescription
         var values: [String: String] = [:]
         for (key, value) in description.metadata[MLModelMetadataKey.creatorDefinedKey] as? [String: Any] ?? [:] {
@@ -41,60 +49,62 @@ public final class ExplainableClassifier: @unchecked Sendable {  // MLModel pred
         let metadata = try ModelMetadata(userDefined: values)
         guard let input = description.inputDescriptionsByName.first(where: { $0.value.type == .image }),
               let constraint = input.value.imageConstraint else {
-            throw ExplainableViTError.output(name: "image", problem: "the model has no image input")
+            throw ExplainableViTError.input(name: "image", problem: "the model has no image input")
         }
         self.model = model
         self.metadata = metadata
         imageInput = input.key
         imageConstraint = constraint
-        explainer = Explainer(metadata: metadata)
+        explainer = Explainer(metadata: metadata, alpha: alpha)
     }
 
-    /// Compiles an `.mlpackage` on the device; returns the `.mlmodelc` URL (cache it: compiling takes time).
+    /// Compiles an `.mlpackage` on the device; returns the `.mlmodelc` URL (keep it: compiling takes time).
     public static func compile(packageAt url: URL) async throws -> URL {
         try await MLModel.compileModel(at: url)
     }
 
-    /// Label, probabilities, heatmap (grid and photo size) and overlay for one upright image.
-    /// `class`: a label to explain (gradrollout models only); nil explains the predicted class.
-    public func explain(_ image: CGImage, class label: String? = nil) throws -> Explanation {
-        try explainNow(image, label)
-    }
-
-    /// The same off the calling thread.
-    public func explain(_ image: CGImage, class label: String? = nil) async throws -> Explanation {
-        try await Task.detached(priority: .userInitiated) { [self] in try self.explainNow(image, label) }.value
-    }
-
-    private func explainNow(_ image: CGImage, _ label: String?) throws -> Explanation {
+    /// Label, probabilities, heatmap (grid and photo size) and overlay for one upright image, off the
+    /// calling actor. `class`: a label to explain (gradrollout models only); nil explains the predicted class.
+    public nonisolated func explain(_ image: CGImage, class label: String? = nil) async throws -> Explanation {
         let target = try metadata.classInputValue(for: label)  // checked before the model runs: never a zero map
-        let outputs = try model.prediction(from: inputs(image, target: target))
-        return try explainer.explanation(probabilities: probabilities(outputs), grid: heatmapGrid(outputs),
+        let outputs = try await predict(image, classInput: target)
+        try Task.checkCancellation()
+        return try explainer.explanation(probabilities: outputs.probabilities, grid: outputs.grid,
                                          photo: RGBAImage(image), explaining: label)
     }
 
-    private func inputs(_ image: CGImage, target: Int32) throws -> MLFeatureProvider {
+    /// The model's own outputs for one image: probabilities `(C,)` in label order and the heatmap
+    /// grid `(rows * columns)` row-major. `classInput`: -1 for the predicted class (see
+    /// `ModelMetadata.classInputValue(for:)`). The only step that runs Core ML.
+    public func predict(_ image: CGImage, classInput: Int32 = -1) throws -> (probabilities: [Float], grid: [Float]) {
+        try Task.checkCancellation()
+        // The synchronous prediction, on this actor. Core ML's async `prediction(from:options:)`
+        // (iOS 17) would take cancellation into the running prediction, but it is nonisolated and
+        // `MLModel` is not Sendable: Swift 6 rejects handing the actor's model to it ("sending
+        // 'self.model' risks causing data races") unless the model is wrapped unchecked.
+        let outputs = try model.prediction(from: inputs(image, classInput: classInput))
+        return (try probabilities(outputs), try heatmapGrid(outputs))
+    }
+
+    private func inputs(_ image: CGImage, classInput: Int32) throws -> any MLFeatureProvider {
         let pixels = try MLFeatureValue(cgImage: image, constraint: imageConstraint, options: Self.fitOptions)
         var features: [String: MLFeatureValue] = [imageInput: pixels]
-        if let classInput = metadata.classInput {
+        if let name = metadata.classInput {
             let array = try MLMultiArray(shape: [1], dataType: .int32)
-            array[0] = NSNumber(value: target)
-            features[classInput] = MLFeatureValue(multiArray: array)
+            array[0] = NSNumber(value: classInput)
+            features[name] = MLFeatureValue(multiArray: array)
         }
         return try MLDictionaryFeatureProvider(dictionary: features)
     }
 
     /// Resize to the input size without crop or letterbox ("stretch"), as `runtime` fits images.
+    /// Core ML's default would not be a stretch, so the option is always passed.
     private static var fitOptions: [MLFeatureValue.ImageOption: Any] {
-        #if canImport(Vision)
-        return [.cropAndScale: NSNumber(value: VNImageCropAndScaleOption.scaleFill.rawValue)]
-        #else
-        return [:]
-        #endif
+        [.cropAndScale: NSNumber(value: VNImageCropAndScaleOption.scaleFill.rawValue)]
     }
 
-    private func probabilities(_ outputs: MLFeatureProvider) throws -> [Float] {
-        if let byLabel = outputs.featureValue(for: "classLabel_probs")?.dictionaryValue {
+    private func probabilities(_ outputs: any MLFeatureProvider) throws -> [Float] {
+        if let byLabel = outputs.featureValue(for: "classLabel_probs")?.dictionaryValue, !byLabel.isEmpty {
             var values: [String: Double] = [:]
             for (key, value) in byLabel {
                 if let label = key.base as? String { values[label] = value.doubleValue }
@@ -107,7 +117,7 @@ public final class ExplainableClassifier: @unchecked Sendable {  // MLModel pred
         return Scores.softmax(try logits.floats())
     }
 
-    private func heatmapGrid(_ outputs: MLFeatureProvider) throws -> [Float] {
+    private func heatmapGrid(_ outputs: any MLFeatureProvider) throws -> [Float] {
         guard let name = metadata.heatmapOutput else { throw ExplainableViTError.noHeatmap }
         guard let array = outputs.featureValue(for: name)?.multiArrayValue else {
             throw ExplainableViTError.output(name: name, problem: "missing from the prediction")
@@ -117,7 +127,8 @@ public final class ExplainableClassifier: @unchecked Sendable {  // MLModel pred
 }
 
 extension ComputeUnits {
-    var mlComputeUnits: MLComputeUnits {
+    /// The Core ML setting of the same name.
+    public var mlComputeUnits: MLComputeUnits {
         switch self {
         case .cpu: return .cpuOnly
         case .cpuAndGPU: return .cpuAndGPU
@@ -129,23 +140,24 @@ extension ComputeUnits {
 
 extension MLMultiArray {
     /// Every element in row-major order as Float: Float32, Float16 (older exports; read from its bits,
-    /// so Intel Macs work too) and Double; padded strides are respected.
+    /// so Intel Macs work too) and Double. Padded strides are respected: the strides used are the
+    /// ones Core ML hands over with the storage, which may differ from `strides` read before
+    /// (an array backed by a pixel buffer is re-laid out on access).
     func floats() throws -> [Float] {
         let shape = self.shape.map(\.intValue), type = dataType
-        return try withUnsafeBytes { bytes -> [Float] in
-            let strides = self.strides.map(\.intValue)  // read with the storage in hand: it may be re-laid out
+        return try withUnsafeMutableBytes { bytes, strides -> [Float] in  // strides in elements, not bytes
             switch type {
             case .float32:
                 return try Arrays.rowMajor(shape: shape, strides: strides) {
-                    bytes.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self)
+                    bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Float32>.size, as: Float32.self)
                 }
             case .float16:
                 return try Arrays.rowMajor(shape: shape, strides: strides) {
-                    Arrays.float(fromHalf: bytes.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))
+                    Arrays.float(fromHalf: bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<UInt16>.size, as: UInt16.self))
                 }
             case .double:
                 return try Arrays.rowMajor(shape: shape, strides: strides) {
-                    Float(bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self))
+                    Float(bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<Double>.size, as: Double.self))
                 }
             default:
                 throw ExplainableViTError.unsupportedArrayType("MLMultiArrayDataType(\(type.rawValue))")

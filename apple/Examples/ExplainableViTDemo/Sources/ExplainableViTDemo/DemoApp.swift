@@ -24,13 +24,14 @@ final class DemoModel: ObservableObject {
     func openModel(_ url: URL) async {
         do {
             let compiled = url.pathExtension == "mlmodelc" ? url : try await ExplainableClassifier.compile(packageAt: url)
-            classifier = try ExplainableClassifier(compiledModelURL: compiled, computeUnits: .all)
+            let loaded = try await ExplainableClassifier.load(compiledModelAt: compiled, computeUnits: .all)
+            classifier = loaded
             explainedClass = nil
-            message = "\(url.lastPathComponent): \(classifier!.metadata.labels.count) classes, "
-                + "heatmap '\(classifier!.metadata.heatmapOutput ?? "none")'"
+            message = "\(url.lastPathComponent): \(loaded.metadata.labels.count) classes, "
+                + "heatmap '\(loaded.metadata.heatmapOutput ?? "none")'"
             await explain()
         } catch {
-            message = "\(error)"
+            message = Self.describe(error)
         }
     }
 
@@ -48,9 +49,16 @@ final class DemoModel: ObservableObject {
         guard let classifier, let photo else { return }
         do {
             result = try await classifier.explain(photo, class: explainedClass)
+        } catch is CancellationError {  // superseded by a newer request: nothing to show
         } catch {
-            message = "\(error)"
+            message = Self.describe(error)
         }
+    }
+
+    /// What happened and what to do, as an alert would show it.
+    static func describe(_ error: Error) -> String {
+        let localized = error as? LocalizedError
+        return [error.localizedDescription, localized?.recoverySuggestion].compactMap { $0 }.joined(separator: " ")
     }
 }
 
