@@ -44,14 +44,6 @@ public enum CGImageAlphaInfo: UInt32, Sendable {
     case none = 0, premultipliedLast, premultipliedFirst, last, first, noneSkipLast, noneSkipFirst, alphaOnly
 }
 
-/// `CGBitmapInfo` (`struct CGBitmapInfo: OptionSet`, raw value UInt32).
-public struct CGBitmapInfo: OptionSet, Sendable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-    /// `CGBitmapInfo.byteOrder32Big`
-    public static let byteOrder32Big = CGBitmapInfo(rawValue: 4 << 12)
-}
-
 /// `CGContext` (not Sendable: a drawing destination with mutable state).
 public final class CGContext {
     /// `init?(data:width:height:bitsPerComponent:bytesPerRow:space:bitmapInfo:)`

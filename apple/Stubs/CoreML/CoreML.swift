@@ -67,17 +67,10 @@ open class MLMultiArray {
     open var strides: [NSNumber] { AppleStub.unavailable() }
     /// `var dataType: MLMultiArrayDataType { get }`
     open var dataType: MLMultiArrayDataType { AppleStub.unavailable() }
-    /// `var count: Int { get }`
-    open var count: Int { AppleStub.unavailable() }
     /// `subscript(idx: Int) -> NSNumber { get set }`
     open subscript(index: Int) -> NSNumber {
         get { AppleStub.unavailable() }
         set { AppleStub.unavailable() }
-    }
-    /// `func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R` (iOS 15.4, macOS 12.3)
-    @available(macOS 12.3, iOS 15.4, tvOS 15.4, watchOS 8.5, *)
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        AppleStub.unavailable()
     }
     /// `func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer, [Int]) throws -> R) rethrows -> R`
     /// (iOS 15.4, macOS 12.3): the closure gets the storage and its strides in scalars.
@@ -88,14 +81,7 @@ open class MLMultiArray {
 }
 
 /// `MLImageConstraint` (not Sendable).
-open class MLImageConstraint {
-    /// `var pixelsWide: Int { get }`
-    open var pixelsWide: Int { AppleStub.unavailable() }
-    /// `var pixelsHigh: Int { get }`
-    open var pixelsHigh: Int { AppleStub.unavailable() }
-    /// `var pixelFormatType: OSType { get }`
-    open var pixelFormatType: UInt32 { AppleStub.unavailable() }
-}
+open class MLImageConstraint {}
 
 /// `MLFeatureValue` (not Sendable in the SDK; `MLSendableFeatureValue` is the iOS 18 Sendable copy).
 open class MLFeatureValue {
@@ -105,8 +91,6 @@ open class MLFeatureValue {
         public init(rawValue: String) { self.rawValue = rawValue }
         /// `MLFeatureValue.ImageOption.cropAndScale`: a `VNImageCropAndScaleOption` value.
         public static let cropAndScale = ImageOption(rawValue: "cropAndScale")
-        /// `MLFeatureValue.ImageOption.cropRect`: a `CGRect` value.
-        public static let cropRect = ImageOption(rawValue: "cropRect")
     }
 
     /// `convenience init(cgImage: CGImage, constraint: MLImageConstraint, options: [MLFeatureValue.ImageOption : Any]? = nil) throws`
@@ -115,8 +99,6 @@ open class MLFeatureValue {
     }
     /// `init(multiArray value: MLMultiArray)`
     public init(multiArray value: MLMultiArray) { AppleStub.unavailable() }
-    /// `var type: MLFeatureType { get }`
-    open var type: MLFeatureType { AppleStub.unavailable() }
     /// `var multiArrayValue: MLMultiArray? { get }`
     open var multiArrayValue: MLMultiArray? { AppleStub.unavailable() }
     /// `var dictionaryValue: [AnyHashable : NSNumber] { get }`
@@ -125,8 +107,6 @@ open class MLFeatureValue {
 
 /// `MLFeatureDescription` (not Sendable).
 open class MLFeatureDescription {
-    /// `var name: String { get }`
-    open var name: String { AppleStub.unavailable() }
     /// `var type: MLFeatureType { get }`
     open var type: MLFeatureType { AppleStub.unavailable() }
     /// `var imageConstraint: MLImageConstraint? { get }`
@@ -137,8 +117,6 @@ open class MLFeatureDescription {
 open class MLModelDescription {
     /// `var inputDescriptionsByName: [String : MLFeatureDescription] { get }`
     open var inputDescriptionsByName: [String: MLFeatureDescription] { AppleStub.unavailable() }
-    /// `var outputDescriptionsByName: [String : MLFeatureDescription] { get }`
-    open var outputDescriptionsByName: [String: MLFeatureDescription] { AppleStub.unavailable() }
     /// `var metadata: [MLModelMetadataKey : Any] { get }`
     open var metadata: [MLModelMetadataKey: Any] { AppleStub.unavailable() }
 }
@@ -151,11 +129,6 @@ open class MLModelConfiguration {
         get { AppleStub.unavailable() }
         set { AppleStub.unavailable() }
     }
-}
-
-/// `MLPredictionOptions` (not Sendable).
-open class MLPredictionOptions {
-    public init() {}
 }
 
 /// `MLModel` (not Sendable in the SDK).
@@ -175,11 +148,4 @@ open class MLModel {
 
     /// `func prediction(from input: any MLFeatureProvider) throws -> any MLFeatureProvider`
     open func prediction(from input: any MLFeatureProvider) throws -> any MLFeatureProvider { AppleStub.unavailable() }
-
-    /// `func prediction(from input: any MLFeatureProvider, options: MLPredictionOptions = MLPredictionOptions()) async throws -> any MLFeatureProvider`
-    /// (iOS 17, macOS 14: thread-safe, honours task cancellation)
-    @available(macOS 14.0, iOS 17.0, tvOS 17.0, watchOS 10.0, *)
-    public func prediction(from input: any MLFeatureProvider, options: MLPredictionOptions = MLPredictionOptions()) async throws -> any MLFeatureProvider {
-        AppleStub.unavailable()
-    }
 }
