@@ -12,9 +12,10 @@ public struct Explanation: Sendable {
     public let classSpecific: Bool
     /// The model's map over the patch grid `(rows, columns)`, max 1.
     public let heatmapGrid: Heatmap
-    /// The map at the photo's size (bilinear, as `runtime` upsamples), max 1.
+    /// The map at the display size (the photo's size, reduced to fit `Explainer.maxSide`; bilinear,
+    /// as `runtime` upsamples), max 1.
     public let heatmap: Heatmap
-    /// The photo with the stretched, jet-coloured map blended over it (`xai.plots` pictures).
+    /// The photo at the display size with the stretched, jet-coloured map blended over it (`xai.plots` pictures).
     public let overlay: RGBAImage
     /// Photo <-> model-input coordinates and heatmap cells.
     public let geometry: ImageGeometry
@@ -24,10 +25,14 @@ public struct Explanation: Sendable {
 public struct Explainer: Sendable {
     public let metadata: ModelMetadata
     public var alpha: Double
+    /// The heatmap and overlay are made at the photo's size reduced to fit `maxSide` x `maxSide`
+    /// (default the Python runtime's cap, `Display.maxSide`): the post-processing costs the pixels shown.
+    public var maxSide: Int
 
-    public init(metadata: ModelMetadata, alpha: Double = Overlay.defaultAlpha) {
+    public init(metadata: ModelMetadata, alpha: Double = Overlay.defaultAlpha, maxSide: Int = Display.maxSide) {
         self.metadata = metadata
         self.alpha = alpha
+        self.maxSide = maxSide
     }
 
     /// probabilities `(C,)` in label order, grid `(rows * columns)` row-major, the photo's pixels, and
@@ -40,10 +45,11 @@ public struct Explainer: Sendable {
         _ = try metadata.classInputValue(for: label)  // unknown names and rollout models refuse a class
         let explained = label ?? ranked[0].label
         let gridMap = try Heatmap(width: metadata.grid.columns, height: metadata.grid.rows, values: grid)
-        let full = try gridMap.resized(width: photo.width, height: photo.height)
+        let shown = try photo.displayed(maxSide: maxSide)
+        let full = try gridMap.resized(width: shown.width, height: shown.height)
         return Explanation(label: ranked[0].label, probabilities: probabilities, ranked: ranked, explainedLabel: explained,
                            classSpecific: metadata.classInput != nil, heatmapGrid: gridMap, heatmap: full,
-                           overlay: try Overlay.composite(photo: photo, heatmap: full, alpha: alpha),
+                           overlay: try Overlay.composite(photo: shown, heatmap: full, alpha: alpha),
                            geometry: ImageGeometry(photoWidth: photo.width, photoHeight: photo.height, metadata: metadata))
     }
 }

@@ -19,8 +19,51 @@ public struct Heatmap: Equatable, Sendable {
 
     /// Resized to `width x height` with bilinear interpolation exactly as `runtime` does it (Pillow's
     /// bilinear resample of a float image: a triangle filter widened when shrinking, weights
-    /// normalised, sums in Double, horizontal pass then vertical, Float32 in between).
+    /// normalised, sums in Double, horizontal pass then vertical, Float32 in between). The vertical
+    /// pass, where the pixels are, runs over whole rows with its taps computed once: the same sums
+    /// in the same order as `referenceResized`, so the same values.
     public func resized(width newWidth: Int, height newHeight: Int) throws -> Heatmap {
+        guard newWidth > 0, newHeight > 0 else { throw ExplainableViTError.image("size \(newWidth)x\(newHeight)") }
+        var rows = values
+        if newWidth != width {  // the grid's few rows: the scalar pass
+            rows = Self.resample(values, lines: height, length: width, stride: 1, lineStride: width,
+                                 taps: BilinearTaps(from: width, to: newWidth), outStride: 1, outLineStride: newWidth)
+        }
+        if newHeight != height {
+            rows = Self.resampleRows(rows, rowLength: newWidth, taps: SeparableTaps(from: height, to: newHeight))
+        }
+        return try Heatmap(width: newWidth, height: newHeight, values: rows)
+    }
+
+    /// Output row `y` = the weighted sum of input rows `first[y]...`, accumulated per pixel in Double
+    /// in tap order (as `resample` sums one pixel's taps), then rounded to Float32.
+    private static func resampleRows(_ input: [Float], rowLength n: Int, taps: SeparableTaps) -> [Float] {
+        let outRows = taps.count.count
+        var output = [Float](repeating: 0, count: outRows * n)
+        var sums = [Double](repeating: 0, count: n)
+        input.withUnsafeBufferPointer { src in
+            output.withUnsafeMutableBufferPointer { dst in
+                sums.withUnsafeMutableBufferPointer { acc in
+                    let src = src.baseAddress!, dst = dst.baseAddress!, acc = acc.baseAddress!
+                    for y in 0..<outRows {
+                        acc.update(repeating: 0, count: n)
+                        for j in 0..<taps.count[y] {
+                            let w = taps.weights[y * taps.width + j], line = src + (taps.first[y] + j) * n
+                            for x in 0..<n { acc[x] += Double(line[x]) * w }
+                        }
+                        let out = dst + y * n
+                        for x in 0..<n { out[x] = Float(acc[x]) }
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// The scalar two-pass resize, one output pixel at a time: the reference `resized` is checked
+    /// against, and the benchmark's "before" (`explainable-vit-bench --postprocess --reference`).
+    @_spi(Reference)
+    public func referenceResized(width newWidth: Int, height newHeight: Int) throws -> Heatmap {
         guard newWidth > 0, newHeight > 0 else { throw ExplainableViTError.image("size \(newWidth)x\(newHeight)") }
         var rows = values, rowWidth = width
         if newWidth != width {

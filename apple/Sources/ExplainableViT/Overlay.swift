@@ -34,7 +34,66 @@ public enum Overlay {
 
     /// The photo with the heatmap (at the photo's size) drawn over it as `xai.plots.overlay_pixels`
     /// does: stretched, coloured with jet, `alpha * colour + (1 - alpha) * photo` rounded half up; opaque.
+    /// One pass over the pixels with two lookups per channel: the jet entry of the stretched value,
+    /// and the blend of (colour, photo) bytes from a 256x256 table made by the same formula, so the
+    /// pixels equal `referenceComposite`'s.
     public static func composite(photo: RGBAImage, heatmap: Heatmap, alpha: Double = defaultAlpha) throws -> RGBAImage {
+        try checkSizes(photo: photo, heatmap: heatmap)
+        let table = alpha == defaultAlpha ? defaultBlend : blendTable(alpha: alpha)
+        let (low, scale) = stretchRange(heatmap.values)
+        var out = [UInt8](repeating: 255, count: photo.pixels.count)
+        photo.pixels.withUnsafeBufferPointer { src in
+            heatmap.values.withUnsafeBufferPointer { map in
+                table.withUnsafeBufferPointer { blend in
+                    jetBytes.withUnsafeBufferPointer { jet in
+                        out.withUnsafeMutableBufferPointer { dst in
+                            let src = src.baseAddress!, map = map.baseAddress!, blend = blend.baseAddress!
+                            let jet = jet.baseAddress!, dst = dst.baseAddress!
+                            let flat = scale == nil, divisor = scale ?? 1
+                            for p in 0..<(photo.width * photo.height) {
+                                let colour = jet + 3 * (flat ? 0 : ColourMap.jetIndex((map[p] - low) / divisor))
+                                let q = 4 * p
+                                dst[q] = blend[Int(colour[0]) << 8 | Int(src[q])]
+                                dst[q + 1] = blend[Int(colour[1]) << 8 | Int(src[q + 1])]
+                                dst[q + 2] = blend[Int(colour[2]) << 8 | Int(src[q + 2])]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return try RGBAImage(width: photo.width, height: photo.height, pixels: out)
+    }
+
+    private static func checkSizes(photo: RGBAImage, heatmap: Heatmap) throws {
+        guard heatmap.width == photo.width, heatmap.height == photo.height else {
+            throw ExplainableViTError.image("heatmap \(heatmap.width)x\(heatmap.height) over a \(photo.width)x\(photo.height) photo; "
+                                            + "resize it first (Heatmap.resized)")
+        }
+    }
+
+    /// `ColourMap.stretch`'s low and divisor; a nil divisor for a flat map (drawn as zeros).
+    private static func stretchRange(_ values: [Float]) -> (low: Float, scale: Float?) {
+        guard let low = values.min(), let high = values.max() else { return (0, nil) }
+        let range = Double(high) - Double(low)
+        return (low, range > ColourMap.flatMapRange ? Float(range) : nil)
+    }
+
+    /// Jet as 768 bytes, r g b per entry.
+    private static let jetBytes: [UInt8] = ColourMap.jet.flatMap { [$0.r, $0.g, $0.b] }
+    private static let defaultBlend = blendTable(alpha: defaultAlpha)
+
+    /// `blend[colour << 8 | photo]` = `floor(alpha * colour + (1 - alpha) * photo + 0.5)`, in Double.
+    static func blendTable(alpha: Double) -> [UInt8] {
+        (0..<65536).map { i in
+            UInt8((alpha * Double(i >> 8) + (1 - alpha) * Double(i & 255) + 0.5).rounded(.down))
+        }
+    }
+
+    /// The per-pixel scalar composite: the reference `composite` is checked against, and the
+    /// benchmark's "before" (`explainable-vit-bench --postprocess --reference`).
+    @_spi(Reference)
+    public static func referenceComposite(photo: RGBAImage, heatmap: Heatmap, alpha: Double = defaultAlpha) throws -> RGBAImage {
         guard heatmap.width == photo.width, heatmap.height == photo.height else {
             throw ExplainableViTError.image("heatmap \(heatmap.width)x\(heatmap.height) over a \(photo.width)x\(photo.height) photo; "
                                             + "resize it first (Heatmap.resized)")

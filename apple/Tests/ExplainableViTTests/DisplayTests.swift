@@ -1,0 +1,93 @@
+import Foundation
+import XCTest
+@_spi(Reference) @testable import ExplainableViT
+
+/// The display-size path (issue 27, "Fast"): the separable passes give exactly what the scalar
+/// reference passes give, the photo is reduced as Pillow reduces it, and sizes follow `thumbnail`.
+final class DisplayTests: XCTestCase {
+    /// A deterministic, non-square test pattern (no flat regions, every channel different).
+    static func photo(width: Int, height: Int) throws -> RGBAImage {
+        var rgb: [UInt8] = []
+        for y in 0..<height {
+            for x in 0..<width { rgb += [UInt8((x * 37 + y * 91) % 256), UInt8((x * x * 13 + y * 7) % 256), UInt8((255 - x * 29 - y * 17) & 255)] }
+        }
+        return try RGBAImage(width: width, height: height, rgb: rgb)
+    }
+
+    static func grid(rows: Int, columns: Int, seed: UInt64 = 7) throws -> Heatmap {
+        var state = seed
+        let values = (0..<(rows * columns)).map { _ -> Float in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24)
+        }
+        return try Heatmap(width: columns, height: rows, values: values)
+    }
+
+    func testSizesAreThumbnails() {
+        // Pillow 13's `Image.thumbnail((2048, 2048))` on these sizes
+        let cases: [((Int, Int), (Int, Int))] = [((4032, 3024), (2048, 1536)), ((3024, 4032), (1536, 2048)),
+                                                 ((4000, 3001), (2048, 1537)), ((2049, 7), (2048, 7)), ((5, 3000), (3, 2048)),
+                                                 ((2048, 2048), (2048, 2048)), ((4097, 4096), (2048, 2048)), ((40, 30), (40, 30))]
+        for (size, expected) in cases {
+            let got = Display.size(width: size.0, height: size.1)
+            XCTAssert(got == expected, "\(size): \(got), Pillow \(expected)")
+        }
+    }
+
+    func testUpsamplingEqualsTheReferenceOnNonSquareGrids() throws {
+        let sizes = [(37, 23), (23, 37), (6, 9), (3, 2), (4, 6), (1, 1), (160, 120)]
+        for (rows, columns) in [(4, 6), (6, 4), (1, 3)] {
+            let grid = try Self.grid(rows: rows, columns: columns)
+            for (w, h) in sizes {
+                XCTAssertEqual(try grid.resized(width: w, height: h), try grid.referenceResized(width: w, height: h),
+                               "grid \(rows)x\(columns) to \(w)x\(h)")
+            }
+        }
+    }
+
+    func testOverlayEqualsTheReference() throws {
+        let photo = try Self.photo(width: 37, height: 23)
+        let map = try Self.grid(rows: 4, columns: 6).resized(width: 37, height: 23)
+        for alpha in [0.5, 0.3, 1] {
+            XCTAssertEqual(try Overlay.composite(photo: photo, heatmap: map, alpha: alpha),
+                           try Overlay.referenceComposite(photo: photo, heatmap: map, alpha: alpha), "alpha \(alpha)")
+        }
+        let flat = try Heatmap(width: 37, height: 23, values: [Float](repeating: 0.5, count: 37 * 23))
+        XCTAssertEqual(try Overlay.composite(photo: photo, heatmap: flat), try Overlay.referenceComposite(photo: photo, heatmap: flat))
+        XCTAssertThrowsError(try Overlay.composite(photo: photo, heatmap: try Self.grid(rows: 4, columns: 6)))
+    }
+
+    func testPhotoReductionIsPillowsBilinear() throws {
+        // Pillow 13: `Image.fromarray(<the 7x5 pattern>).resize(size, Image.Resampling.BILINEAR)`, RGB bytes
+        let expected: [(Int, Int, [UInt8])] = [
+            (3, 2, [99, 24, 213, 129, 121, 151, 129, 157, 89, 106, 38, 179, 118, 135, 117, 128, 171, 55]),
+            (7, 3, [39, 3, 248, 76, 16, 219, 113, 55, 190, 150, 120, 161, 187, 211, 132, 114, 72, 103, 151, 215, 74,
+                    125, 14, 221, 162, 27, 192, 57, 66, 163, 94, 131, 134, 131, 222, 105, 111, 83, 76, 148, 226, 47,
+                    69, 25, 194, 106, 38, 165, 143, 77, 136, 180, 142, 107, 71, 233, 78, 108, 94, 49, 145, 237, 20]),
+            (4, 5, [19, 8, 240, 77, 62, 195, 145, 155, 141, 203, 151, 96, 110, 15, 223, 168, 69, 178, 185, 162,
+                    124, 50, 158, 79, 189, 22, 206, 54, 76, 161, 71, 169, 107, 129, 165, 62, 36, 29, 189, 94, 83, 144,
+                    162, 176, 90, 220, 172, 45, 127, 36, 172, 185, 90, 127, 69, 183, 73, 55, 179, 28]),
+        ]
+        let photo = try Self.photo(width: 7, height: 5)
+        for (w, h, rgb) in expected {
+            XCTAssertEqual(try photo.resized(width: w, height: h), try RGBAImage(width: w, height: h, rgb: rgb), "\(w)x\(h)")
+        }
+    }
+
+    func testExplainerDrawsAtTheDisplaySizeAndMapsThePhoto() throws {
+        let values = ["schema": "1", "labels": "[\"a\", \"b\"]", "grid": "[4, 6]", "image_size": "[32, 48]", "image_fit": "stretch",
+                      "resample": "bilinear", "heatmap_output": "rollout", "heatmap_meaning": "m", "heatmap_display": "d",
+                      "class_input": "", "special_tokens": "1", "source_sha256": "abc", "parity": "passed",
+                      "toolkit_version": "0.1.0", "manifest": "{}"]
+        let metadata = try ModelMetadata(userDefined: Dictionary(uniqueKeysWithValues: values.map { (ModelMetadata.prefix + $0.key, $0.value) }))
+        let photo = try Self.photo(width: 60, height: 40)
+        let grid = try Self.grid(rows: 4, columns: 6)
+        let e = try Explainer(metadata: metadata, maxSide: 30).explanation(probabilities: [0.3, 0.7], grid: grid.values, photo: photo)
+        XCTAssert((e.heatmap.width, e.heatmap.height, e.overlay.width, e.overlay.height) == (30, 20, 30, 20))
+        XCTAssertEqual(e.geometry.photoSize, CGSize(width: 60, height: 40))
+        let shown = try photo.resized(width: 30, height: 20)
+        XCTAssertEqual(e.overlay, try Overlay.referenceComposite(photo: shown, heatmap: try grid.referenceResized(width: 30, height: 20)))
+        let full = try Explainer(metadata: metadata, maxSide: 60).explanation(probabilities: [0.3, 0.7], grid: grid.values, photo: photo)
+        XCTAssert((full.overlay.width, full.overlay.height) == (60, 40))
+    }
+}
