@@ -355,6 +355,19 @@ def runtime_batching(results: Results) -> str:
     return markdown(rows) + f"\n\nFrom {sources}; {machine_line(results['runtime_batching'])}."
 
 
+@table("load-verify")
+def load_verify(results: Results) -> str:
+    from bench.scenarios.load_verify import VERIFY_SHARE
+
+    data = results["load_verify"]
+    rows = [{"case": r["case"], "loads": r["loads"], "load ms (p50)": f"{r['load_ms_p50']:.0f}",
+             "verifying ms (p50)": f"{r['verify_ms_p50']:.2f}", "share of the load": f"{r['verify_share']:.3f}",
+             f"under {VERIFY_SHARE}": met(r["verify_share"] < VERIFY_SHARE)} for r in data["rows"]]
+    header = data["header"]
+    return (markdown(rows) + f"\n\nFrom {results.source('load_verify')}: `{header['preset']}`, "
+            f"{header['model_mb']} MB of model files, each load a fresh process; {machine_line(header)}.")
+
+
 # ---- documents ---------------------------------------------------------------------------------
 
 def documents(root: str | Path = ROOT) -> list[Path]:
