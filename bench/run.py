@@ -20,7 +20,7 @@ from runtime.checkpoint import load_checkpoint, weights_sha256
 from runtime.contract import FORMATS
 from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
-from runtime.manifest import read_manifest
+from runtime.manifest import ArtifactError, read_manifest, verify_files
 from xai.cli import reading
 from xai.errors import ToolkitError
 from xai.scores import classification_scores
@@ -145,10 +145,16 @@ def resolve_checkpoint(checkpoint: str | Path, data: str, out: Path) -> Path:
 
 
 def reusable(folder: Path, checkpoint_dir: Path, cfg: ExportConfig) -> bool:
-    """An artifact made earlier from the same weights with the same format, precision and explanation."""
+    """An artifact made earlier from the same weights with the same format, precision and explanation,
+    whose files are still the ones sealed at export (a results folder may be shared: never measure a
+    model someone swapped in)."""
     if not (folder / "manifest.json").is_file():
         return False
-    manifest = read_manifest(folder)
+    try:
+        manifest = read_manifest(folder)
+        verify_files(folder, manifest)
+    except ArtifactError:
+        return False
     return (manifest.source.get("sha256") == weights_sha256(checkpoint_dir) and manifest.format == cfg.format
             and manifest.precision == cfg.resolved_precision and manifest.explain == cfg.explain)
 

@@ -204,6 +204,14 @@ def test_bench_keeps_its_exports_across_runs(world, tmp_path, capsys):
     first = model.stat().st_mtime_ns
     assert _main("bench")(argv) == 0
     assert model.stat().st_mtime_ns == first, "the export of the run before is reused, not made again"
+    data = bytearray(model.read_bytes())
+    data[-32:] = bytes(32)  # someone with access to the results folder swaps the weights, same size
+    model.write_bytes(bytes(data))
+    assert _main("bench")(argv) == 0
+    import runtime
+
+    runtime.load(model.parent)  # exported again: its files are the sealed ones, not the swapped ones
+    assert model.read_bytes() != bytes(data)
 
 
 # ------------------------------------------------------------------ names are data
