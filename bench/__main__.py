@@ -7,7 +7,7 @@ import sys
 
 from xai.cli import fraction, run_cli
 
-from .run import TARGETS, format_table, run_bench
+from .run import TARGETS, device_section, format_table, run_bench
 
 
 def scenario_main(argv: list[str]) -> int:
@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the per-target peak-memory probes")
     parser.add_argument("--min-accuracy", type=fraction, default=None,
                         help="fail when any working row is below (0..1)")
+    parser.add_argument("--device-results", nargs="+", default=[], metavar="JSON",
+                        help="rows measured on an Apple device (explainable-vit-bench --json), shown in the "
+                             "report beside this machine's rows")
     parser.add_argument("--keep-going", action="store_true",
                         help="exit 0 even when some targets failed (their rows say why)")
     parser.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
@@ -60,9 +63,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def bench_command(args) -> int:
+    from .device_rows import read_device_rows
+
+    device = [row for path in args.device_results for row in read_device_rows(path)]  # refused before any work
     rows = run_bench(args.checkpoint, args.data, args.targets, args.limit, args.batch, args.out,
-                     memory=not args.no_memory)
-    print(format_table(rows))
+                     memory=not args.no_memory, device_rows=device)
+    print(format_table([r for r in rows if "imported_from" not in r]))
+    print(device_section(rows), end="")
     print(f"\nwrote {args.out}/results.json and {args.out}/report.md")
     return exit_status(rows, args.min_accuracy, args.keep_going)
 

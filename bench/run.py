@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -249,10 +250,12 @@ def take_over(old: Path, new: Path) -> None:
 
 def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = None, limit: int | None = None,
               batch: int = 32, out: str | Path = "bench-results", latency_rounds: int = 5,
-              memory: bool = True) -> list[dict]:
+              memory: bool = True, device_rows: Sequence[dict] = ()) -> list[dict]:
     """Benchmark `targets` (default: all) on `data`'s test split; writes results.json, report.md,
     a confusion matrix per target and the plots into `out` (a new folder, or one bench wrote before:
-    replaced whole when the run ends, see xai.outputs). `batch` is also the throughput batch size."""
+    replaced whole when the run ends, see xai.outputs). `batch` is also the throughput batch size.
+    `device_rows` (`bench.device_rows`, measured on an Apple device) join this run's rows in the
+    results and the report, not the pictures; the rows returned are this run's, then those."""
     from xai.outputs import path_sources, result_folder
 
     names = targets or list(TARGETS)
@@ -264,11 +267,11 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
     with result_folder(out, RESULTS, BENCH_COMMAND, "a bench results folder",
                        sources=path_sources(checkpoint, data)) as work:
         take_over(out, work)
-        return bench_into(work, out, checkpoint, data, names, limit, batch, latency_rounds, memory)
+        return bench_into(work, out, checkpoint, data, names, limit, batch, latency_rounds, memory, list(device_rows))
 
 
 def bench_into(work: Path, out: Path, checkpoint: str | Path, data: str, names: list[str], limit: int | None,
-               batch: int, latency_rounds: int, memory: bool) -> list[dict]:
+               batch: int, latency_rounds: int, memory: bool, device_rows: list[dict]) -> list[dict]:
     """The run itself, written into `work` (which becomes `out` when it ends)."""
     checkpoint = resolve_checkpoint(checkpoint, data, work)
     images, labels = load_test_images(data, load_checkpoint(checkpoint), limit)
@@ -316,10 +319,10 @@ def bench_into(work: Path, out: Path, checkpoint: str | Path, data: str, names: 
 
     threads = {"torch": torch.get_num_threads(), "onnxruntime": DEFAULT_THREADS or "all cores (ORT default)"}
     shown = out / checkpoint.relative_to(work) if checkpoint.is_relative_to(work) else checkpoint  # a preset's
-    write_report(rows, work, {"checkpoint": str(shown), "data": data, "images": len(images), "batch": batch,
-                              "threads": threads})
+    write_report(rows + device_rows, work, {"checkpoint": str(shown), "data": data, "images": len(images),
+                                            "batch": batch, "threads": threads})
     write_pictures(rows, predictions, labels, load_checkpoint(checkpoint).labels, work)
-    return rows
+    return rows + device_rows
 
 
 def measure_speed(rows: list[dict], runners: dict, images: np.ndarray, batch: int, rounds: int) -> None:
@@ -387,6 +390,19 @@ def format_table(rows: list[dict], columns: list[str] = COLUMNS) -> str:
     return format_rows(rows, columns)
 
 
+DEVICE_COLUMNS = ["target", "compute_units", "load_ms", "first_prediction_ms", "latency_ms_p50", "latency_ms_p90",
+                  "postprocess_ms_p50", "memory_mb", "imported_from"]
+
+
+def device_section(rows: list[dict]) -> str:
+    """The rows measured on Apple devices (`--device-results`), as a table of their own."""
+    device = [r for r in rows if "imported_from" in r]
+    if not device:
+        return ""
+    return ("Measured on Apple devices by `explainable-vit-bench` (Core ML; load, first prediction, "
+            f"prediction and post-processing in ms):\n\n{format_table(device, DEVICE_COLUMNS)}\n\n")
+
+
 def write_report(rows: list[dict], out: Path, header: dict) -> None:
     machine = machine_info()
     (out / RESULTS).write_text(json.dumps({"written_by": BENCH_COMMAND, "header": {**header, "machine": machine},
@@ -395,6 +411,7 @@ def write_report(rows: list[dict], out: Path, header: dict) -> None:
         f"# Benchmark: {header['checkpoint']} on {header['data']} ({header['images']} test images)\n\n"
         f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['versions']}\n\n"
         f"Threads: {header.get('threads')}; latency at batch 1 and throughput at batch {header.get('batch')}, "
-        f"interleaved rounds, medians.\n\n{format_table(rows)}\n\n"
+        f"interleaved rounds, medians.\n\n{format_table([r for r in rows if 'imported_from' not in r])}\n\n"
+        + device_section(rows) +
         "Pictures: `accuracy_vs_latency.png`, `latency.png` (explanation overhead stacked), `confusion/*.png`.\n"
         + ("\n" + format_placement(rows) if any("placement" in r for r in rows) else ""))

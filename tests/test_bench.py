@@ -120,3 +120,42 @@ def test_the_quick_subset_comes_from_the_contract():
     for fmt in FORMATS.values():  # every format's default precision on its own backend, each explain kind
         assert {t.explain for n, t in TARGETS.items() if n in quick and t.export and not t.peer
                 and t.export.format == fmt.name} == {"rollout", "gradrollout", "none"}
+
+
+def _device_results(path: Path, **row_changes) -> Path:
+    """A file as `explainable-vit-bench --json` writes it (apple/Sources/ExplainableViTBenchKit/Rows.swift)."""
+    row = {"target": "coreml fp16 rollout cpu+ne", "backend": "coreml", "precision": "fp16", "explain": "rollout",
+           "status": "works", "device": "iPhone15,2 (iOS 18.1)", "compute_units": "cpu+ne", "runs": 50,
+           "load_ms": 412.0, "first_prediction_ms": 31.5, "latency_ms_p50": 2.41, "latency_ms_p90": 2.9,
+           "postprocess_ms_p50": 11.2, "memory_mb": 38.5, **row_changes}
+    header = {"machine": {"cpu": "Apple A16", "cores": "6"}, "command": "explainable-vit-bench m.mlpackage",
+              "model": "m.mlpackage"}
+    path.write_text(json.dumps({"header": header, "rows": [row]}))
+    return path
+
+
+def test_device_rows_join_the_report_named_by_their_device(setup, tmp_path):
+    from bench.__main__ import main
+
+    checkpoint, data = setup
+    device = _device_results(tmp_path / "iphone.json")
+    out = tmp_path / "b"
+    assert main([str(checkpoint), "--data", str(data), "--targets", "onnx fp32", "--no-memory", "--limit", "4",
+                 "--out", str(out), "--device-results", str(device)]) == 0
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["target"] for r in rows] == ["torch fp32", "onnx fp32",
+                                           "coreml fp16 rollout cpu+ne @ iPhone15,2 (iOS 18.1)"]
+    assert rows[-1]["latency_ms_p50"] == 2.41 and rows[-1]["imported_from"] == str(device)
+    report = (out / "report.md").read_text()
+    assert "Measured on Apple devices" in report and "| coreml fp16 rollout cpu+ne @ iPhone15,2 (iOS 18.1) | cpu+ne |" in report
+
+
+def test_a_device_results_file_that_is_not_ours_is_refused_whole(setup, tmp_path, capsys):
+    from bench.__main__ import main
+
+    checkpoint, data = setup
+    bad = _device_results(tmp_path / "bad.json", device="", latency_ms_p50=float("nan"))
+    assert main([str(checkpoint), "--data", str(data), "--out", str(tmp_path / "b"), "--device-results", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "rows[0].device must be a non-empty string" in err and "rows[0].latency_ms_p50 must be a finite" in err
+    assert not (tmp_path / "b").exists(), "refused before any work"
