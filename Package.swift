@@ -11,11 +11,18 @@ let package = Package(
     platforms: [.iOS(.v16), .macOS(.v13)],  // the exports' minimum deployment target (iOS 16 / macOS 13)
     products: [
         .library(name: "ExplainableViT", targets: ["ExplainableViT"]),
+        // `swift run -c release explainable-vit-bench --postprocess` or `... MODEL.mlpackage` (Mac): docs/apple.md
+        .executable(name: "explainable-vit-bench", targets: ["ExplainableViTBench"]),
     ],
     targets: [
         .target(name: "ExplainableViT", dependencies: appleStubDependencies, path: "apple/Sources/ExplainableViT"),
         .testTarget(name: "ExplainableViTTests", dependencies: ["ExplainableViT"], path: "apple/Tests/ExplainableViTTests",
                     resources: [.copy("Goldens")]),
+        .target(name: "ExplainableViTBenchKit", dependencies: ["ExplainableViT"], path: "apple/Sources/ExplainableViTBenchKit"),
+        .executableTarget(name: "ExplainableViTBench", dependencies: ["ExplainableViT", "ExplainableViTBenchKit"] + appleStubDependencies,
+                          path: "apple/Sources/ExplainableViTBench"),
+        .testTarget(name: "ExplainableViTBenchKitTests", dependencies: ["ExplainableViTBenchKit"],
+                    path: "apple/Tests/ExplainableViTBenchKitTests"),
     ] + appleStubTargets,
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+
 /// Explanations at the size they are shown (issue 27, "Fast"): a 12 MP photo is reduced to the Python
 /// runtime's cap before the heatmap is upsampled, coloured and blended, so the post-processing costs
 /// the display's pixels, not the sensor's. Every pass is separable with its taps computed once per
@@ -66,55 +69,90 @@ enum PixelResampling {
     /// `lines` rows of `inWidth` RGBA pixels -> rows of `taps.count.count` pixels; alpha set opaque.
     static func horizontal(_ input: [UInt8], lines: Int, inWidth: Int, taps: SeparableTaps) -> [UInt8] {
         let outWidth = taps.count.count, k = taps.fixedPoint, kw = taps.width
-        var output = [UInt8](repeating: 255, count: lines * outWidth * 4)
-        input.withUnsafeBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in
+        return [UInt8](unsafeUninitializedCapacity: lines * outWidth * 4) { buffer, initialized in
+            input.withUnsafeBufferPointer { src in
                 k.withUnsafeBufferPointer { k in
-                    let src = src.baseAddress!, dst = dst.baseAddress!, k = k.baseAddress!
-                    for y in 0..<lines {
-                        let row = src + y * inWidth * 4, out = dst + y * outWidth * 4
-                        for x in 0..<outWidth {
-                            var r = half, g = half, b = half
-                            let w = k + x * kw, p = row + taps.first[x] * 4
-                            for j in 0..<taps.count[x] {
-                                let q = p + 4 * j
-                                r &+= Int32(q[0]) &* w[j]
-                                g &+= Int32(q[1]) &* w[j]
-                                b &+= Int32(q[2]) &* w[j]
+                    taps.first.withUnsafeBufferPointer { first in
+                        taps.count.withUnsafeBufferPointer { count in
+                            let src = src.baseAddress!, dst = buffer.baseAddress!, k = k.baseAddress!
+                            let first = first.baseAddress!, count = count.baseAddress!
+                            Parallel.bands(lines) { band in
+                                for y in band {
+                                    let row = src + y * inWidth * 4, out = dst + y * outWidth * 4
+                                    for x in 0..<outWidth {
+                                        // red and blue in the two 32-bit halves of one UInt64: bilinear
+                                        // weights are >= 0 and a sum stays below 2^31, so no carry crosses
+                                        var rb = UInt64(half) | UInt64(half) << 32, g = half
+                                        let w = k + x * kw, p = row + first[x] * 4
+                                        for j in 0..<count[x] {
+                                            let q = p + 4 * j, wj = w[j]
+                                            rb &+= (UInt64(q[0]) | UInt64(q[2]) << 32) &* UInt64(wj)
+                                            g &+= Int32(q[1]) &* wj
+                                        }
+                                        let o = out + 4 * x
+                                        o[0] = clip8(Int32(truncatingIfNeeded: rb))
+                                        o[1] = clip8(g)
+                                        o[2] = clip8(Int32(truncatingIfNeeded: rb >> 32))
+                                        o[3] = 255
+                                    }
+                                }
                             }
-                            out[4 * x] = clip8(r)
-                            out[4 * x + 1] = clip8(g)
-                            out[4 * x + 2] = clip8(b)
                         }
                     }
                 }
             }
+            initialized = lines * outWidth * 4
         }
-        return output
     }
 
     /// Rows of `rowBytes` bytes -> `taps.count.count` rows, each a weighted sum of input rows.
     static func vertical(_ input: [UInt8], rowBytes: Int, taps: SeparableTaps) -> [UInt8] {
         let outHeight = taps.count.count, k = taps.fixedPoint, kw = taps.width
-        var output = [UInt8](repeating: 255, count: outHeight * rowBytes)
-        var sums = [Int32](repeating: 0, count: rowBytes)
-        input.withUnsafeBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in
-                sums.withUnsafeMutableBufferPointer { acc in
-                    let src = src.baseAddress!, dst = dst.baseAddress!, acc = acc.baseAddress!
-                    for y in 0..<outHeight {
-                        acc.update(repeating: half, count: rowBytes)
-                        for j in 0..<taps.count[y] {
-                            let w = k[y * kw + j], line = src + (taps.first[y] + j) * rowBytes
-                            for i in 0..<rowBytes { acc[i] &+= Int32(line[i]) &* w }
+        return [UInt8](unsafeUninitializedCapacity: outHeight * rowBytes) { buffer, initialized in
+            input.withUnsafeBufferPointer { src in
+                k.withUnsafeBufferPointer { k in
+                    let src = src.baseAddress!, dst = buffer.baseAddress!, k = k.baseAddress!
+                    Parallel.bands(outHeight) { band in
+                        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
+                        defer { acc.deallocate() }
+                        for y in band {
+                            acc.initialize(repeating: half, count: rowBytes)
+                            for j in 0..<taps.count[y] {
+                                let w = k[y * kw + j], line = src + (taps.first[y] + j) * rowBytes
+                                for i in 0..<rowBytes { acc[i] &+= Int32(line[i]) &* w }
+                            }
+                            let out = dst + y * rowBytes
+                            for i in 0..<rowBytes { out[i] = clip8(acc[i]) }
                         }
-                        let out = dst + y * rowBytes
-                        for i in 0..<rowBytes { out[i] = clip8(acc[i]) }
                     }
                 }
             }
+            initialized = outHeight * rowBytes
         }
-        return output
+    }
+}
+
+/// Row bands run on the cores at once (`DispatchQueue.concurrentPerform`): the passes write
+/// disjoint rows, so bands never share an output byte. Small images stay on the calling thread.
+enum Parallel {
+    static let minimumRows = 64
+    static let maximumBands = 8
+
+    /// `body` for each band of `0..<rows`, on as many threads as there are cores (at most `maximumBands`).
+    static func bands(_ rows: Int, _ body: (Range<Int>) -> Void) {
+        let bands = min(ProcessInfo.processInfo.activeProcessorCount, maximumBands, rows / minimumRows)
+        guard bands > 1 else { return body(0..<rows) }
+        withoutActuallyEscaping(body) { body in
+            let shared = Unchecked(body)
+            DispatchQueue.concurrentPerform(iterations: bands) { b in shared.value(b * rows / bands..<(b + 1) * rows / bands) }
+        }
+    }
+
+    /// The one unchecked claim: a band's body reads shared input that nothing writes while the
+    /// bands run, and writes only its own rows; `concurrentPerform` returns after every band.
+    private struct Unchecked<T>: @unchecked Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
     }
 }
 

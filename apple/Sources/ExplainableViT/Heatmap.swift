@@ -39,14 +39,14 @@ public struct Heatmap: Equatable, Sendable {
     /// in tap order (as `resample` sums one pixel's taps), then rounded to Float32.
     private static func resampleRows(_ input: [Float], rowLength n: Int, taps: SeparableTaps) -> [Float] {
         let outRows = taps.count.count
-        var output = [Float](repeating: 0, count: outRows * n)
-        var sums = [Double](repeating: 0, count: n)
-        input.withUnsafeBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in
-                sums.withUnsafeMutableBufferPointer { acc in
-                    let src = src.baseAddress!, dst = dst.baseAddress!, acc = acc.baseAddress!
-                    for y in 0..<outRows {
-                        acc.update(repeating: 0, count: n)
+        return [Float](unsafeUninitializedCapacity: outRows * n) { output, initialized in
+            input.withUnsafeBufferPointer { src in
+                let src = src.baseAddress!, dst = output.baseAddress!
+                Parallel.bands(outRows) { band in
+                    let acc = UnsafeMutablePointer<Double>.allocate(capacity: n)
+                    defer { acc.deallocate() }
+                    for y in band {
+                        acc.initialize(repeating: 0, count: n)
                         for j in 0..<taps.count[y] {
                             let w = taps.weights[y * taps.width + j], line = src + (taps.first[y] + j) * n
                             for x in 0..<n { acc[x] += Double(line[x]) * w }
@@ -56,8 +56,8 @@ public struct Heatmap: Equatable, Sendable {
                     }
                 }
             }
+            initialized = outRows * n
         }
-        return output
     }
 
     /// The scalar two-pass resize, one output pixel at a time: the reference `resized` is checked

@@ -41,28 +41,31 @@ public enum Overlay {
         try checkSizes(photo: photo, heatmap: heatmap)
         let table = alpha == defaultAlpha ? defaultBlend : blendTable(alpha: alpha)
         let (low, scale) = stretchRange(heatmap.values)
-        var out = [UInt8](repeating: 255, count: photo.pixels.count)
-        photo.pixels.withUnsafeBufferPointer { src in
-            heatmap.values.withUnsafeBufferPointer { map in
-                table.withUnsafeBufferPointer { blend in
-                    jetBytes.withUnsafeBufferPointer { jet in
-                        out.withUnsafeMutableBufferPointer { dst in
+        let pixels = [UInt8](unsafeUninitializedCapacity: photo.pixels.count) { out, initialized in
+            photo.pixels.withUnsafeBufferPointer { src in
+                heatmap.values.withUnsafeBufferPointer { map in
+                    table.withUnsafeBufferPointer { blend in
+                        jetBytes.withUnsafeBufferPointer { jet in
                             let src = src.baseAddress!, map = map.baseAddress!, blend = blend.baseAddress!
-                            let jet = jet.baseAddress!, dst = dst.baseAddress!
-                            let flat = scale == nil, divisor = scale ?? 1
-                            for p in 0..<(photo.width * photo.height) {
-                                let colour = jet + 3 * (flat ? 0 : ColourMap.jetIndex((map[p] - low) / divisor))
-                                let q = 4 * p
-                                dst[q] = blend[Int(colour[0]) << 8 | Int(src[q])]
-                                dst[q + 1] = blend[Int(colour[1]) << 8 | Int(src[q + 1])]
-                                dst[q + 2] = blend[Int(colour[2]) << 8 | Int(src[q + 2])]
+                            let jet = jet.baseAddress!, dst = out.baseAddress!
+                            let flat = scale == nil, divisor = scale ?? 1, width = photo.width
+                            Parallel.bands(photo.height) { rows in
+                                for p in rows.lowerBound * width..<rows.upperBound * width {
+                                    let colour = jet + 3 * (flat ? 0 : ColourMap.jetIndex((map[p] - low) / divisor))
+                                    let q = 4 * p
+                                    dst[q] = blend[Int(colour[0]) << 8 | Int(src[q])]
+                                    dst[q + 1] = blend[Int(colour[1]) << 8 | Int(src[q + 1])]
+                                    dst[q + 2] = blend[Int(colour[2]) << 8 | Int(src[q + 2])]
+                                    dst[q + 3] = 255
+                                }
                             }
                         }
                     }
                 }
             }
+            initialized = photo.pixels.count
         }
-        return try RGBAImage(width: photo.width, height: photo.height, pixels: out)
+        return try RGBAImage(width: photo.width, height: photo.height, pixels: pixels)
     }
 
     private static func checkSizes(photo: RGBAImage, heatmap: Heatmap) throws {
@@ -74,7 +77,12 @@ public enum Overlay {
 
     /// `ColourMap.stretch`'s low and divisor; a nil divisor for a flat map (drawn as zeros).
     private static func stretchRange(_ values: [Float]) -> (low: Float, scale: Float?) {
-        guard let low = values.min(), let high = values.max() else { return (0, nil) }
+        guard var low = values.first else { return (0, nil) }
+        var high = low
+        for v in values {  // one pass, both ends (as `min()` and `max()`: `<` and `>`)
+            if v < low { low = v }
+            if v > high { high = v }
+        }
         let range = Double(high) - Double(low)
         return (low, range > ColourMap.flatMapRange ? Float(range) : nil)
     }
