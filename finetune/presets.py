@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xai.registry import add_unique
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
@@ -48,8 +50,7 @@ PRESETS: dict[str, Preset] = {}
 
 
 def register_preset(preset: Preset) -> Preset:
-    PRESETS[preset.name] = preset
-    return preset
+    return add_unique(PRESETS, preset.name, preset, "preset")
 
 
 register_preset(Preset("deit-tiny", "DeiT-tiny (facebook/deit-tiny-patch16-224), 224 px, 5.7M params",

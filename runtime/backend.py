@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 
 from xai.errors import ToolkitError
+from xai.registry import add_unique
 
 from .manifest import Manifest
 
@@ -96,5 +97,4 @@ BACKENDS: dict[str, Callable[[Path, Manifest], Backend]] = {}
 
 
 def register_backend(cls):
-    BACKENDS[cls.name] = cls
-    return cls
+    return add_unique(BACKENDS, cls.name, cls, "backend")

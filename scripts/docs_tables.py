@@ -65,8 +65,9 @@ TABLES: dict[str, Callable[[Results], str]] = {}
 def table(name: str):
     """Register `fn(results) -> markdown` as the generator of table NAME."""
     def register(fn):
-        TABLES[name] = fn
-        return fn
+        from xai.registry import add_unique
+
+        return add_unique(TABLES, name, fn, "docs table")
     return register
 
 

@@ -60,3 +60,15 @@ def test_the_checker_sees_a_forbidden_edge(tmp_path):
 def test_imports_run_downward(package):
     problems = [p for path in library_modules() if path.relative_to(ROOT).parts[0] == package for p in violations(path)]
     assert not problems, "\n".join(problems)
+
+
+def test_a_registry_refuses_a_second_entry_under_a_taken_name():
+    from runtime.backend import BACKENDS, register_backend
+    from xai.registry import DuplicateName
+
+    class Impostor:
+        name = "onnx"
+
+    with pytest.raises(DuplicateName, match="backend 'onnx' is registered twice"):
+        register_backend(Impostor)
+    assert BACKENDS["onnx"] is not Impostor

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ToolkitError
 from ..hooks import Capture
+from ..registry import add_unique
 
 
 class UnknownMethodError(ToolkitError):
@@ -37,8 +38,7 @@ METHODS: dict[str, Method] = {}
 
 
 def register_method(method: Method) -> Method:
-    METHODS[method.name] = method
-    return method
+    return add_unique(METHODS, method.name, method, "method")
 
 
 def get_methods(names: list[str] | None = None) -> list[Method]:

@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..registry import add_unique
+
 Forward = Callable[[np.ndarray], np.ndarray]  # uint8 (B, H, W, 3) -> probs (B, C)
 
 
@@ -26,8 +28,7 @@ METRICS: dict[str, Metric] = {}
 
 
 def register_metric(metric: Metric) -> Metric:
-    METRICS[metric.name] = metric
-    return metric
+    return add_unique(METRICS, metric.name, metric, "metric")
 
 
 def upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
