@@ -92,8 +92,8 @@ def test_heatmap_parity_metrics():
     maps = rng.random((3, 4, 4))
     corr, iou = heatmap_parity(maps, maps)
     assert np.allclose(corr, 1) and np.allclose(iou, 1)
-    corr, _ = heatmap_parity(maps, -maps)
-    assert np.allclose(corr, -1)
+    corr, iou = heatmap_parity(maps, -maps)
+    assert np.allclose(corr, -1) and np.allclose(iou, 0), "the top patches of a map are the bottom ones of its negative"
 
 
 def test_cli_min_accuracy_fails_the_run(setup, tmp_path):

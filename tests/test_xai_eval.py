@@ -181,3 +181,27 @@ def test_limit_samples_every_class_with_a_seed():
     assert np.array_equal(picked, sample_across_classes(targets, 8, seed=0))
     assert not np.array_equal(picked, sample_across_classes(targets, 8, seed=1))
     assert len(sample_across_classes(targets, 100)) == 40
+
+
+def test_images_are_resized_with_the_models_own_filter(tmp_path):
+    """A bicubic checkpoint (DeiT's processors are) is evaluated on bicubic-resized images, as the
+    runtime feeds it: never a hard-coded bilinear."""
+    from conftest import LABELS, write_image_folder
+
+    from runtime.images import resize_batch
+    from xai.__main__ import checkpoint_subject, load_images
+
+    ck = save_tiny_checkpoint(tmp_path / "ck", "deit")
+    config = json.loads((ck / "preprocessor_config.json").read_text())
+    (ck / "preprocessor_config.json").write_text(json.dumps({**config, "resample": 3}))  # PIL's BICUBIC
+    _, size, labels, resample = checkpoint_subject(str(ck))
+    assert resample == "bicubic"
+    data = write_image_folder(tmp_path / "data", labels=LABELS, per_class=1, size=(20, 14))
+    images, _, _ = load_images(str(data), size, labels, limit=4, resample=resample)
+    from PIL import Image
+
+    originals = sorted((data / name / f) for name in LABELS for f in sorted(p.name for p in (data / name).iterdir()))
+    pil = [Image.open(p).convert("RGB") for p in originals]
+    bicubic, bilinear = resize_batch(pil, size, "bicubic"), resize_batch(pil, size, "bilinear")
+    assert not np.array_equal(bicubic, bilinear)
+    assert sorted(map(bytes, images)) == sorted(map(bytes, bicubic))

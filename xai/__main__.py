@@ -63,8 +63,9 @@ def load_test_set(data: str, labels: list[str], label_map: str | None):
 
 
 def load_images(data: str, image_size: tuple[int, int], labels: list[str], limit: int, seed: int = 0,
-                label_map: str | None = None):
-    """`limit` test images sampled across classes, resized to the model; targets; boxes scaled to match."""
+                label_map: str | None = None, resample: str = "bilinear"):
+    """`limit` test images sampled across classes, resized to the model with its own filter
+    (`resample`, PIL's name as manifests give it); targets; boxes scaled to match."""
     from finetune.eval_data import sample_across_classes, take
     from runtime.images import resize_batch
 
@@ -72,7 +73,7 @@ def load_images(data: str, image_size: tuple[int, int], labels: list[str], limit
         full = load_test_set(data, labels, label_map)
         test = take(full, sample_across_classes(full.targets, limit, seed))
         pil = [test[i][0] for i in range(len(test))]
-    images = resize_batch(pil, image_size, "bilinear")
+    images = resize_batch(pil, image_size, resample)
     boxes = None
     if test.boxes is not None:
         scale = np.array([image_size[1] / pil[0].width, image_size[0] / pil[0].height] * 2)
@@ -87,7 +88,7 @@ def checkpoint_subject(source: str):
 
     ck = load_checkpoint(source)
     subject = ModelSubject(ck.model, ck.patch_grid, ck.n_special_tokens, ck.mean, ck.std, name=f"pytorch {source}")
-    return subject, ck.image_size, ck.labels
+    return subject, ck.image_size, ck.labels, ck.resample
 
 
 def artifact_subject(folder: str, backend: str | None, scratch: Path | None = None):
@@ -103,7 +104,7 @@ def artifact_subject(folder: str, backend: str | None, scratch: Path | None = No
                            name=f"{m.format} {m.precision} {folder}",
                            randomised_factory=lambda: randomised_artifact(folder, backend, scratch),
                            class_input=bool(m.class_input), mean=tuple(m.preprocessing["mean"]))
-    return subject, tuple(m.image_size), m.labels
+    return subject, tuple(m.image_size), m.labels, m.preprocessing["resample"]
 
 
 def randomised_artifact(folder: str, backend: str | None, scratch: Path | None = None):
@@ -135,7 +136,7 @@ def randomised_artifact(folder: str, backend: str | None, scratch: Path | None =
         AutoImageProcessor.from_pretrained(source, use_fast=False).save_pretrained(tmp / "checkpoint")
         cfg = ExportConfig(format=m.format, precision=m.precision, explain=m.explain, force=True)
         export_model(tmp / "checkpoint", tmp / "artifact", cfg)
-        subject, _, _ = artifact_subject(str(tmp / "artifact"), backend)
+        subject, *_ = artifact_subject(str(tmp / "artifact"), backend)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return subject
@@ -197,11 +198,11 @@ def evaluate_into(work: Path, args, methods: list):
 
     is_artifact = (Path(args.source) / MANIFEST).is_file()
     try:
-        subject, size, labels = (artifact_subject(args.source, args.backend, work) if is_artifact
-                                 else checkpoint_subject(args.source))
+        subject, size, labels, resample = (artifact_subject(args.source, args.backend, work) if is_artifact
+                                           else checkpoint_subject(args.source))
     except CheckpointError as e:
         raise EvalInputError(str(e)) from e
-    images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map)
+    images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map, resample)
     result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity)
     return result, write_report(result, work, images, command="python -m xai " + shlex.join(sys.argv[1:]))
 
