@@ -119,6 +119,11 @@ def load_checkpoint(source: str | Path) -> Checkpoint:
         raise CheckpointError(f"could not load '{source}': {first}") from e
 
 
+def _height_width(size) -> tuple[int, int]:
+    """A config's `image_size`: one int (square) or `[height, width]`, as transformers' ViT reads it."""
+    return (int(size), int(size)) if isinstance(size, (int, float, str)) else (int(size[0]), int(size[1]))
+
+
 def _load(source: str, is_dir: bool) -> Checkpoint:
     local = is_dir or not hub_reachable()
     config = _config(source, local)
@@ -133,9 +138,10 @@ def _load(source: str, is_dir: bool) -> Checkpoint:
 
         model = DeiTForImageClassificationWithTeacher.from_pretrained(
             source, attn_implementation="eager", use_safetensors=True, local_files_only=local).eval()
-    size, patch = int(config.image_size), int(config.patch_size)
+    h, w = _height_width(config.image_size)
+    patch = int(config.patch_size)
     return Checkpoint(model=model, source=source, labels=[config.id2label[i] for i in range(config.num_labels)],
-                      image_size=(size, size), patch_grid=(size // patch, size // patch),
+                      image_size=(h, w), patch_grid=(h // patch, w // patch),
                       n_special_tokens=2 if config.model_type == "deit" else 1,
                       mean=tuple(float(m) for m in processor.image_mean), std=tuple(float(s) for s in processor.image_std),
                       resample=RESAMPLE_NAMES.get(int(getattr(processor, "resample", 2)), "bilinear"),
