@@ -1,7 +1,9 @@
 """The Swift package's goldens stay what the Python side computes, and the overlay pixels follow
-the pictures' rules (stretch, jet's 8-bit table, alpha blend rounded half up)."""
+the pictures' rules (stretch, jet's 8-bit table, alpha blend rounded half up); the Swift image path
+uses the runtime's cap and filters."""
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 from pathlib import Path
@@ -39,10 +41,14 @@ def test_committed_goldens_are_small():
     assert sum(p.stat().st_size for p in GOLDENS.glob("*.json")) < GOLDEN_BUDGET_BYTES
 
 
-@pytest.mark.parametrize("name", sorted(_script().KINDS) + ["colourmap"])
+def _array(text: str, dtype) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["images"] + sorted(_script().KINDS) + ["colourmap"])
 def test_committed_goldens_match_a_fresh_export(regenerated, name):
     committed, fresh = (json.loads((folder / f"{name}.json").read_text()) for folder in (GOLDENS, regenerated))
-    if name == "colourmap":
+    if name in ("colourmap", "images"):  # integer pixel work only: exactly equal on any host
         assert committed == fresh
         return
     volatile = "explainable_vit.manifest"  # carries library versions; its own keys are checked flat
@@ -50,11 +56,22 @@ def test_committed_goldens_match_a_fresh_export(regenerated, name):
            {k: v for k, v in fresh["metadata"].items() if k != volatile}
     assert len(committed["cases"]) == len(fresh["cases"])
     for a, b in zip(committed["cases"], fresh["cases"]):
-        assert (a["rgb"], a["top3"], a["explain_class"]) == (b["rgb"], b["top3"], b["explain_class"])
+        assert (a["name"], a["top3"], a["explain_class"]) == (b["name"], b["top3"], b["explain_class"])
         for key in ("logits", "probabilities", "grid", "heatmap"):
-            bound = FP16_STEPS * np.maximum(1.0, np.abs(a[key]))
-            assert (np.abs(np.subtract(a[key], b[key])) <= bound).all(), (a["name"], key)
-        assert np.abs(np.subtract(a["overlay"], b["overlay"])).max() <= OVERLAY_LEVELS
+            x, y = (np.asarray(_array(c[key], "<f4") if key == "heatmap" else c[key], np.float64) for c in (a, b))
+            assert x.shape == y.shape and (np.abs(x - y) <= FP16_STEPS * np.maximum(1.0, np.abs(x))).all(), (a["name"], key)
+        overlays = [_array(c["overlay"], np.uint8).astype(int) for c in (a, b)]
+        assert np.abs(overlays[0] - overlays[1]).max() <= OVERLAY_LEVELS
+
+
+def test_golden_model_and_photos_are_not_square():
+    images = json.loads((GOLDENS / "images.json").read_text())
+    h, w = images["input_size"]
+    assert h != w and h // images["patch"] != w // images["patch"]
+    photos = images["photos"]
+    assert all(p["width"] != p["height"] for p in photos)
+    assert any(p["orientation"] in (5, 6, 7, 8) for p in photos) and any(p["alpha"] for p in photos)
+    assert any(max(p["raw_width"], p["raw_height"]) > p["max_side"] for p in photos)  # the cap is exercised
 
 
 def test_overlay_pixels_blend_jet_over_the_photo():
@@ -91,3 +108,14 @@ def test_swift_compute_units_are_the_runtimes():
     from runtime.coreml import COMPUTE_UNITS
 
     assert re.findall(r'case \w+ = "([^"]+)"', _swift("ComputeUnits.swift")) == list(COMPUTE_UNITS)
+
+
+def test_swift_image_path_uses_the_runtimes_cap_and_filters():
+    import re
+
+    from runtime.images import MAX_SIDE, RESAMPLE
+
+    source = _swift("ImagePreprocessing.swift")
+    assert f"public static let maxSide = {MAX_SIDE}" in source
+    enum = re.search(r"enum ResampleFilter[^{]*\{\s*case ([^\n]+)", source).group(1)
+    assert set(re.findall(r"\w+", enum)) == set(RESAMPLE) - {"nearest"}
