@@ -369,6 +369,24 @@ def load_verify(results: Results) -> str:
             f"{header['model_mb']} MB of model files, each load a fresh process; {machine_line(header)}.")
 
 
+SWIFT_OVERLAY_MS = {"release": 50, "debug": 1500}  # issue 27: 12 MP photo to overlay, per Swift build
+
+
+@table("swift-postprocess")
+def swift_postprocess(results: Results) -> str:
+    """explainable-vit-bench --postprocess: the overlay of a 12 MP photo before and after, per build."""
+    data = results["swift-postprocess-linux"]
+    rows = [{"build": r["build"], "path": "before: full size, scalar (`--reference`)" if r["measured"] == "before"
+             else "after: display size", "overlay": r["postprocess"].split("-> overlay ")[-1],
+             "p50 ms": f"{r['postprocess_ms_p50']:.1f}", "p90 ms": f"{r['postprocess_ms_p90']:.1f}",
+             "peak RSS MB": f"{r['peak_rss_mb']:.0f}", "runs": r["runs"],
+             "target (ms)": (f"{SWIFT_OVERLAY_MS[r['build']]}: " + met(r["postprocess_ms_p50"] <= SWIFT_OVERLAY_MS[r["build"]]))
+             if r["measured"] == "after" else ""} for r in data["rows"]]
+    header = data["header"]
+    return (markdown(rows) + f"\n\nFrom {results.source('swift-postprocess-linux')}: a 4032x3024 photo and a 14x14 grid, "
+            f"no model; peak RSS of the whole process (the 48 MB photo included); "
+            f"{header['machine']['cpu']}, {header['machine']['cores']} cores, shared with other jobs; {header['swift']}.")
+
 # ---- documents ---------------------------------------------------------------------------------
 
 def documents(root: str | Path = ROOT) -> list[Path]:
