@@ -33,11 +33,13 @@ let package = Package(
 var appleStubTargets: [Target] {
     [
         .target(name: "CoreGraphics", path: "apple/Stubs/CoreGraphics"),
-        .target(name: "CoreML", dependencies: ["CoreGraphics"], path: "apple/Stubs/CoreML"),
+        .target(name: "CoreVideo", dependencies: ["CoreGraphics"], path: "apple/Stubs/CoreVideo"),
+        .target(name: "ImageIO", path: "apple/Stubs/ImageIO"),
+        .target(name: "CoreML", dependencies: ["CoreGraphics", "CoreVideo"], path: "apple/Stubs/CoreML"),
         .target(name: "Vision", path: "apple/Stubs/Vision"),
     ]
 }
-var appleStubDependencies: [Target.Dependency] { ["CoreGraphics", "CoreML", "Vision"] }
+var appleStubDependencies: [Target.Dependency] { ["CoreGraphics", "CoreVideo", "ImageIO", "CoreML", "Vision"] }
 #else
 var appleStubTargets: [Target] { [] }
 var appleStubDependencies: [Target.Dependency] { [] }

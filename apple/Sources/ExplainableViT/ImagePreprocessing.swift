@@ -198,7 +198,7 @@ extension RGBAImage {
     }
 
     /// RGBA -> RGBa (Convert.c `rgbA2rgba`): colour times alpha / 255, rounded.
-    func premultiplied() -> RGBAImage {
+    public func premultiplied() -> RGBAImage {
         var out = pixels
         for p in stride(from: 0, to: pixels.count, by: 4) {
             let a = UInt32(pixels[p + 3])
@@ -211,7 +211,7 @@ extension RGBAImage {
     }
 
     /// RGBa -> RGBA (Convert.c `rgba2rgbA`): colour times 255 / alpha, truncated, clipped.
-    func unpremultiplied() -> RGBAImage {
+    public func unpremultiplied() -> RGBAImage {
         var out = pixels
         for p in stride(from: 0, to: pixels.count, by: 4) {
             let a = Int(pixels[p + 3])

@@ -16,8 +16,55 @@ public final class CFString: Sendable {
     init(_ value: String) { self.value = value }
 }
 
+/// CoreFoundation's `CFData` (re-exported by CoreGraphics; not Sendable here: the SDK does not mark it).
+public final class CFData {
+    private init() {}
+}
+/// CoreFoundation's `CFIndex`
+public typealias CFIndex = Int
+/// `func CFDataGetBytePtr(_ theData: CFData!) -> UnsafePointer<UInt8>!`
+public func CFDataGetBytePtr(_ theData: CFData!) -> UnsafePointer<UInt8>! { AppleStub.unavailable() }
+/// `func CFDataGetLength(_ theData: CFData!) -> CFIndex`
+public func CFDataGetLength(_ theData: CFData!) -> CFIndex { AppleStub.unavailable() }
+/// CoreFoundation's `CFAllocator` (used as nil: the default allocator).
+public final class CFAllocator {
+    private init() {}
+}
+/// CoreFoundation's `CFDictionary` (used as nil: no attributes).
+public final class CFDictionary {
+    private init() {}
+}
+
+/// `CGDataProvider` (Sendable in the SDK).
+public final class CGDataProvider: Sendable {
+    private init() {}
+    /// `var data: CFData? { get }`
+    public var data: CFData? { AppleStub.unavailable() }
+}
+
+/// `enum CGColorSpaceModel: Int32`
+public enum CGColorSpaceModel: Int32, Sendable {
+    case unknown = -1, monochrome, rgb, cmyk, lab, deviceN, indexed, pattern, XYZ
+}
+
+/// `struct CGBitmapInfo: OptionSet` (the flags the glue reads).
+public struct CGBitmapInfo: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// `CGBitmapInfo.floatComponents`
+    public static let floatComponents = CGBitmapInfo(rawValue: 1 << 8)
+}
+
+/// `enum CGImageByteOrderInfo: UInt32`
+public enum CGImageByteOrderInfo: UInt32, Sendable {
+    case orderMask = 0x7000, orderDefault = 0, order16Little = 0x1000, order32Little = 0x2000
+    case order16Big = 0x3000, order32Big = 0x4000
+}
+
 /// `CGColorSpace` (Sendable in the SDK).
 public final class CGColorSpace: Sendable {
+    /// `var model: CGColorSpaceModel { get }`
+    public var model: CGColorSpaceModel { AppleStub.unavailable() }
     /// `CGColorSpace.sRGB`
     public static let sRGB = CFString("kCGColorSpaceSRGB")
     /// `init?(name: CFString)`
@@ -37,6 +84,22 @@ public final class CGImage: Sendable {
     public var width: Int { AppleStub.unavailable() }
     /// `var height: Int { get }`
     public var height: Int { AppleStub.unavailable() }
+    /// `var bitsPerComponent: Int { get }`
+    public var bitsPerComponent: Int { AppleStub.unavailable() }
+    /// `var bitsPerPixel: Int { get }`
+    public var bitsPerPixel: Int { AppleStub.unavailable() }
+    /// `var bytesPerRow: Int { get }`
+    public var bytesPerRow: Int { AppleStub.unavailable() }
+    /// `var alphaInfo: CGImageAlphaInfo { get }`
+    public var alphaInfo: CGImageAlphaInfo { AppleStub.unavailable() }
+    /// `var bitmapInfo: CGBitmapInfo { get }`
+    public var bitmapInfo: CGBitmapInfo { AppleStub.unavailable() }
+    /// `var byteOrderInfo: CGImageByteOrderInfo { get }` (iOS 12, macOS 10.14)
+    public var byteOrderInfo: CGImageByteOrderInfo { AppleStub.unavailable() }
+    /// `var colorSpace: CGColorSpace? { get }`
+    public var colorSpace: CGColorSpace? { AppleStub.unavailable() }
+    /// `var dataProvider: CGDataProvider? { get }`
+    public var dataProvider: CGDataProvider? { AppleStub.unavailable() }
 }
 
 /// `CGImageAlphaInfo` (`enum CGImageAlphaInfo: UInt32`).

@@ -2,6 +2,7 @@
 // package's glue uses, with Apple's signatures and Sendable-ness, so the glue is type- and
 // concurrency-checked here. No body runs a model: each traps.
 import CoreGraphics
+import CoreVideo
 import Foundation
 
 /// `MLComputeUnits` (`enum MLComputeUnits: Int`).
@@ -93,6 +94,8 @@ open class MLFeatureValue {
         public static let cropAndScale = ImageOption(rawValue: "cropAndScale")
     }
 
+    /// `convenience init(pixelBuffer value: CVPixelBuffer)`
+    public init(pixelBuffer value: CVPixelBuffer) { AppleStub.unavailable() }
     /// `convenience init(cgImage: CGImage, constraint: MLImageConstraint, options: [MLFeatureValue.ImageOption : Any]? = nil) throws`
     public init(cgImage: CGImage, constraint: MLImageConstraint, options: [ImageOption: Any]? = nil) throws {
         AppleStub.unavailable()

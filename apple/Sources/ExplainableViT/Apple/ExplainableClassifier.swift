@@ -1,7 +1,9 @@
-#if canImport(CoreML) && canImport(CoreGraphics) && canImport(Vision)
+#if canImport(CoreML) && canImport(CoreGraphics) && canImport(CoreVideo) && canImport(ImageIO) && canImport(Vision)
 import CoreGraphics
 import CoreML
+import CoreVideo
 import Foundation
+import ImageIO
 import Vision
 
 /// One entry point for an app: a compiled explainable-vit Core ML model in, label + probabilities +
@@ -12,7 +14,7 @@ import Vision
 /// lost: this type calls `MLModel.prediction(from:)` directly, which returns every output at once.
 ///
 ///     let classifier = try await ExplainableClassifier.load(compiledModelAt: url, computeUnits: .all)
-///     let result = try await classifier.explain(photo)       // photo: CGImage, upright
+///     let result = try await classifier.explain(photo, orientation: .right)  // CGImage as stored + its orientation
 ///     result.label, result.ranked.prefix(3), result.heatmap, result.overlayImage
 ///
 /// An actor: `MLModel` is not `Sendable`, so the model lives inside it and only `Sendable` values
@@ -63,44 +65,65 @@ public actor ExplainableClassifier {
         try await MLModel.compileModel(at: url)
     }
 
-    /// Label, probabilities, heatmap (grid and photo size) and overlay for one upright image, off the
-    /// calling actor. `class`: a label to explain (gradrollout models only); nil explains the predicted class.
-    public nonisolated func explain(_ image: CGImage, class label: String? = nil) async throws -> Explanation {
-        let target = try metadata.classInputValue(for: label)  // checked before the model runs: never a zero map
-        let outputs = try await predict(image, classInput: target)
-        try Task.checkCancellation()
-        return try explainer.explanation(probabilities: outputs.probabilities, grid: outputs.grid,
-                                         photo: RGBAImage(image), explaining: label)
+    /// Label, probabilities, heatmap and overlay for an image as stored with its orientation (for a
+    /// file, ImageIO's `kCGImagePropertyOrientation`), off the calling actor. The photo is capped,
+    /// turned upright, composited on white and resized to the model input as the Python runtime does
+    /// (`PreparedImage`). `class`: a label to explain (gradrollout models only); nil: the predicted class.
+    public nonisolated func explain(_ image: CGImage, orientation: CGImagePropertyOrientation = .up,
+                                    class label: String? = nil) async throws -> Explanation {
+        try await explain(PreparedImage(image, orientation: orientation, metadata: metadata), class: label)
     }
 
-    /// The model's own outputs for one image: probabilities `(C,)` in label order and the heatmap
-    /// grid `(rows * columns)` row-major. `classInput`: -1 for the predicted class (see
-    /// `ModelMetadata.classInputValue(for:)`). The only step that runs Core ML.
-    public func predict(_ image: CGImage, classInput: Int32 = -1) throws -> (probabilities: [Float], grid: [Float]) {
+    /// The same for a camera frame (32BGRA; back camera held in portrait: `.right`).
+    public nonisolated func explain(_ pixelBuffer: CVPixelBuffer, orientation: CGImagePropertyOrientation = .up,
+                                    class label: String? = nil) async throws -> Explanation {
+        let prepared = try PreparedImage(pixelBuffer, orientation: orientation, metadata: metadata)  // read before any wait
+        return try await explain(prepared, class: label)
+    }
+
+    /// The same for pixels already prepared (`PreparedImage`: photo and model input).
+    public nonisolated func explain(_ prepared: PreparedImage, class label: String? = nil) async throws -> Explanation {
+        let target = try metadata.classInputValue(for: label)  // checked before the model runs: never a zero map
+        let outputs = try await predict(prepared.modelInput, classInput: target)
         try Task.checkCancellation()
+        return try explainer.explanation(probabilities: outputs.probabilities, grid: outputs.grid,
+                                         photo: prepared.photo, explaining: label)
+    }
+
+    /// The model's own outputs for one model input (`PreparedImage.modelInput`, at the input size):
+    /// probabilities `(C,)` in label order and the heatmap grid `(rows * columns)` row-major.
+    /// `classInput`: -1 for the predicted class (see `ModelMetadata.classInputValue(for:)`). The only
+    /// step that runs Core ML.
+    public func predict(_ modelInput: RGBAImage, classInput: Int32 = -1) throws -> (probabilities: [Float], grid: [Float]) {
+        try Task.checkCancellation()
+        guard modelInput.width == metadata.inputSize.width, modelInput.height == metadata.inputSize.height else {
+            throw ExplainableViTError.image("a \(modelInput.width)x\(modelInput.height) model input for a "
+                                            + "\(metadata.inputSize.width)x\(metadata.inputSize.height) model; use PreparedImage")
+        }
         // The synchronous prediction, on this actor. Core ML's async `prediction(from:options:)`
         // (iOS 17) would take cancellation into the running prediction, but it is nonisolated and
         // `MLModel` is not Sendable: Swift 6 rejects handing the actor's model to it ("sending
         // 'self.model' risks causing data races") unless the model is wrapped unchecked.
-        let outputs = try model.prediction(from: inputs(image, classInput: classInput))
+        let outputs = try model.prediction(from: inputs(modelInput, classInput: classInput))
         return (try probabilities(outputs), try heatmapGrid(outputs))
     }
 
-    private func inputs(_ image: CGImage, classInput: Int32) throws -> any MLFeatureProvider {
-        let pixels = try MLFeatureValue(cgImage: image, constraint: imageConstraint, options: Self.fitOptions)
-        var features: [String: MLFeatureValue] = [imageInput: pixels]
+    /// The model's outputs for an image as stored with its orientation (prepared here as `explain` prepares it).
+    public func predict(_ image: CGImage, orientation: CGImagePropertyOrientation = .up,
+                        classInput: Int32 = -1) throws -> (probabilities: [Float], grid: [Float]) {
+        try predict(PreparedImage(image, orientation: orientation, metadata: metadata).modelInput, classInput: classInput)
+    }
+
+    /// The model input as a 32BGRA pixel buffer at exactly the input size: Core ML neither scales it
+    /// nor matches colours (a CGImage would be drawn through Core Graphics first).
+    private func inputs(_ modelInput: RGBAImage, classInput: Int32) throws -> any MLFeatureProvider {
+        var features: [String: MLFeatureValue] = [imageInput: MLFeatureValue(pixelBuffer: try modelInput.pixelBuffer())]
         if let name = metadata.classInput {
             let array = try MLMultiArray(shape: [1], dataType: .int32)
             array[0] = NSNumber(value: classInput)
             features[name] = MLFeatureValue(multiArray: array)
         }
         return try MLDictionaryFeatureProvider(dictionary: features)
-    }
-
-    /// Resize to the input size without crop or letterbox ("stretch"), as `runtime` fits images.
-    /// Core ML's default would not be a stretch, so the option is always passed.
-    private static var fitOptions: [MLFeatureValue.ImageOption: Any] {
-        [.cropAndScale: NSNumber(value: VNImageCropAndScaleOption.scaleFill.rawValue)]
     }
 
     private func probabilities(_ outputs: any MLFeatureProvider) throws -> [Float] {
