@@ -10,7 +10,9 @@ from pathlib import Path
 from xai.errors import ToolkitError
 from xai.hf import hub_reachable, load_classifier, load_config, model_type_problems
 
-RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+from .contract import RESAMPLE_NAMES
+
+RESAMPLES = dict(enumerate(RESAMPLE_NAMES))  # an image processor's `resample` number -> its name
 
 
 class CheckpointError(ToolkitError):
@@ -144,5 +146,5 @@ def _load(source: str, is_dir: bool) -> Checkpoint:
                       image_size=(h, w), patch_grid=(h // patch, w // patch),
                       n_special_tokens=2 if config.model_type == "deit" else 1,
                       mean=tuple(float(m) for m in processor.image_mean), std=tuple(float(s) for s in processor.image_std),
-                      resample=RESAMPLE_NAMES.get(int(getattr(processor, "resample", 2)), "bilinear"),
+                      resample=RESAMPLES.get(int(getattr(processor, "resample", 2)), "bilinear"),
                       sha256=weights_sha256(Path(source)) if is_dir else None)

@@ -30,7 +30,9 @@ EXPLAIN_KINDS = {
 CLASSIFIER_OUTPUTS = ("classLabel", "classLabel_probs")  # a Core ML classifier's label and label -> probability
 CLASS_INPUT = "target"  # gradrollout graphs' second input: class index per image, -1 for the predicted one
 HEATMAP_OUTPUTS = ("relevance", "rollout")  # the output holding the map, in order of preference
-RESAMPLE_NAMES = ("nearest", "lanczos", "bilinear", "bicubic", "box", "hamming")  # PIL's, as manifests name them
+# PIL's filters as manifests name them; a name's index is its `PIL.Image.Resampling` value (the
+# number a Hugging Face image processor stores): the one table runtime.images and checkpoints read.
+RESAMPLE_NAMES = ("nearest", "lanczos", "bilinear", "bicubic", "box", "hamming")
 
 
 def output_names(explain: str, num_layers: int) -> list[str]:

@@ -17,10 +17,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from xai.errors import ToolkitError
 
+from .contract import RESAMPLE_NAMES
+
 ImageLike = Union[str, Path, Image.Image, np.ndarray]
-RESAMPLE = {"nearest": Image.Resampling.NEAREST, "bilinear": Image.Resampling.BILINEAR,
-            "bicubic": Image.Resampling.BICUBIC, "lanczos": Image.Resampling.LANCZOS,
-            "box": Image.Resampling.BOX, "hamming": Image.Resampling.HAMMING}
+RESAMPLE = {name: Image.Resampling(i) for i, name in enumerate(RESAMPLE_NAMES)}
 
 
 MAX_PIXELS = 100_000_000  # larger images are refused (per image): 100 megapixels, e.g. 10,000 x 10,000
@@ -127,7 +127,9 @@ def _rgb(image: Image.Image) -> Image.Image:
 def resize_batch(images: list[Image.Image], size: tuple[int, int], resample: str) -> np.ndarray:
     """RGB images -> uint8 `(N, H, W, 3)` at the model's `(H, W)`."""
     h, w = size
-    method = RESAMPLE.get(resample, Image.Resampling.BILINEAR)
+    if resample not in RESAMPLE:  # never a silent other filter: the model would see other pixels
+        raise ToolkitError(f"unknown resample filter {resample!r}; known: {', '.join(RESAMPLE)}")
+    method = RESAMPLE[resample]
     return np.stack([np.asarray(im if im.size == (w, h) else im.resize((w, h), method), dtype=np.uint8)
                      for im in images]) if images else np.zeros((0, h, w, 3), np.uint8)
 

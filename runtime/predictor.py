@@ -11,7 +11,7 @@ from xai.errors import ToolkitError
 from xai.rollout import rollout_map
 
 from .backend import BACKENDS, Backend, BackendUnavailable, ClassIndexError, check_class_indices
-from .contract import FORMATS
+from .contract import FORMATS, HEATMAP_OUTPUTS
 from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
 from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_files
 
@@ -47,7 +47,7 @@ class Predictor:
 
     def heatmaps_from(self, outputs: dict[str, np.ndarray]) -> np.ndarray | None:
         """The graph's own map; for `--explain attentions` artifacts without one, rollout by xai."""
-        for name in ("relevance", "rollout"):
+        for name in HEATMAP_OUTPUTS:
             if name in outputs:
                 return outputs[name]
         attentions = [outputs[k] for k in sorted((k for k in outputs if k.startswith("attention_")),
@@ -141,7 +141,7 @@ def check_against_model(predictor: Predictor) -> None:
     shapes = {name: d["shape"] for name, d in described.items()}
     if "logits" in shapes and shapes["logits"][-1] != len(manifest.labels):
         problems.append(f"model has {shapes['logits'][-1]} classes but the manifest lists {len(manifest.labels)} labels")
-    for name in ("rollout", "relevance"):
+    for name in HEATMAP_OUTPUTS:
         if name in shapes and list(shapes[name][1:]) != list(manifest.patch_grid):
             problems.append(f"model's {name} grid {shapes[name][1:]} differs from the manifest's {manifest.patch_grid}")
     size, declared = predictor.backend.input_size(), list(manifest.image_size)

@@ -318,12 +318,14 @@ def graph_label(key: str) -> str:
 
 @table("gradrollout-latency")
 def gradrollout_latency(results: Results) -> str:
+    from runtime.contract import HEATMAP_OUTPUTS
+
     data = results["gradrollout_latency"]
     base = data["latency_ms"]["none"]["p50"]
     rows = []
     for k, v in data["latency_ms"].items():
         diffs = data["parity_max_abs_diff"][k]
-        output = next((o for o in ("relevance", "rollout") if o in diffs), "logits")
+        output = next((o for o in HEATMAP_OUTPUTS if o in diffs), "logits")
         rows.append({"graph": f"`--explain {k}`", "p50 ms": f"{v['p50']:.2f}", "p90 ms": f"{v['p90']:.2f}",
                      "ratio to `none`": f"{v['p50'] / base:.2f}", "size MB": f"{data['size_mb'][k]:.2f}",
                      "max diff vs PyTorch": f"{output} {diffs[output]:.1e}"})

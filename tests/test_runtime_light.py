@@ -48,3 +48,16 @@ print("ok")
 def test_the_blocker_blocks():
     done = subprocess.run([sys.executable, "-c", BLOCKER + "import torch"], capture_output=True, text=True)
     assert done.returncode != 0 and "not installed in this test" in done.stderr
+
+
+def test_resample_names_are_pils_filters_and_an_unknown_one_is_refused():
+    from PIL import Image
+
+    from runtime.images import RESAMPLE, resize_batch
+    from xai.errors import ToolkitError
+
+    assert RESAMPLE == {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS,
+                        "bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+                        "box": Image.Resampling.BOX, "hamming": Image.Resampling.HAMMING}
+    with pytest.raises(ToolkitError, match="unknown resample filter 'bicubik'"):
+        resize_batch([Image.new("RGB", (5, 3))], (4, 4), "bicubik")  # never a silent bilinear
