@@ -12,8 +12,8 @@ public struct Explanation: Sendable {
     public let classSpecific: Bool
     /// The model's map over the patch grid `(rows, columns)`, max 1.
     public let heatmapGrid: Heatmap
-    /// The map at the display size (the photo's size, reduced to fit `Explainer.maxSide`; bilinear,
-    /// as `runtime` upsamples), max 1.
+    /// The map at the display size (the photo's size, capped at `Explainer.maxSide` as
+    /// `ImagePreprocessing.capped` caps it; bilinear, as `runtime` upsamples), max 1.
     public let heatmap: Heatmap
     /// The photo at the display size with the stretched, jet-coloured map blended over it (`xai.plots` pictures).
     public let overlay: RGBAImage
@@ -25,18 +25,20 @@ public struct Explanation: Sendable {
 public struct Explainer: Sendable {
     public let metadata: ModelMetadata
     public var alpha: Double
-    /// The heatmap and overlay are made at the photo's size reduced to fit `maxSide` x `maxSide`
-    /// (default the Python runtime's cap, `Display.maxSide`): the post-processing costs the pixels shown.
+    /// The heatmap and overlay are made at the photo capped to fit `maxSide` x `maxSide` with the
+    /// image path's own cap (`ImagePreprocessing.capped`: Pillow's `thumbnail`, byte for byte; default
+    /// the Python runtime's cap, `ImagePreprocessing.maxSide`): the post-processing costs the pixels shown.
     public var maxSide: Int
 
-    public init(metadata: ModelMetadata, alpha: Double = Overlay.defaultAlpha, maxSide: Int = Display.maxSide) {
+    public init(metadata: ModelMetadata, alpha: Double = Overlay.defaultAlpha, maxSide: Int = ImagePreprocessing.maxSide) {
         self.metadata = metadata
         self.alpha = alpha
         self.maxSide = maxSide
     }
 
-    /// probabilities `(C,)` in label order, grid `(rows * columns)` row-major, the photo's pixels, and
-    /// the class that was asked for (nil: the predicted one).
+    /// probabilities `(C,)` in label order, grid `(rows * columns)` row-major, the photo
+    /// (`PreparedImage.photo`: upright, opaque; a photo with transparency is capped as Pillow caps
+    /// RGBA and its alpha is ignored), and the class that was asked for (nil: the predicted one).
     public func explanation(probabilities: [Float], grid: [Float], photo: RGBAImage, explaining label: String? = nil) throws -> Explanation {
         guard probabilities.count == metadata.labels.count else {
             throw ExplainableViTError.output(name: "probabilities", problem: "\(probabilities.count) values for \(metadata.labels.count) labels")
@@ -45,7 +47,7 @@ public struct Explainer: Sendable {
         _ = try metadata.classInputValue(for: label)  // unknown names and rollout models refuse a class
         let explained = label ?? ranked[0].label
         let gridMap = try Heatmap(width: metadata.grid.columns, height: metadata.grid.rows, values: grid)
-        let shown = try photo.displayed(maxSide: maxSide)
+        let shown = try ImagePreprocessing.capped(photo, maxSide: maxSide)
         let full = try gridMap.resized(width: shown.width, height: shown.height)
         return Explanation(label: ranked[0].label, probabilities: probabilities, ranked: ranked, explainedLabel: explained,
                            classSpecific: metadata.classInput != nil, heatmapGrid: gridMap, heatmap: full,

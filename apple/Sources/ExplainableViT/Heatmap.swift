@@ -27,18 +27,18 @@ public struct Heatmap: Equatable, Sendable {
         var rows = values
         if newWidth != width {  // the grid's few rows: the scalar pass
             rows = Self.resample(values, lines: height, length: width, stride: 1, lineStride: width,
-                                 taps: BilinearTaps(from: width, to: newWidth), outStride: 1, outLineStride: newWidth)
+                                 taps: ResampleTaps(inSize: width, outSize: newWidth, filter: .bilinear), outStride: 1, outLineStride: newWidth)
         }
         if newHeight != height {
-            rows = Self.resampleRows(rows, rowLength: newWidth, taps: SeparableTaps(from: height, to: newHeight))
+            rows = Self.resampleRows(rows, rowLength: newWidth, taps: ResampleTaps(inSize: height, outSize: newHeight, filter: .bilinear))
         }
         return try Heatmap(width: newWidth, height: newHeight, values: rows)
     }
 
     /// Output row `y` = the weighted sum of input rows `first[y]...`, accumulated per pixel in Double
     /// in tap order (as `resample` sums one pixel's taps), then rounded to Float32.
-    private static func resampleRows(_ input: [Float], rowLength n: Int, taps: SeparableTaps) -> [Float] {
-        let outRows = taps.count.count
+    private static func resampleRows(_ input: [Float], rowLength n: Int, taps: ResampleTaps) -> [Float] {
+        let outRows = taps.outSize
         return [Float](unsafeUninitializedCapacity: outRows * n) { output, initialized in
             input.withUnsafeBufferPointer { src in
                 let src = src.baseAddress!, dst = output.baseAddress!
@@ -68,58 +68,30 @@ public struct Heatmap: Equatable, Sendable {
         var rows = values, rowWidth = width
         if newWidth != width {
             rows = Self.resample(values, lines: height, length: width, stride: 1, lineStride: width,
-                                 taps: BilinearTaps(from: width, to: newWidth), outStride: 1, outLineStride: newWidth)
+                                 taps: ResampleTaps(inSize: width, outSize: newWidth, filter: .bilinear), outStride: 1, outLineStride: newWidth)
             rowWidth = newWidth
         }
         var out = rows
         if newHeight != height {
             out = Self.resample(rows, lines: rowWidth, length: height, stride: rowWidth, lineStride: 1,
-                                taps: BilinearTaps(from: height, to: newHeight), outStride: newWidth, outLineStride: 1)
+                                taps: ResampleTaps(inSize: height, outSize: newHeight, filter: .bilinear), outStride: newWidth, outLineStride: 1)
         }
         return try Heatmap(width: newWidth, height: newHeight, values: out)
     }
 
     /// One pass along one axis: `lines` independent 1-D signals of `length` samples.
     private static func resample(_ input: [Float], lines: Int, length: Int, stride: Int, lineStride: Int,
-                                 taps: BilinearTaps, outStride: Int, outLineStride: Int) -> [Float] {
-        var output = [Float](repeating: 0, count: lines * taps.count)
+                                 taps: ResampleTaps, outStride: Int, outLineStride: Int) -> [Float] {
+        var output = [Float](repeating: 0, count: lines * taps.outSize)
         for line in 0..<lines {
-            for i in 0..<taps.count {
+            for i in 0..<taps.outSize {
                 var sum = 0.0
-                for (j, w) in taps.weights[i].enumerated() {
-                    sum += Double(input[line * lineStride + (taps.first[i] + j) * stride]) * w
+                for j in 0..<taps.count[i] {
+                    sum += Double(input[line * lineStride + (taps.first[i] + j) * stride]) * taps.weights[i * taps.width + j]
                 }
                 output[line * outLineStride + i * outStride] = Float(sum)
             }
         }
         return output
-    }
-}
-
-/// Pillow's coefficients for resizing a signal of `inSize` samples to `outSize` with the bilinear
-/// (triangle, support 1) filter: output `i` = sum over `weights[i]` of inputs from `first[i]` on.
-struct BilinearTaps {
-    let first: [Int]
-    let weights: [[Double]]
-    var count: Int { first.count }
-
-    init(from inSize: Int, to outSize: Int) {
-        let scale = Double(inSize) / Double(outSize)
-        let filterScale = max(scale, 1.0)  // shrinking widens the filter (antialiasing)
-        let support = filterScale  // the triangle's support is 1
-        let reciprocal = 1.0 / filterScale
-        var first: [Int] = [], weights: [[Double]] = []
-        for i in 0..<outSize {
-            let centre = (Double(i) + 0.5) * scale
-            let lo = max(Int(centre - support + 0.5), 0)  // Int() truncates toward zero, as C's cast does
-            let hi = min(Int(centre + support + 0.5), inSize)
-            var w = (lo..<hi).map { x in max(0, 1 - abs((Double(x) - centre + 0.5) * reciprocal)) }
-            let total = w.reduce(0, +)
-            if total != 0 { w = w.map { $0 / total } }
-            first.append(lo)
-            weights.append(w)
-        }
-        self.first = first
-        self.weights = weights
     }
 }

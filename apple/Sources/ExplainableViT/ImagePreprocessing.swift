@@ -5,9 +5,10 @@ import Foundation
 // (`ImageOps.exif_transpose`), transparency composited on white (`Image.alpha_composite`), then
 // resized to the model input (`Image.resize` with the manifest's filter), so Core ML gets an image
 // already at its input size and never scales it with a filter of its own.
-// Pillow's C code is mirrored step by step (src/libImaging/Resample.c, Reduce.c, AlphaComposite.c,
-// Convert.c, as of Pillow 13.0): fixed-point coefficients with 22 fractional bits, two passes
-// (their order as Pillow picks it), 8 bits in between; the goldens check every step against Pillow.
+// Pillow's C code is mirrored step by step (src/libImaging/Reduce.c, AlphaComposite.c, Convert.c,
+// and Resample.c in Resampling.swift, as of Pillow 13.0): fixed-point coefficients with 22
+// fractional bits, two passes (their order as Pillow picks it), 8 bits in between; the goldens
+// check every step against Pillow. The `Explainer` caps the photo it draws on with the same `capped`.
 
 /// EXIF orientation (1-8), numbered as `CGImagePropertyOrientation` and the EXIF tag: how the
 /// stored pixels must be turned to stand upright.
@@ -96,6 +97,7 @@ public enum ImagePreprocessing {
     }
 
     /// `image.thumbnail((maxSide, maxSide), BILINEAR, reducing_gap=2.0)`: unchanged when it fits.
+    /// Over four times the cap on a side, Pillow first box-reduces by a whole factor (`reduce`).
     /// Images with transparency are resized premultiplied, as Pillow resizes RGBA.
     public static func capped(_ image: RGBAImage, maxSide: Int = maxSide) throws -> RGBAImage {
         guard maxSide > 0 else { throw ExplainableViTError.image("a long side of at most \(maxSide)") }
@@ -149,7 +151,17 @@ extension ModelMetadata {
 extension RGBAImage {
     /// Every alpha is 255.
     public var isOpaque: Bool {
-        stride(from: 3, to: pixels.count, by: 4).allSatisfy { pixels[$0] == 255 }
+        pixels.withUnsafeBytes { bytes in
+            let words = bytes.count / 4
+            var start = 0
+            while start < words {  // every pixel ANDed into one word, a chunk at a time: an early exit, and vectorised
+                var all = UInt32.max
+                for i in start..<min(start + 16_384, words) { all &= bytes.load(fromByteOffset: 4 * i, as: UInt32.self) }
+                if Swift.withUnsafeBytes(of: all, { $0[3] }) != 255 { return false }  // byte 3 of every pixel, either endianness
+                start += 16_384
+            }
+            return true
+        }
     }
 
     /// Turned upright (`Image.transpose` with the method `exif_transpose` picks for the orientation).
@@ -222,22 +234,40 @@ extension RGBAImage {
     }
 
     /// `Image.reduce((factorX, factorY))` of the whole image (Reduce.c): each output pixel the
-    /// rounded mean of its block; blocks at the right and bottom edges are partial.
+    /// rounded mean of its block; blocks at the right and bottom edges are partial. Output rows in
+    /// bands on the cores, each summed a whole input row at a time.
     func reduced(factorX: Int, factorY: Int) throws -> RGBAImage {
-        let outW = (width + factorX - 1) / factorX, outH = (height + factorY - 1) / factorY
-        var out = [UInt8](repeating: 0, count: outW * outH * 4)
-        for y in 0..<outH {
-            let rows = (y * factorY)..<min((y + 1) * factorY, height)
-            for x in 0..<outW {
-                let columns = (x * factorX)..<min((x + 1) * factorX, width)
-                let count = UInt32(rows.count * columns.count)
-                let multiplier = UInt32(Float(4_294_967_296) / Float(256 * count))  // Reduce.c division_UINT32
-                for c in 0..<4 {
-                    var sum = count / 2
-                    for yy in rows { for xx in columns { sum += UInt32(pixels[4 * (yy * width + xx) + c]) } }
-                    out[4 * (y * outW + x) + c] = UInt8(truncatingIfNeeded: (sum &* multiplier) >> 24)
+        let outW = (width + factorX - 1) / factorX, outH = (height + factorY - 1) / factorY, width = self.width, height = self.height
+        let out = [UInt8](unsafeUninitializedCapacity: outW * outH * 4) { buffer, initialized in
+            pixels.withUnsafeBufferPointer { src in
+                let src = src.baseAddress!, dst = buffer.baseAddress!
+                Parallel.bands(outH) { band in
+                    let sums = UnsafeMutablePointer<UInt32>.allocate(capacity: outW * 4)
+                    defer { sums.deallocate() }
+                    for y in band {
+                        let rows = (y * factorY)..<min((y + 1) * factorY, height)
+                        sums.initialize(repeating: 0, count: outW * 4)
+                        for row in rows {
+                            let line = src + row * width * 4
+                            for x in 0..<outW {
+                                let s = sums + 4 * x
+                                for column in (x * factorX)..<min((x + 1) * factorX, width) {
+                                    let q = line + 4 * column
+                                    (s[0], s[1], s[2], s[3]) = (s[0] &+ UInt32(q[0]), s[1] &+ UInt32(q[1]), s[2] &+ UInt32(q[2]), s[3] &+ UInt32(q[3]))
+                                }
+                            }
+                        }
+                        for x in 0..<outW {
+                            let count = UInt32(rows.count * (min((x + 1) * factorX, width) - x * factorX))
+                            let multiplier = UInt32(Float(4_294_967_296) / Float(256 * count))  // Reduce.c division_UINT32
+                            for c in 0..<4 {  // amend (half the block) + sum, times the multiplier, in UInt32 as C
+                                dst[4 * (y * outW + x) + c] = UInt8(truncatingIfNeeded: ((count / 2 &+ sums[4 * x + c]) &* multiplier) >> 24)
+                            }
+                        }
+                    }
                 }
             }
+            initialized = outW * outH * 4
         }
         return try RGBAImage(width: outW, height: outH, pixels: out)
     }
@@ -247,6 +277,22 @@ extension RGBAImage {
     /// `channels`: 3 for RGB (alpha set to 255), 4 for RGBa.
     func resampled(width outW: Int, height outH: Int, filter: ResampleFilter,
                    box: (x0: Float, y0: Float, x1: Float, y1: Float)? = nil, channels: Int) throws -> RGBAImage {
+        try resampled(width: outW, height: outH, filter: filter, box: box, channels: channels, scalar: false)
+    }
+
+    /// The same with Resample.c's passes read literally, one sample at a time: what `resampled`'s
+    /// passes (taps flattened, two samples per multiply, row bands on the cores) are checked against.
+    @_spi(Reference)
+    public func referenceResampled(width outW: Int, height outH: Int, filter: ResampleFilter,
+                                   box: (x0: Float, y0: Float, x1: Float, y1: Float)? = nil, channels: Int) throws -> RGBAImage {
+        try resampled(width: outW, height: outH, filter: filter, box: box, channels: channels, scalar: true)
+    }
+
+    private func resampled(width outW: Int, height outH: Int, filter: ResampleFilter,
+                           box: (x0: Float, y0: Float, x1: Float, y1: Float)?, channels: Int, scalar: Bool) throws -> RGBAImage {
+        guard outW > 0, outH > 0, channels == 3 || channels == 4 else {
+            throw ExplainableViTError.image("resample to \(outW)x\(outH) with \(channels) channels")
+        }
         let box = box ?? (0, 0, Float(width), Float(height))
         if box.x0 == box.x0.rounded(.towardZero) && box.x1 - box.x0 == Float(outW)
             && box.y0 == box.y0.rounded(.towardZero) && box.y1 - box.y0 == Float(outH) {
@@ -254,14 +300,14 @@ extension RGBAImage {
         }
         let needHorizontal = outW != width || box.x0 != 0 || box.x1 != Float(outW)
         let needVertical = outH != height || box.y0 != 0 || box.y1 != Float(outH)
-        let horizontal = ResampleTaps(inSize: width, from: box.x0, to: box.x1, outSize: outW, filter: filter)
-        let vertical = ResampleTaps(inSize: height, from: box.y0, to: box.y1, outSize: outH, filter: filter)
         var image = self
         // Pillow 13: when the height shrinks by more than twice what the width does, the vertical
         // pass runs first (8-bit rounding in between makes the order visible in the pixels).
         let verticalFirst = height - outH > 0 && height - outH > (width - outW) * 2
-        for horizontalPass in verticalFirst ? [false, true] : [true, false] where horizontalPass ? needHorizontal : needVertical {
-            image = try image.pass(horizontalPass ? horizontal : vertical, horizontal: horizontalPass, channels: channels)
+        for horizontal in verticalFirst ? [false, true] : [true, false] where horizontal ? needHorizontal : needVertical {
+            let taps = horizontal ? ResampleTaps(inSize: width, outSize: outW, filter: filter, from: box.x0, to: box.x1)
+                                  : ResampleTaps(inSize: height, outSize: outH, filter: filter, from: box.y0, to: box.y1)
+            image = try image.pass(taps, horizontal: horizontal, channels: channels, scalar: scalar)
         }
         return image
     }
@@ -273,58 +319,13 @@ extension RGBAImage {
         return try RGBAImage(width: w, height: h, pixels: out)
     }
 
-    /// One pass along rows (horizontal) or columns: each output sample the fixed-point weighted sum
-    /// of its taps plus a half, shifted down 22 bits and clipped to 0...255 (Resample.c `clip8`).
-    private func pass(_ taps: ResampleTaps, horizontal: Bool, channels: Int) throws -> RGBAImage {
-        let (outW, outH) = horizontal ? (taps.count, height) : (width, taps.count)
-        var out = [UInt8](repeating: 255, count: outW * outH * 4)
-        let step = horizontal ? 4 : 4 * width  // bytes between neighbouring input samples
-        pixels.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { output in
-                for y in 0..<outH {
-                    for x in 0..<outW {
-                        let i = horizontal ? x : y
-                        let start = horizontal ? 4 * (y * width + taps.first[i]) : 4 * (taps.first[i] * width + x)
-                        let weights = taps.weights[i]
-                        for c in 0..<channels {
-                            var sum = 1 << (ResampleTaps.precisionBits - 1)
-                            for (j, w) in weights.enumerated() { sum += Int(input[start + j * step + c]) * w }
-                            output[4 * (y * outW + x) + c] = UInt8(min(max(sum >> ResampleTaps.precisionBits, 0), 255))
-                        }
-                    }
-                }
-            }
-        }
+    /// One pass along rows (horizontal) or columns (`PixelResampling`).
+    private func pass(_ taps: ResampleTaps, horizontal: Bool, channels: Int, scalar: Bool) throws -> RGBAImage {
+        let (outW, outH) = horizontal ? (taps.outSize, height) : (width, taps.outSize)
+        let out = scalar ? PixelResampling.scalar(pixels, inWidth: width, outWidth: outW, outHeight: outH, horizontal: horizontal,
+                                                  taps: taps, channels: channels)
+            : horizontal ? PixelResampling.horizontal(pixels, lines: height, inWidth: width, taps: taps, channels: channels)
+            : PixelResampling.vertical(pixels, rowBytes: width * 4, taps: taps, channels: channels)
         return try RGBAImage(width: outW, height: outH, pixels: out)
-    }
-}
-
-/// Resample.c `precompute_coeffs` + `normalize_coeffs_8bpc`: for output `i`, inputs from `first[i]`
-/// weighted by `weights[i]`, integers with `precisionBits` fractional bits.
-struct ResampleTaps {
-    static let precisionBits = 32 - 8 - 2
-    let first: [Int]
-    let weights: [[Int]]
-    var count: Int { first.count }
-
-    init(inSize: Int, from in0: Float, to in1: Float, outSize: Int, filter: ResampleFilter) {
-        let scale = Double(in1 - in0) / Double(outSize)  // the difference in Float, as in C
-        let filterScale = max(scale, 1)  // shrinking widens the filter: Pillow's antialiasing
-        let support = filter.support * filterScale
-        let reciprocal = 1.0 / filterScale
-        var first: [Int] = [], weights: [[Int]] = []
-        for i in 0..<outSize {
-            let centre = Double(in0) + (Double(i) + 0.5) * scale
-            let lo = max(Int(centre - support + 0.5), 0)  // Int() truncates toward zero, as C's cast
-            let hi = min(Int(centre + support + 0.5), inSize)
-            var w = (lo..<max(hi, lo)).map { x in filter.weight((Double(x) - centre + 0.5) * reciprocal) }
-            let total = w.reduce(0, +)
-            if total != 0 { w = w.map { $0 / total } }
-            let one = Double(1 << Self.precisionBits)
-            weights.append(w.map { $0 < 0 ? Int(-0.5 + $0 * one) : Int(0.5 + $0 * one) })
-            first.append(lo)
-        }
-        self.first = first
-        self.weights = weights
     }
 }

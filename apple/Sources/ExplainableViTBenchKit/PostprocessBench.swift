@@ -2,13 +2,13 @@
 import Foundation
 
 /// The post-processing alone, no model (`explainable-vit-bench --postprocess`): a synthetic photo
-/// and grid through what `Explainer` does after a prediction (photo reduced to the display size,
+/// and grid through what `Explainer` does after a prediction (photo capped to the display size,
 /// heatmap upsampled, stretched, coloured, blended). `reference` times the scalar full-resolution
 /// path the package had before (`referenceResized` + `referenceComposite`) instead.
 public struct PostprocessBench: Equatable, Sendable {
     public var photoWidth = 4032, photoHeight = 3024  // a 12 MP phone photo
     public var gridRows = 14, gridColumns = 14  // ViT-B/16 at 224 px
-    public var maxSide = Display.maxSide
+    public var maxSide = ImagePreprocessing.maxSide
     public var reference = false
     public var runs = 10
     public var warmup = 1

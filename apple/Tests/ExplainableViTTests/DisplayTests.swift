@@ -2,16 +2,19 @@ import Foundation
 import XCTest
 @_spi(Reference) @testable import ExplainableViT
 
-/// The display-size path (issue 27, "Fast"): the separable passes give exactly what the scalar
-/// reference passes give, the photo is reduced as Pillow reduces it, and sizes follow `thumbnail`.
+/// The display-size path: the fast passes give exactly what the scalar reference passes give, the
+/// Explainer caps the photo with the image path's own cap (Pillow's `thumbnail`, reduce step included).
 final class DisplayTests: XCTestCase {
     /// A deterministic, non-square test pattern (no flat regions, every channel different).
-    static func photo(width: Int, height: Int) throws -> RGBAImage {
-        var rgb: [UInt8] = []
+    static func photo(width: Int, height: Int, alpha: Bool = false) throws -> RGBAImage {
+        var pixels: [UInt8] = []
         for y in 0..<height {
-            for x in 0..<width { rgb += [UInt8((x * 37 + y * 91) % 256), UInt8((x * x * 13 + y * 7) % 256), UInt8((255 - x * 29 - y * 17) & 255)] }
+            for x in 0..<width {
+                pixels += [UInt8((x * 37 + y * 91) % 256), UInt8((x * x * 13 + y * 7) % 256), UInt8((255 - x * 29 - y * 17) & 255),
+                           alpha ? UInt8((x * 50 + y * 30) % 256) : 255]
+            }
         }
-        return try RGBAImage(width: width, height: height, rgb: rgb)
+        return try RGBAImage(width: width, height: height, pixels: pixels)
     }
 
     static func grid(rows: Int, columns: Int, seed: UInt64 = 7) throws -> Heatmap {
@@ -29,7 +32,7 @@ final class DisplayTests: XCTestCase {
                                                  ((4000, 3001), (2048, 1537)), ((2049, 7), (2048, 7)), ((5, 3000), (3, 2048)),
                                                  ((2048, 2048), (2048, 2048)), ((4097, 4096), (2048, 2048)), ((40, 30), (40, 30))]
         for (size, expected) in cases {
-            let got = Display.size(width: size.0, height: size.1)
+            let got = ImagePreprocessing.thumbnailSize(width: size.0, height: size.1, maxSide: 2048) ?? size
             XCTAssert(got == expected, "\(size): \(got), Pillow \(expected)")
         }
     }
@@ -70,7 +73,8 @@ final class DisplayTests: XCTestCase {
         ]
         let photo = try Self.photo(width: 7, height: 5)
         for (w, h, rgb) in expected {
-            XCTAssertEqual(try photo.resized(width: w, height: h), try RGBAImage(width: w, height: h, rgb: rgb), "\(w)x\(h)")
+            XCTAssertEqual(try ImagePreprocessing.resized(photo, width: w, height: h, filter: .bilinear),
+                           try RGBAImage(width: w, height: h, rgb: rgb), "\(w)x\(h)")
         }
     }
 
@@ -85,9 +89,56 @@ final class DisplayTests: XCTestCase {
         let e = try Explainer(metadata: metadata, maxSide: 30).explanation(probabilities: [0.3, 0.7], grid: grid.values, photo: photo)
         XCTAssert((e.heatmap.width, e.heatmap.height, e.overlay.width, e.overlay.height) == (30, 20, 30, 20))
         XCTAssertEqual(e.geometry.photoSize, CGSize(width: 60, height: 40))
-        let shown = try photo.resized(width: 30, height: 20)
+        let shown = try photo.referenceResampled(width: 30, height: 20, filter: .bilinear, channels: 3)
         XCTAssertEqual(e.overlay, try Overlay.referenceComposite(photo: shown, heatmap: try grid.referenceResized(width: 30, height: 20)))
         let full = try Explainer(metadata: metadata, maxSide: 60).explanation(probabilities: [0.3, 0.7], grid: grid.values, photo: photo)
         XCTAssert((full.overlay.width, full.overlay.height) == (60, 40))
+        // Over four times the cap: Pillow's `thumbnail` box-reduces by whole factors first (reducing gap 2)
+        let small = try Explainer(metadata: metadata, maxSide: 12).explanation(probabilities: [0.3, 0.7], grid: grid.values, photo: photo)
+        let reduced = try photo.reduced(factorX: 2, factorY: 2).referenceResampled(width: 12, height: 8, filter: .bilinear,
+                                                                                   box: (0, 0, 30, 20), channels: 3)
+        XCTAssertEqual(small.overlay, try Overlay.referenceComposite(photo: reduced, heatmap: try grid.referenceResized(width: 12, height: 8)))
+    }
+
+    func testReduceIsPillows() throws {
+        // Pillow 13: `Image.fromarray(<the 7x5 RGBA pattern>).convert("RGBa").reduce((3, 2))` (what `thumbnail`
+        // reduces: the premultiplied image), partial blocks at the right and bottom
+        let expected: [UInt8] = [28, 10, 51, 65, 120, 98, 90, 172, 28, 51, 17, 59, 40, 23, 86, 125, 44, 53, 45, 104,
+                                 93, 107, 18, 119, 101, 36, 101, 170, 9, 36, 14, 64, 48, 154, 8, 164]
+        let photo = try Self.photo(width: 7, height: 5, alpha: true).premultiplied()
+        XCTAssertEqual(try photo.reduced(factorX: 3, factorY: 2).pixels, expected)
+    }
+
+    /// The fast passes (flattened taps, two samples per multiply, row bands) against the scalar ones,
+    /// at sizes that split into bands: every filter (negative lobes included), RGB and RGBa, either
+    /// pass order, a source box.
+    func testResamplingEqualsTheReference() throws {
+        let cases: [(Int, Int, (x0: Float, y0: Float, x1: Float, y1: Float)?)] = [
+            (70, 130, nil),  // horizontal pass first, both passes over two bands
+            (150, 40, nil),  // the height shrinks most: vertical first
+            (230, 150, nil),  // enlarged
+            (90, 135, (3.5, 2.25, 150.75, 139.5)),  // a box, as after a reduce
+        ]
+        for alpha in [false, true] {
+            let photo = try Self.photo(width: 160, height: 140, alpha: alpha)
+            for filter in ResampleFilter.allCases {
+                for (w, h, box) in cases {
+                    let channels = alpha ? 4 : 3
+                    XCTAssertEqual(try photo.resampled(width: w, height: h, filter: filter, box: box, channels: channels),
+                                   try photo.referenceResampled(width: w, height: h, filter: filter, box: box, channels: channels),
+                                   "\(filter) \(w)x\(h) box \(String(describing: box)) channels \(channels)")
+                }
+            }
+        }
+    }
+
+    func testOpacityIsEveryAlpha() throws {
+        var pixels = try Self.photo(width: 300, height: 100).pixels
+        XCTAssertTrue(try RGBAImage(width: 300, height: 100, pixels: pixels).isOpaque)
+        pixels[4 * 29_999 + 3] = 254  // the last pixel, past the first chunk
+        XCTAssertFalse(try RGBAImage(width: 300, height: 100, pixels: pixels).isOpaque)
+        pixels[4 * 29_999 + 3] = 255
+        pixels[2] = 0  // a colour byte is not alpha
+        XCTAssertTrue(try RGBAImage(width: 300, height: 100, pixels: pixels).isOpaque)
     }
 }

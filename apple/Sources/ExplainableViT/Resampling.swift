@@ -1,0 +1,207 @@
+import Dispatch
+import Foundation
+
+// Pillow's resampling (src/libImaging/Resample.c as of Pillow 13.0), the one implementation every
+// resize in the package runs on: the photo cap (`ImagePreprocessing.capped`, also the size the
+// `Explainer` draws at), the model input (`ImagePreprocessing.resized`) and the heatmap upsampling
+// (`Heatmap.resized`). The taps are computed once per axis; the 8-bit passes run in row bands on
+// the cores. The goldens check the bytes against Pillow; the scalar passes
+// (`RGBAImage.referenceResampled`, `Heatmap.referenceResized`) check the fast ones at sizes the
+// goldens do not reach.
+
+/// Resample.c `precompute_coeffs`: output `i` reads `count[i]` inputs from `first[i]` with
+/// `weights[i * width ..< i * width + count[i]]`, normalised to sum 1. Float images use them as
+/// they are; 8-bit images in fixed point (`fixedPoint`).
+struct ResampleTaps {
+    static let precisionBits = 32 - 8 - 2
+    let first: [Int]
+    let count: [Int]
+    let width: Int
+    let weights: [Double]
+    var outSize: Int { first.count }
+
+    /// `inSize` samples, of which the region `in0..<in1` (single-precision, as C holds a box; the
+    /// whole signal when nil) becomes `outSize` samples.
+    init(inSize: Int, outSize: Int, filter: ResampleFilter, from in0: Float = 0, to in1: Float? = nil) {
+        let scale = Double((in1 ?? Float(inSize)) - in0) / Double(outSize)  // the difference in Float, as in C
+        let filterScale = max(scale, 1)  // shrinking widens the filter: Pillow's antialiasing
+        let support = filter.support * filterScale
+        let reciprocal = 1.0 / filterScale
+        var first: [Int] = [], rows: [[Double]] = []
+        for i in 0..<outSize {
+            let centre = Double(in0) + (Double(i) + 0.5) * scale
+            let lo = max(Int(centre - support + 0.5), 0)  // Int() truncates toward zero, as C's cast
+            let hi = min(Int(centre + support + 0.5), inSize)
+            var w = (lo..<max(hi, lo)).map { x in filter.weight((Double(x) - centre + 0.5) * reciprocal) }
+            let total = w.reduce(0, +)
+            if total != 0 { w = w.map { $0 / total } }
+            first.append(lo)
+            rows.append(w)
+        }
+        let width = max(rows.map(\.count).max() ?? 0, 1)
+        var weights = [Double](repeating: 0, count: outSize * width)
+        for (i, w) in rows.enumerated() {
+            for (j, value) in w.enumerated() { weights[i * width + j] = value }
+        }
+        self.first = first
+        count = rows.map(\.count)
+        self.width = width
+        self.weights = weights
+    }
+
+    /// `normalize_coeffs_8bpc`: the weights with `precisionBits` fractional bits, rounded half away from zero.
+    var fixedPoint: [Int32] {
+        weights.map { Int32(($0 < 0 ? -0.5 : 0.5) + $0 * Double(1 << Self.precisionBits)) }
+    }
+}
+
+/// Resample.c's 8-bit passes (`ImagingResampleHorizontal_8bpc`, `..Vertical_8bpc`): each output
+/// sample the Int32 sum of its taps plus a half, shifted down `precisionBits` and clipped to 8 bits.
+/// `channels` 3: RGB (alpha written 255); 4: RGBa (premultiplied alpha resampled with the colours).
+enum PixelResampling {
+    static let half = Int32(1) << (ResampleTaps.precisionBits - 1)
+
+    @inline(__always)
+    static func clip8(_ sum: Int32) -> UInt8 {
+        let v = sum >> Int32(ResampleTaps.precisionBits)
+        return v < 0 ? 0 : v > 255 ? 255 : UInt8(truncatingIfNeeded: v)
+    }
+
+    /// `lines` rows of `inWidth` pixels -> rows of `taps.outSize` pixels.
+    static func horizontal(_ input: [UInt8], lines: Int, inWidth: Int, taps: ResampleTaps, channels: Int) -> [UInt8] {
+        let outWidth = taps.outSize, k = taps.fixedPoint, kw = taps.width
+        // Two samples in the 32-bit halves of one UInt64 when no weight is negative (box, bilinear,
+        // hamming): a sum then stays below 2^31, so nothing carries across.
+        let packed = k.allSatisfy { $0 >= 0 }
+        return [UInt8](unsafeUninitializedCapacity: lines * outWidth * 4) { buffer, initialized in
+            input.withUnsafeBufferPointer { src in
+                k.withUnsafeBufferPointer { k in
+                    taps.first.withUnsafeBufferPointer { first in
+                        taps.count.withUnsafeBufferPointer { count in
+                            let src = src.baseAddress!, dst = buffer.baseAddress!, k = k.baseAddress!
+                            let first = first.baseAddress!, count = count.baseAddress!
+                            Parallel.bands(lines) { band in
+                                for y in band {
+                                    let row = src + y * inWidth * 4, out = dst + y * outWidth * 4
+                                    for x in 0..<outWidth {
+                                        let w = k + x * kw, p = row + first[x] * 4, o = out + 4 * x
+                                        if packed {
+                                            pixelPacked(p, w, count[x], o, channels)
+                                        } else {
+                                            pixel(p, step: 4, w, count[x], o, channels)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = lines * outWidth * 4
+        }
+    }
+
+    @inline(__always)
+    private static func pixelPacked(_ p: UnsafePointer<UInt8>, _ w: UnsafePointer<Int32>, _ n: Int,
+                                    _ o: UnsafeMutablePointer<UInt8>, _ channels: Int) {
+        var rb = UInt64(UInt32(half)) | UInt64(UInt32(half)) << 32, ga = rb
+        for j in 0..<n {
+            let q = p + 4 * j, wj = UInt64(UInt32(w[j]))
+            rb &+= (UInt64(q[0]) | UInt64(q[2]) << 32) &* wj
+            ga &+= (UInt64(q[1]) | UInt64(q[3]) << 32) &* wj
+        }
+        o[0] = clip8(Int32(truncatingIfNeeded: rb))
+        o[1] = clip8(Int32(truncatingIfNeeded: ga))
+        o[2] = clip8(Int32(truncatingIfNeeded: rb >> 32))
+        o[3] = channels == 4 ? clip8(Int32(truncatingIfNeeded: ga >> 32)) : 255
+    }
+
+    @inline(__always)
+    private static func pixel(_ p: UnsafePointer<UInt8>, step: Int, _ w: UnsafePointer<Int32>, _ n: Int,
+                              _ o: UnsafeMutablePointer<UInt8>, _ channels: Int) {
+        var s0 = half, s1 = half, s2 = half, s3 = half
+        for j in 0..<n {
+            let q = p + step * j, wj = w[j]
+            s0 &+= Int32(q[0]) &* wj
+            s1 &+= Int32(q[1]) &* wj
+            s2 &+= Int32(q[2]) &* wj
+            s3 &+= Int32(q[3]) &* wj
+        }
+        (o[0], o[1], o[2]) = (clip8(s0), clip8(s1), clip8(s2))
+        o[3] = channels == 4 ? clip8(s3) : 255
+    }
+
+    /// Rows of `rowBytes` bytes -> `taps.outSize` rows, each a weighted sum of input rows.
+    static func vertical(_ input: [UInt8], rowBytes: Int, taps: ResampleTaps, channels: Int) -> [UInt8] {
+        let outHeight = taps.outSize, k = taps.fixedPoint, kw = taps.width
+        return [UInt8](unsafeUninitializedCapacity: outHeight * rowBytes) { buffer, initialized in
+            input.withUnsafeBufferPointer { src in
+                k.withUnsafeBufferPointer { k in
+                    let src = src.baseAddress!, dst = buffer.baseAddress!, k = k.baseAddress!
+                    Parallel.bands(outHeight) { band in
+                        let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
+                        defer { acc.deallocate() }
+                        for y in band {
+                            acc.initialize(repeating: half, count: rowBytes)
+                            for j in 0..<taps.count[y] {
+                                let w = k[y * kw + j], line = src + (taps.first[y] + j) * rowBytes
+                                for i in 0..<rowBytes { acc[i] &+= Int32(line[i]) &* w }
+                            }
+                            let out = dst + y * rowBytes
+                            for i in 0..<rowBytes { out[i] = clip8(acc[i]) }
+                            if channels == 3 { for i in stride(from: 3, to: rowBytes, by: 4) { out[i] = 255 } }
+                        }
+                    }
+                }
+            }
+            initialized = outHeight * rowBytes
+        }
+    }
+
+    /// The scalar pass, one output sample at a time (Resample.c read literally): what the fast
+    /// passes are checked against. `step`: bytes between neighbouring input samples.
+    static func scalar(_ input: [UInt8], inWidth: Int, outWidth: Int, outHeight: Int, horizontal: Bool,
+                       taps: ResampleTaps, channels: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 255, count: outWidth * outHeight * 4)
+        let k = taps.fixedPoint, step = horizontal ? 4 : 4 * inWidth
+        input.withUnsafeBufferPointer { src in
+            k.withUnsafeBufferPointer { k in
+                out.withUnsafeMutableBufferPointer { dst in
+                    for y in 0..<outHeight {
+                        for x in 0..<outWidth {
+                            let i = horizontal ? x : y
+                            let start = horizontal ? 4 * (y * inWidth + taps.first[i]) : 4 * (taps.first[i] * inWidth + x)
+                            pixel(src.baseAddress! + start, step: step, k.baseAddress! + i * taps.width, taps.count[i],
+                                  dst.baseAddress! + 4 * (y * outWidth + x), channels)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Row bands run on the cores at once (`DispatchQueue.concurrentPerform`): the passes write
+/// disjoint rows, so bands never share an output byte. Small images stay on the calling thread.
+enum Parallel {
+    static let minimumRows = 64
+    static let maximumBands = 8
+
+    /// `body` for each band of `0..<rows`, on as many threads as there are cores (at most `maximumBands`).
+    static func bands(_ rows: Int, _ body: (Range<Int>) -> Void) {
+        let bands = min(ProcessInfo.processInfo.activeProcessorCount, maximumBands, rows / minimumRows)
+        guard bands > 1 else { return body(0..<rows) }
+        withoutActuallyEscaping(body) { body in
+            let shared = Unchecked(body)
+            DispatchQueue.concurrentPerform(iterations: bands) { b in shared.value(b * rows / bands..<(b + 1) * rows / bands) }
+        }
+    }
+
+    /// The one unchecked claim: a band's body reads shared input that nothing writes while the
+    /// bands run, and writes only its own rows; `concurrentPerform` returns after every band.
+    private struct Unchecked<T>: @unchecked Sendable {
+        let value: T
+        init(_ value: T) { self.value = value }
+    }
+}
