@@ -23,6 +23,8 @@ public enum ExplainableViTError: Error, Equatable, CustomStringConvertible, Loca
     case unsupportedArrayType(String)
     /// Pixels that do not match the stated size, or an image that could not be drawn.
     case image(String)
+    /// The compiled-model cache could not hash a package or keep its compiled model.
+    case modelCache(String)
 
     /// What happened.
     public var errorDescription: String? {
@@ -45,6 +47,8 @@ public enum ExplainableViTError: Error, Equatable, CustomStringConvertible, Loca
             return "Cannot read a \(type) array."
         case .image(let problem):
             return "Image: \(problem)."
+        case .modelCache(let problem):
+            return "Compiled-model cache: \(problem)."
         }
     }
 
@@ -67,6 +71,9 @@ public enum ExplainableViTError: Error, Equatable, CustomStringConvertible, Loca
             return "Re-export the model: its MultiArray outputs are written as Float32 (Float16 and Double are read too)."
         case .image:
             return "Pass a non-empty, upright image that CoreGraphics can draw into 8-bit sRGB."
+        case .modelCache:
+            return "Check that the .mlpackage is a readable folder without links and that the caches folder is writable; "
+                + "`CompiledModelCache.removeAll()` starts the cache afresh."
         }
     }
 

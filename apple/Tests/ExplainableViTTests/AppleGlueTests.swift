@@ -18,6 +18,7 @@ final class AppleGlueTests: XCTestCase {
         .output(name: "logits", problem: "missing from the prediction"),
         .unsupportedArrayType("MLMultiArrayDataType(131104)"),
         .image("could not draw a 3x2 CGImage"),
+        .modelCache("model.mlpackage/weights is a link"),
     ]
 
     /// No `default`: a new error case stops this file compiling until it joins `everyCase`.
@@ -25,7 +26,7 @@ final class AppleGlueTests: XCTestCase {
         for error in Self.everyCase {
             switch error {
             case .metadata, .unknownLabel, .classIndexOutOfRange, .classNotSelectable, .noHeatmap, .input, .output,
-                 .unsupportedArrayType, .image: break
+                 .unsupportedArrayType, .image, .modelCache: break
             }
         }
         XCTAssertEqual(Set(Self.everyCase.map(\.description)).count, Self.everyCase.count, "two cases read the same")

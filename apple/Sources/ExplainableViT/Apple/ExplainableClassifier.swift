@@ -30,15 +30,29 @@ public actor ExplainableClassifier {
     private let imageInput: String
     private let imageConstraint: MLImageConstraint
 
-    /// Loads a compiled model (`.mlmodelc`; Xcode compiles an `.mlpackage` added to a target, or
-    /// use `compile(packageAt:)`) off the calling thread and reads its metadata.
-    /// `alpha`: the colour map's weight in the overlay.
+    /// Loads a compiled model (`.mlmodelc`; Xcode compiles an `.mlpackage` added to a target) off the
+    /// calling thread and reads its metadata. `alpha`: the colour map's weight in the overlay;
+    /// `prewarm`: one prediction on a blank input before returning (`prewarm()`).
     public static func load(compiledModelAt url: URL, computeUnits: ComputeUnits = .all,
-                            alpha: Double = Overlay.defaultAlpha) async throws -> ExplainableClassifier {
+                            alpha: Double = Overlay.defaultAlpha, prewarm: Bool = false) async throws -> ExplainableClassifier {
         let configuration = MLModelConfiguration()
         configuration.computeUnits = computeUnits.mlComputeUnits
         let model = try await MLModel.load(contentsOf: url, configuration: configuration)
-        return try ExplainableClassifier(model: model, alpha: alpha)
+        let classifier = try ExplainableClassifier(model: model, alpha: alpha)
+        if prewarm { try await classifier.prewarm() }
+        return classifier
+    }
+
+    /// Loads an `.mlpackage` an app received at run time (downloaded, updated): compiled once with
+    /// `MLModel.compileModel(at:)` and kept in `cache` (default `CompiledModelCache.standard()`, the
+    /// app's caches folder) under the package's SHA-256, so later launches load the compiled model at
+    /// once and a changed package is compiled again.
+    public static func load(packageAt url: URL, cache: CompiledModelCache? = nil, computeUnits: ComputeUnits = .all,
+                            alpha: Double = Overlay.defaultAlpha, prewarm: Bool = false) async throws -> ExplainableClassifier {
+        let compiled = try await (cache ?? CompiledModelCache.standard()).compiledModel(for: url) { package in
+            try await MLModel.compileModel(at: package)
+        }
+        return try await load(compiledModelAt: compiled, computeUnits: computeUnits, alpha: alpha, prewarm: prewarm)
     }
 
     /// Wraps a loaded model (for example an Xcode-generated class's `.model`); the classifier owns it from here on.
@@ -60,9 +74,18 @@ public actor ExplainableClassifier {
         explainer = Explainer(metadata: metadata, alpha: alpha)
     }
 
-    /// Compiles an `.mlpackage` on the device; returns the `.mlmodelc` URL (keep it: compiling takes time).
+    /// Compiles an `.mlpackage` on the device, uncached; returns the `.mlmodelc` URL in a temporary
+    /// folder (`load(packageAt:)` keeps it across launches instead).
     public static func compile(packageAt url: URL) async throws -> URL {
         try await MLModel.compileModel(at: url)
+    }
+
+    /// One prediction on a blank (white) model input, outputs discarded: Core ML's first prediction
+    /// prepares the model for its compute units, so this moves that wait from the user's first photo
+    /// to load time.
+    public func prewarm() throws {
+        let (width, height) = metadata.inputSize
+        _ = try predict(try RGBAImage(width: width, height: height, pixels: [UInt8](repeating: 255, count: width * height * 4)))
     }
 
     /// Label, probabilities, heatmap and overlay for an image as stored with its orientation (for a
