@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xai.cli import fraction, run_cli
+from _infra.cli import fraction, run_cli
 
 from .run import TARGETS, device_section, format_table, run_bench
 

@@ -13,8 +13,8 @@ import json
 import math
 from pathlib import Path
 
-from xai.errors import ToolkitError
-from xai.folders import read_marker
+from _infra.errors import ToolkitError
+from _infra.folders import read_marker
 
 MAX_BYTES = 4 << 20  # a device run writes a few kB
 TEXT_FIELDS = ("target", "backend", "precision", "explain", "status", "device")

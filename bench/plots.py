@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xai.plots import TICK_CHARS, plot_text, pyplot
+from _infra.pictures import TICK_CHARS, plot_text, pyplot
 
 
 def plot_accuracy_vs_latency(rows: list[dict], path: Path, title: str = "") -> Path | None:

@@ -22,9 +22,9 @@ from runtime.contract import FORMATS
 from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import ArtifactError, read_manifest, verify_files
-from xai.cli import reading
-from xai.errors import ToolkitError
-from xai.scores import classification_scores
+from _infra.cli import reading
+from _infra.errors import ToolkitError
+from finetune.scores import classification_scores
 
 from .placement import format_placement, placement as op_placement, unavailable_reason as placement_unavailable
 from .timing import interleaved_latency, machine_info
@@ -211,7 +211,7 @@ def quality(logits: np.ndarray, targets: np.ndarray, reference: dict | None, map
     return row
 
 
-BENCH_COMMAND = "python -m bench"  # what results.json says wrote the folder (xai.outputs)
+BENCH_COMMAND = "python -m bench"  # what results.json says wrote the folder (_infra.outputs)
 RESULTS = "results.json"
 REUSED = ("artifacts", "preset-*")  # what a new run takes over from the folder it replaces
 
@@ -253,10 +253,10 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
               memory: bool = True, device_rows: Sequence[dict] = ()) -> list[dict]:
     """Benchmark `targets` (default: all) on `data`'s test split; writes results.json, report.md,
     a confusion matrix per target and the plots into `out` (a new folder, or one bench wrote before:
-    replaced whole when the run ends, see xai.outputs). `batch` is also the throughput batch size.
+    replaced whole when the run ends, see _infra.outputs). `batch` is also the throughput batch size.
     `device_rows` (`bench.device_rows`, measured on an Apple device) join this run's rows in the
     results and the report, not the pictures; the rows returned are this run's, then those."""
-    from xai.outputs import path_sources, result_folder
+    from _infra.outputs import path_sources, result_folder
 
     names = targets or list(TARGETS)
     check_options(names, limit, batch)
@@ -357,7 +357,7 @@ def measure_memory(rows: list[dict], runners: dict, checkpoint: Path, work: Path
 
 def write_pictures(rows: list[dict], predictions: dict, labels: np.ndarray, names: list[str], out: Path) -> None:
     """A confusion matrix per working target, accuracy vs latency, latency with the explanation stacked."""
-    from xai.plots import confusion_matrix, plot_confusion_matrix
+    from finetune.plots import confusion_matrix, plot_confusion_matrix
 
     from .plots import plot_accuracy_vs_latency, plot_latency_breakdown
 

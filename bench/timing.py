@@ -47,7 +47,7 @@ def machine_info() -> dict:
     """CPU model, core count and library versions for report headers."""
     import os
 
-    from xai.stamps import library_versions
+    from _infra.stamps import library_versions
 
     cpu = platform.processor()
     try:

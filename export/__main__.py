@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from xai.cli import run_cli
+from _infra.cli import run_cli
 
 from .api import EXPORTERS, export_model
 from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, cli_fields

@@ -1,7 +1,7 @@
 """`export_model`: checkpoint -> artifact folder (model + manifest.json), checked against PyTorch.
 
 Everything is written into a temporary sibling folder that replaces the output folder only after
-the parity check passed (`xai.folders.replacing`): a failed or killed export never leaves a half
+the parity check passed (`_infra.folders.replacing`): a failed or killed export never leaves a half
 artifact behind, and `--force` replaces only a folder that is itself an artifact.
 """
 from __future__ import annotations
@@ -15,9 +15,9 @@ from runtime.checkpoint import Checkpoint, load_checkpoint
 from runtime.contract import FORMATS
 from runtime.manifest import Manifest, is_artifact_folder, read_manifest, seal_model, write_manifest
 from runtime.manifest import build_manifest as runtime_manifest
-from xai.cli import library_output
-from xai.stamps import library_versions as stamps
-from xai.folders import OutputFolderError, make_readable, replacing
+from _infra.cli import library_output
+from _infra.stamps import library_versions as stamps
+from _infra.folders import OutputFolderError, make_readable, replacing
 
 from .config import ExportConfig, ExportError
 from .parity import ParityError, compare, parity_images, reference_outputs

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from xai.errors import ToolkitError
+from _infra.errors import ToolkitError
 from runtime.contract import CLASS_INPUT, DEFAULT_PRECISION, EXPLAIN_KINDS, PRECISIONS  # noqa: F401 (re-exported)
 
 

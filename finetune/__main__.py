@@ -6,7 +6,7 @@ import shlex
 import sys
 from dataclasses import MISSING
 
-from xai.cli import run_cli
+from _infra.cli import run_cli
 
 from .config import CONFIG_FIELDS, FinetuneConfig
 from .presets import PRESETS

@@ -209,7 +209,7 @@ def load_hub(dataset_id: str) -> LabeledImages:
     """A hub dataset with `train`/`test` splits and `img`/`label` columns (e.g. uoft-cs/cifar10)."""
     from datasets import load_dataset
 
-    from xai.hf import hub_reachable
+    from _infra.hf import hub_reachable
 
     try:
         if not hub_reachable():

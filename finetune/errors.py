@@ -1,7 +1,7 @@
 """Typed errors of the fine-tuning stage; each lists every problem found at once."""
 from __future__ import annotations
 
-from xai.errors import ToolkitError
+from _infra.errors import ToolkitError
 
 
 class FinetuneError(ToolkitError):

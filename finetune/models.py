@@ -10,8 +10,8 @@ from pathlib import Path
 
 from transformers import ViTConfig, ViTForImageClassification
 
-from xai.hf import SUPPORTED_MODEL_TYPES  # noqa: F401 (re-exported: finetune.SUPPORTED_MODEL_TYPES)
-from xai.hf import hub_reachable, load_classifier, load_config, model_type_problems
+from _infra.hf import SUPPORTED_MODEL_TYPES  # noqa: F401 (re-exported: finetune.SUPPORTED_MODEL_TYPES)
+from _infra.hf import hub_reachable, load_classifier, load_config, model_type_problems
 
 from ._compat import pil_image_processor_class
 from .errors import ModelSourceError

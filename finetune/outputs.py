@@ -6,7 +6,7 @@ in a sibling `.OUT.partial-train-*` folder (made by `mkdtemp`: no one can plant 
 replaces OUT only when the new run has finished, so a crash leaves the old run whole; `--overwrite
 --resume` continues the newest such folder an interrupted replacement left. A folder this toolkit
 did not write is never replaced; nor is the current folder, a parent of it, the model or data
-being read, or anything reached through a symbolic link (`xai.folders`).
+being read, or anything reached through a symbolic link (`_infra.folders`).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from xai.folders import (OutputFolderError, destination_problems, folder_lock, is_empty_dir, is_real_dir, links_in,
+from _infra.folders import (OutputFolderError, destination_problems, folder_lock, is_empty_dir, is_real_dir, links_in,
                          new_partial, recover, remove, siblings)
 
 from ._safe_trainer import incomplete_checkpoints, last_complete_checkpoint

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xai.plots import confusion_matrix, plot_confusion_matrix, plot_training_curves
-from xai.scores import classification_scores
-from xai.stamps import library_versions as stamps
+from .plots import confusion_matrix, plot_confusion_matrix, plot_training_curves
+from finetune.scores import classification_scores
+from _infra.stamps import library_versions as stamps
 
 
 @dataclass

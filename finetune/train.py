@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 from transformers import PrinterCallback, ProgressCallback, Trainer, TrainingArguments
 
-from xai.folders import make_readable, swap_in
-from xai.scores import classification_scores
+from _infra.folders import make_readable, swap_in
+from finetune.scores import classification_scores
 
 from ._compat import installed_training_arguments, pil_image_processor_class
 from ._safe_trainer import last_complete_checkpoint, pickle_files

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xai.cli import run_cli, whole_number
-from xai.errors import ToolkitError
-from xai.plots import printable
+from _infra.cli import run_cli, whole_number
+from _infra.errors import ToolkitError
+from _infra.pictures import printable
 
 from .backend import BACKENDS
 from .predictor import load
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 STEM_CHARS = 80  # picture names stay far below the file systems' 255-byte limit, whatever the input's name
 SOURCE_CHARS = 40  # the printed table's file column: the end of the path
-RESULTS = "predictions.json"  # the rows, and the marker that this command wrote the folder (xai.outputs)
+RESULTS = "predictions.json"  # the rows, and the marker that this command wrote the folder (_infra.outputs)
 COMMANDS = {"predict": "python -m runtime predict", "compare": "python -m runtime compare"}
 
 
@@ -61,8 +61,8 @@ def shown(source: str) -> str:
 
 def output_folder(args, *inputs: str):
     """The pictures' folder: new, empty, or one this command wrote (replaced whole at the end, see
-    xai.outputs); never an input, the current folder or a user's folder."""
-    from xai.outputs import path_sources, result_folder
+    _infra.outputs); never an input, the current folder or a user's folder."""
+    from _infra.outputs import path_sources, result_folder
 
     if not args.out.strip():
         raise ToolkitError("--out is empty: name a folder for the pictures")

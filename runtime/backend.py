@@ -7,8 +7,8 @@ from typing import Callable
 
 import numpy as np
 
-from xai.errors import ToolkitError
-from xai.registry import add_unique
+from _infra.errors import ToolkitError
+from _infra.registry import add_unique
 
 from .manifest import Manifest
 

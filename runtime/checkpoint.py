@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from xai.errors import ToolkitError
-from xai.hf import hub_reachable, load_classifier, load_config, model_type_problems
+from _infra.errors import ToolkitError
+from _infra.hf import hub_reachable, load_classifier, load_config, model_type_problems
 
 from .contract import RESAMPLE_NAMES
 

@@ -15,7 +15,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from xai.errors import ToolkitError
+from _infra.errors import ToolkitError
 
 from .contract import RESAMPLE_NAMES
 

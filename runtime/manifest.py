@@ -11,8 +11,8 @@ import stat
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
-from xai.errors import ToolkitError
-from xai.folders import read_marker
+from _infra.errors import ToolkitError
+from _infra.folders import read_marker
 
 from .contract import (CLASS_INPUT, EXPLAIN_KINDS, HEATMAP_OUTPUTS, PRECISIONS, RESAMPLE_NAMES,
                        artifact_output_names)

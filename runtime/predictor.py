@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xai.errors import ToolkitError
+from _infra.errors import ToolkitError
 from xai.rollout import rollout_map
 
 from .backend import BACKENDS, Backend, BackendUnavailable, ClassIndexError, check_class_indices

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xai.errors import ToolkitError
+from _infra.errors import ToolkitError
 from xai.rollout import readout_rows, rollout_map
 
 from .backend import Backend, register_backend

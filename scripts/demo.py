@@ -13,7 +13,7 @@ from export import ExportConfig, export_model
 from finetune import FinetuneConfig, finetune, load_data
 from runtime.__main__ import main as runtime_main
 from xai.__main__ import main as xai_main
-from xai.cli import run_cli
+from _infra.cli import run_cli
 
 
 DEMO_COLUMNS = ["target", "accuracy", "agreement", "heatmap_corr", "latency_ms_p50", "explain_overhead", "size_mb"]

@@ -65,7 +65,7 @@ TABLES: dict[str, Callable[[Results], str]] = {}
 def table(name: str):
     """Register `fn(results) -> markdown` as the generator of table NAME."""
     def register(fn):
-        from xai.registry import add_unique
+        from _infra.registry import add_unique
 
         return add_unique(TABLES, name, fn, "docs table")
     return register

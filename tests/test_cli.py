@@ -10,11 +10,11 @@ import warnings
 
 import pytest
 
-from xai.cli import library_output, quiet_libraries, run_cli
-from xai.errors import ToolkitError
+from _infra.cli import library_output, quiet_libraries, run_cli
+from _infra.errors import ToolkitError
 
-PACKAGES = ("finetune", "export", "runtime", "bench", "xai")
-INTERNAL = {"AttentionCheckError", "UnsupportedOpError"}  # checks of our own captures and executor: bugs, not input
+PACKAGES = ("_infra", "finetune", "export", "runtime", "bench", "xai")
+INTERNAL = {"AttentionCheckError", "UnsupportedOpError", "DuplicateName"}  # our own captures, executor and registries: bugs, not input
 
 
 def user_error_classes() -> dict[str, type]:

@@ -255,6 +255,7 @@ def test_odd_labels_give_pictures(tmp_path, world, capsys):
 def test_every_picture_draws_odd_names(tmp_path):
     """Each function that draws text, with every odd name where a name goes."""
     from bench.plots import plot_accuracy_vs_latency, plot_latency_breakdown
+    from finetune.plots import plot_confusion_matrix, plot_training_curves
     from xai import plots
 
     names = [*ODD.values(), "a$^$"]
@@ -264,8 +265,8 @@ def test_every_picture_draws_odd_names(tmp_path):
     curves = {name: {"deletion": [1.0, 0.5], "insertion": [0.1, 0.9]} for name in names}
     rows = [{"target": name, "backend": "onnx", "precision": "fp32", "explain": "rollout", "latency_ms_p50": 1.0 + i,
              "accuracy": 0.5} for i, name in enumerate(names)]
-    drawn = [plots.plot_confusion_matrix(np.eye(n, dtype=np.int64), names, tmp_path / "cm.png", title=names[1]),
-             plots.plot_training_curves([{"epoch": 1, "loss": 1.0}], tmp_path / "tc.png", title=names[1]),
+    drawn = [plot_confusion_matrix(np.eye(n, dtype=np.int64), names, tmp_path / "cm.png", title=names[1]),
+             plot_training_curves([{"epoch": 1, "loss": 1.0}], tmp_path / "tc.png", title=names[1]),
              plots.plot_explanation(image, heat, tmp_path / "e.png", title=names[0], method=names[1]),
              plots.plot_probabilities(names, np.linspace(0, 1, n), tmp_path / "p.png", title=names[2]),
              plots.plot_comparison(image, [(name, name, 0.5, heat) for name in names], tmp_path / "c.png", names[3]),
@@ -292,7 +293,7 @@ def test_a_folder_or_a_fifo_given_as_an_image_says_what_it_is(world, tmp_path, c
 
 # ------------------------------------------------------------------ kills leave nothing in the temporary folder
 def _killed(argv: list[str], tmp: Path, point: str | None = "written") -> subprocess.CompletedProcess:
-    from xai.folders import KILL_AT_ENV
+    from _infra.folders import KILL_AT_ENV
 
     (tmp / "tmp").mkdir(exist_ok=True)
     env = {**os.environ, "TMPDIR": str(tmp / "tmp"), "PYTHONPATH": str(ROOT)}

@@ -18,7 +18,7 @@ from conftest import LABELS
 from test_reliability import FT, ROOT, Case, _copy_artifact, _edit_manifest, _main, _rehash, run_case, world  # noqa: F401
 
 from runtime.manifest import MANIFEST, MAX_MANIFEST_BYTES
-from xai.folders import file_modes
+from _infra.folders import file_modes
 
 HANG_LIMIT_S = 60  # a load that reads /dev/zero or waits on a FIFO never returns: the subprocess is killed
 
@@ -226,7 +226,7 @@ def test_nothing_unrecorded_inside_a_model_package(world, tmp_path):  # noqa: F8
 
 # ---------------------------------------------------------------------------------- own what we write
 def test_recover_never_restores_or_follows_a_planted_link(world, tmp_path):  # noqa: F811
-    from xai.folders import folder_lock, recover
+    from _infra.folders import folder_lock, recover
 
     theirs = _copy_artifact(world, tmp_path)
     os.symlink(theirs, tmp_path / ".art.old-1-planted")

@@ -18,7 +18,7 @@ from conftest import LABELS, save_tiny_checkpoint, write_image_folder
 
 from export import ExportConfig, export_model
 from runtime.manifest import MANIFEST, SCHEMA_VERSION, ManifestError, read_manifest
-from xai.folders import KILL_AT_ENV, folder_lock, recover
+from _infra.folders import KILL_AT_ENV, folder_lock, recover
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -54,7 +54,7 @@ def test_resample_names_are_pils_filters_and_an_unknown_one_is_refused():
     from PIL import Image
 
     from runtime.images import RESAMPLE, resize_batch
-    from xai.errors import ToolkitError
+    from _infra.errors import ToolkitError
 
     assert RESAMPLE == {"nearest": Image.Resampling.NEAREST, "lanczos": Image.Resampling.LANCZOS,
                         "bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,

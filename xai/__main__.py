@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cli import reading, seed
+from _infra.cli import reading, seed
 from .evaluate import RESULTS, XAI_COMMAND, EvalInputError, evaluate, format_table, write_report
 from .methods import METHODS, get_methods
 
@@ -173,7 +173,7 @@ def default_out(source: str) -> Path:
 
 
 def run_eval(args) -> int:
-    from xai.outputs import path_sources, result_folder
+    from _infra.outputs import path_sources, result_folder
 
     methods = check_options(args)
     out = Path(args.out) if args.out is not None else default_out(args.source)
@@ -208,7 +208,7 @@ def evaluate_into(work: Path, args, methods: list):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .cli import run_cli
+    from _infra.cli import run_cli
 
     args = build_parser().parse_args(argv)
     return run_cli(lambda: run_eval(args), args.verbose)

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ToolkitError
+from _infra.errors import ToolkitError
 from .methods import METHODS, Method
 from .methods.random_map import uniform_maps
 from .metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
 
 
 ARROWS = {"higher": "↑", "lower": "↓"}
-XAI_COMMAND = "python -m xai eval"  # what xai_results.json says wrote its folder (xai.outputs)
+XAI_COMMAND = "python -m xai eval"  # what xai_results.json says wrote its folder (_infra.outputs)
 RESULTS = "xai_results.json"
 
 

@@ -9,7 +9,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from xai.errors import ToolkitError
+from _infra.errors import ToolkitError
 
 LABELS = [f"class_{i}" for i in range(10)]
 

@@ -17,7 +17,7 @@ SMOKE = ["--epochs", "1", "--images", "8"]
 
 
 def add_arguments(parser) -> None:
-    from xai.cli import positive_number
+    from _infra.cli import positive_number
 
     parser.add_argument("--epochs", type=positive_number, default=30)
     parser.add_argument("--images", type=int, default=None, help="score the first N test digits (default: all)")

@@ -11,9 +11,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import ToolkitError
+from _infra.errors import ToolkitError
 from ..hooks import Capture
-from ..registry import add_unique
+from _infra.registry import add_unique
 
 
 class UnknownMethodError(ToolkitError):

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..registry import add_unique
+from _infra.registry import add_unique
 
 Forward = Callable[[np.ndarray], np.ndarray]  # uint8 (B, H, W, 3) -> probs (B, C)
 

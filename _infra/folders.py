@@ -1,4 +1,4 @@
-"""Output folders that never lose a user's files; shared by every stage (xai is the bottom layer).
+"""Output folders that never lose a user's files; shared by every stage.
 
 Rules (see the README, "Output folders"):
 - an output folder is replaced only when this toolkit wrote it (`owned(folder)` says so), never

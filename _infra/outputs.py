@@ -1,7 +1,7 @@
 """Result folders of the commands that report (`bench`, `xai eval`, `runtime predict` and `compare`).
 
 Each such folder holds one JSON file that says which command wrote it (`"written_by"`). Running the
-same command into the same `--out` again replaces it (atomically, through `xai.folders.replacing`)
+same command into the same `--out` again replaces it (atomically, through `_infra.folders.replacing`)
 without a flag: re-running a command into its default folder just works. Any other existing,
 non-empty folder is a user's and is never touched (one line, exit 2). See README, "Output folders".
 """

@@ -1,8 +1,8 @@
-"""The one base of every user error in the toolkit (the bottom layer, so every stage can use it).
+"""The one base of every user error in the toolkit (shared infrastructure, so every stage can use it).
 
 A `ToolkitError` is a problem with what the user gave: an option, a file, a folder, an image. It
 lists every problem found at once; every CLI prints it as one line on stderr and exits 2
-(`xai.cli.run_cli`). Anything else is a bug and raises with its traceback."""
+(`_infra.cli.run_cli`). Anything else is a bug and raises with its traceback."""
 from __future__ import annotations
 
 
