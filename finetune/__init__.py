@@ -9,7 +9,8 @@ import importlib
 _WHERE = {"FinetuneConfig": "config", "finetune": "train", "load_data": "data", "BUILTIN_DATA": "data",
           "LabeledImages": "data", "load_model": "models", "write_preset": "models",
           "SUPPORTED_MODEL_TYPES": "models", "PRESETS": "presets", "Preset": "presets",
-          "FinetuneError": "errors", "ModelSourceError": "errors", "DataSourceError": "errors"}
+          "FinetuneError": "errors", "ModelSourceError": "errors", "DataSourceError": "errors",
+          "ToolkitError": "errors"}
 __all__ = list(_WHERE)
 
 
