@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from _infra.pictures import TICK_CHARS, plot_text, pyplot
+from runtime.contract import gives_map
 
 
 def plot_accuracy_vs_latency(rows: list[dict], path: Path, title: str = "") -> Path | None:
@@ -31,14 +32,14 @@ def plot_accuracy_vs_latency(rows: list[dict], path: Path, title: str = "") -> P
 def plot_latency_breakdown(rows: list[dict], path: Path) -> Path | None:
     """Bars: plain latency of the backend/precision, plus the explanation's extra on top."""
     plain = {(r["backend"], r["precision"]): r["latency_ms_p50"] for r in rows
-             if r.get("explain") == "none" and not r.get("peer") and r.get("latency_ms_p50")}
+             if not gives_map(r.get("explain")) and not r.get("peer") and r.get("latency_ms_p50")}
     timed = [r for r in rows if r.get("latency_ms_p50")]
     if not timed:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(timed) + 2), 4.5))
     for i, r in enumerate(timed):
-        base = plain.get((r["backend"], r["precision"])) if r.get("explain") != "none" and not r.get("peer") else None
+        base = plain.get((r["backend"], r["precision"])) if gives_map(r.get("explain")) and not r.get("peer") else None
         if base is not None and base <= r["latency_ms_p50"]:
             ax.bar(i, base, color="tab:blue")
             ax.bar(i, r["latency_ms_p50"] - base, bottom=base, color="tab:orange")

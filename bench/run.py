@@ -18,7 +18,7 @@ import numpy as np
 from export import ExportConfig, export_model
 from runtime.backend import BACKENDS
 from runtime.checkpoint import load_checkpoint, weights_sha256
-from runtime.contract import FORMATS
+from runtime.contract import DEFAULT_EXPLAIN, EXPLAIN, FORMATS, gives_map
 from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import ArtifactError, read_manifest, verify_files
@@ -58,7 +58,7 @@ NOT_ON_CPU = {("onnx", "fp16"): "fp16 ONNX graphs are for GPU execution provider
 
 
 def _name(backend: str, precision: str, explain: str) -> str:
-    return f"{backend} {precision}" + ("" if explain == "rollout" else f" {explain}")
+    return f"{backend} {precision}" + ("" if explain == DEFAULT_EXPLAIN else f" {explain}")
 
 
 def _export(fmt: str, precision: str, explain: str) -> ExportConfig:
@@ -187,7 +187,7 @@ def run_target(target: BenchTarget, checkpoint_dir: Path, work: Path, images: np
     classes: the class each gradrollout map explains (the reference's predictions), so maps are
     compared for the same class even where a quantized model's top-1 differs."""
     runner, model, heatmap = load_target(target, checkpoint_dir, work)
-    classes = classes if target.explain == "gradrollout" else None
+    classes = classes if EXPLAIN[target.explain].class_input else None
     outputs = [runner.run_batched(images[i:i + batch], None if classes is None else classes[i:i + batch])
                for i in range(0, len(images), batch)]
     merged = {"logits": np.concatenate([o["logits"] for o in outputs]),
@@ -261,7 +261,7 @@ def run_bench(checkpoint: str | Path, data: str, targets: list[str] | None = Non
     names = targets or list(TARGETS)
     check_options(names, limit, batch)
     kinds = {TARGETS[n].explain for n in names}
-    first = [REFERENCES[k] for k in REFERENCES if k in kinds or k == "rollout"]  # references run first
+    first = [REFERENCES[k] for k in REFERENCES if k in kinds or REFERENCES[k] == REFERENCE]  # references run first
     names = first + [n for n in names if n not in first]
     out = Path(out)
     with result_folder(out, RESULTS, BENCH_COMMAND, "a bench results folder",
@@ -373,10 +373,10 @@ def write_pictures(rows: list[dict], predictions: dict, labels: np.ndarray, name
 def add_overheads(rows: list[dict]) -> None:
     """explain_overhead: latency over the same backend and precision's `none` row, when both ran."""
     plain = {(r["backend"], r["precision"]): r.get("latency_ms_p50") for r in rows
-             if r.get("explain") == "none" and not r.get("peer")}
+             if not gives_map(r.get("explain")) and not r.get("peer")}
     for row in rows:
         base = plain.get((row["backend"], row["precision"]))
-        if base and row.get("latency_ms_p50") and row.get("explain") != "none" and not row.get("peer"):
+        if base and row.get("latency_ms_p50") and gives_map(row.get("explain")) and not row.get("peer"):
             row["explain_overhead"] = round(row["latency_ms_p50"] / base, 3)
 
 

@@ -7,7 +7,7 @@ import sys
 from _infra.cli import run_cli
 
 from .api import EXPORTERS, export_model
-from .config import EXPLAIN_KINDS, PRECISIONS, ExportConfig, cli_fields
+from .config import DEFAULT_EXPLAIN, EXPLAIN_KINDS, PRECISIONS, ExportConfig, cli_fields
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="artifact folder to write (model + manifest.json)")
         p.add_argument("--precision", choices=PRECISIONS[fmt], default=None,
                        help=f"weights/compute precision (default: {PRECISIONS[fmt][0]})")
-        p.add_argument("--explain", choices=list(EXPLAIN_KINDS), default="rollout",
+        p.add_argument("--explain", choices=list(EXPLAIN_KINDS), default=DEFAULT_EXPLAIN,
                        help="; ".join(f"{k}: {v}" for k, v in EXPLAIN_KINDS.items()))
         p.add_argument("--batch", type=int, default=None,
                        help="fixed batch size (default: dynamic for ONNX, 1 for Core ML)")

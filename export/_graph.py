@@ -13,7 +13,7 @@ import copy
 import torch
 from torch import nn
 
-from runtime.contract import output_names
+from runtime.contract import EXPLAIN, output_names
 from xai.rollout import readout_rows, rollout_cls_torch, rollout_start
 
 from ._backward import RelevanceViT
@@ -49,17 +49,17 @@ class ExplainedViT(nn.Module):
         if fp16_safe:
             make_layernorm_fp16_safe(self.model)
         self.register_buffer("mean", torch.tensor(checkpoint.mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.explain, self.input_kind = explain, input_kind
+        self.explain, self.kind, self.input_kind = explain, EXPLAIN[explain], input_kind
         self.grid, self.n_special = tuple(checkpoint.patch_grid), checkpoint.n_special_tokens
         self.register_buffer("rollout_start", rollout_start(self.grid[0] * self.grid[1] + self.n_special,
                                                             readout=readout_rows(self.model)))
-        self.relevance = RelevanceViT(self.model, self.n_special, self.grid) if explain == "gradrollout" else None
+        self.relevance = RelevanceViT(self.model, self.n_special, self.grid) if self.kind.class_input else None
         n_tokens = self.grid[0] * self.grid[1] + self.n_special
-        onnx_forward = input_kind == "uint8_nhwc" and explain != "gradrollout"
-        readout = len(readout_rows(self.model)) if explain in ("none", "rollout") else None  # no full maps out
+        onnx_forward = input_kind == "uint8_nhwc" and not self.kind.class_input
+        readout = len(readout_rows(self.model)) if not self.kind.attention_outputs else None  # no full maps out
         self.packed = PackedViT(self.model, n_tokens, readout) if onnx_forward else None
         heads = self.model.config.num_attention_heads  # ONNX rollout: head means taken as the maps are made
-        mean_first = onnx_forward and explain == "rollout"
+        mean_first = onnx_forward and self.kind.uses_attentions and not self.kind.attention_outputs
         self.register_buffer("head_weights", torch.full((1, heads), 1.0 / heads) if mean_first else None)
 
     def output_names(self) -> list[str]:
@@ -76,12 +76,12 @@ class ExplainedViT(nn.Module):
         if self.packed is not None:
             logits, attentions = self.packed(x)
         else:
-            out = self.model(pixel_values=x, output_attentions=self.explain != "none")
+            out = self.model(pixel_values=x, output_attentions=self.kind.uses_attentions)
             logits, attentions = out.logits, out.attentions
         outputs = [logits, logits.softmax(dim=-1)]
-        if self.explain != "none":
+        if self.kind.uses_attentions:
             outputs.append(rollout_cls_torch(attentions, self.n_special, self.grid, self.rollout_start,
                                              self.head_weights))
-        if self.explain == "attentions":
+        if self.kind.attention_outputs:
             outputs += list(attentions)
         return tuple(outputs)

@@ -12,7 +12,7 @@ from typing import Callable
 
 from runtime.backend import BACKENDS, BackendUnavailable
 from runtime.checkpoint import Checkpoint, load_checkpoint
-from runtime.contract import FORMATS
+from runtime.contract import EXPLAIN, FORMATS
 from runtime.manifest import Manifest, is_artifact_folder, read_manifest, seal_model, write_manifest
 from runtime.manifest import build_manifest as runtime_manifest
 from _infra.cli import library_output
@@ -72,7 +72,7 @@ def check_parity(folder: Path, manifest: Manifest, checkpoint: Checkpoint, cfg: 
     reference = reference_outputs(checkpoint, images, cfg.explain)
     # class-specific maps are compared for the same class: PyTorch's prediction (a near-tie that
     # flips at fp16 would otherwise compare two different classes' maps)
-    targets = reference["logits"].argmax(-1) if cfg.explain == "gradrollout" else None
+    targets = reference["logits"].argmax(-1) if EXPLAIN[cfg.explain].class_input else None
     if targets is not None:
         reference = reference_outputs(checkpoint, images, cfg.explain, targets)
     exported = backend.run_batched(images, targets)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from _infra.errors import ToolkitError
-from runtime.contract import CLASS_INPUT, DEFAULT_PRECISION, EXPLAIN_KINDS, PRECISIONS  # noqa: F401 (re-exported)
+from runtime.contract import CLASS_INPUT, DEFAULT_EXPLAIN, DEFAULT_PRECISION, EXPLAIN_KINDS, PRECISIONS  # noqa: F401 (re-exported)
 
 
 class ExportError(ToolkitError):
@@ -15,7 +15,7 @@ class ExportError(ToolkitError):
 class ExportConfig:
     format: str = "onnx"
     precision: str | None = None  # None: the format's default (onnx fp32, coreml fp16)
-    explain: str = "rollout"
+    explain: str = DEFAULT_EXPLAIN
     batch: int | None = None  # None: dynamic batch (ONNX); Core ML is exported for batch 1
     force: bool = False  # replace an existing output folder
     parity_images: int = 4

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from runtime.contract import class_input_spec, output_specs
+from runtime.contract import EXPLAIN, class_input_spec, output_specs
 from runtime.coreml import LABEL_OUTPUT, PROBS_OUTPUT
 
 from ._graph import ExplainedViT
@@ -43,7 +43,7 @@ def convert(checkpoint, cfg: ExportConfig):
     image = ct.ImageType(name=INPUT_NAME, shape=(1, 3, h, w), scale=1.0 / 255.0,
                          bias=[-m for m in checkpoint.mean], color_layout=ct.colorlayout.RGB)
     inputs = [image]
-    if cfg.explain == "gradrollout":
+    if EXPLAIN[cfg.explain].class_input:
         example += (torch.tensor([-1], dtype=torch.int32),)
         inputs.append(ct.TensorType(name=CLASS_INPUT, shape=(1,), dtype=np.int32))
     with torch.no_grad():
@@ -149,16 +149,20 @@ def _cast_op(name: str, source, dtype_const):
     return op
 
 
+HEATMAP_DESCRIPTIONS = {"rollout": "attention-rollout heatmap over the patch grid, max 1",
+                        "relevance": "gradient-weighted rollout over the patch grid, max 1"}
+
+
 def describe(mlmodel, checkpoint, cfg: ExportConfig) -> None:
     mlmodel.short_description = (f"{type(checkpoint.model).__name__} with {cfg.explain} explanation "
                                  f"({cfg.resolved_precision}), exported by explainable-vit")
     mlmodel.input_description[INPUT_NAME] = f"RGB image, {checkpoint.image_size[1]}x{checkpoint.image_size[0]}"
     mlmodel.output_description[LABEL_OUTPUT] = "most likely class"
-    if cfg.explain == "gradrollout":
+    kind = EXPLAIN[cfg.explain]
+    if kind.class_input:
         mlmodel.input_description[CLASS_INPUT] = "class index to explain; -1 explains the predicted class"
-        mlmodel.output_description["relevance"] = "gradient-weighted rollout over the patch grid, max 1"
-    elif cfg.explain != "none":
-        mlmodel.output_description["rollout"] = "attention-rollout heatmap over the patch grid, max 1"
+    if kind.heatmap:
+        mlmodel.output_description[kind.heatmap] = HEATMAP_DESCRIPTIONS[kind.heatmap]
 
 
 def stamp_metadata(folder: Path, manifest, cfg: ExportConfig) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from runtime.contract import class_input_spec, output_specs
+from runtime.contract import EXPLAIN, class_input_spec, output_specs
 from runtime.onnx import graph_stamp
 
 from ._graph import ExplainedViT
@@ -187,7 +187,7 @@ def export_onnx(checkpoint, cfg: ExportConfig, folder: Path) -> dict:
     h, w = checkpoint.image_size
     example = (torch.zeros(cfg.batch or 1, h, w, 3, dtype=torch.uint8),)
     inputs = [INPUT_NAME]
-    if cfg.explain == "gradrollout":
+    if EXPLAIN[cfg.explain].class_input:
         example += (torch.full((cfg.batch or 1,), -1, dtype=torch.int64),)
         inputs.append(CLASS_INPUT)
     dynamic = None if cfg.batch else {n: {0: "batch"} for n in [*inputs, *names]}

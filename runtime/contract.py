@@ -20,13 +20,44 @@ FORMATS = {f.name: f for f in (Format("onnx", ("fp32", "fp16", "int8"), "onnx", 
                                Format("coreml", ("fp16", "fp32", "int8"), "coreml", ("coremltools",)))}
 PRECISIONS = {name: f.precisions for name, f in FORMATS.items()}
 DEFAULT_PRECISION = {name: f.precisions[0] for name, f in FORMATS.items()}
-EXPLAIN_KINDS = {
-    "rollout": "logits, probs and the attention-rollout map (N, grid_h, grid_w)",
-    "attentions": "as rollout, plus every layer's attention probabilities (N, heads, tokens, tokens)",
-    "gradrollout": "logits, probs and class-specific gradient-weighted rollout `relevance` (N, grid_h, grid_w), "
-                   "backward pass inside the graph; second input `target` (N,) picks the class (-1: predicted)",
-    "none": "logits and probs only",
-}
+
+
+@dataclass(frozen=True)
+class ExplainKind:
+    """What an exported graph explains, and so what every stage does for it: which map it outputs,
+    whether the forward must return attention probabilities, whether it takes a class per image
+    (the backward pass in the graph) and whether it also returns every layer's attentions."""
+
+    name: str
+    description: str
+    heatmap: str | None  # the output holding the map (`rollout` or `relevance`); None: no map
+    uses_attentions: bool = False  # the forward returns attention probabilities (rollout is made from them)
+    class_input: bool = False  # a second input `target` (N,) picks the class; -1 the predicted one
+    attention_outputs: bool = False  # also every layer's attention probabilities, one output each
+
+    @property
+    def explains(self) -> bool:
+        return self.heatmap is not None
+
+
+EXPLAIN = {k.name: k for k in (
+    ExplainKind("rollout", "logits, probs and the attention-rollout map (N, grid_h, grid_w)", "rollout",
+                uses_attentions=True),
+    ExplainKind("attentions", "as rollout, plus every layer's attention probabilities (N, heads, tokens, tokens)",
+                "rollout", uses_attentions=True, attention_outputs=True),
+    ExplainKind("gradrollout", "logits, probs and class-specific gradient-weighted rollout `relevance` "
+                "(N, grid_h, grid_w), backward pass inside the graph; second input `target` (N,) picks the "
+                "class (-1: predicted)", "relevance", class_input=True),
+    ExplainKind("none", "logits and probs only", None),
+)}
+EXPLAIN_KINDS = {name: kind.description for name, kind in EXPLAIN.items()}  # CLI choices and docs tables
+DEFAULT_EXPLAIN = "rollout"  # what an export explains unless told otherwise
+
+
+def gives_map(explain: str | None) -> bool:
+    """Whether a graph or a result row of explain kind `explain` carries a map (a row without a
+    known kind, a peer's, is not a plain `none` row either)."""
+    return EXPLAIN[explain].explains if explain in EXPLAIN else True
 CLASSIFIER_OUTPUTS = ("classLabel", "classLabel_probs")  # a Core ML classifier's label and label -> probability
 CLASS_INPUT = "target"  # gradrollout graphs' second input: class index per image, -1 for the predicted one
 HEATMAP_OUTPUTS = ("relevance", "rollout")  # the output holding the map, in order of preference
@@ -37,14 +68,9 @@ RESAMPLE_NAMES = ("nearest", "lanczos", "bilinear", "bicubic", "box", "hamming")
 
 def output_names(explain: str, num_layers: int) -> list[str]:
     """The outputs of a graph explaining by `explain`, in order."""
-    names = ["logits", "probs"]
-    if explain == "gradrollout":
-        return names + ["relevance"]
-    if explain != "none":
-        names.append("rollout")
-    if explain == "attentions":
-        names += [f"attention_{i}" for i in range(num_layers)]
-    return names
+    kind = EXPLAIN[explain]
+    names = ["logits", "probs"] + ([kind.heatmap] if kind.heatmap else [])
+    return names + ([f"attention_{i}" for i in range(num_layers)] if kind.attention_outputs else [])
 
 
 def artifact_output_names(fmt: str, explain: str, num_layers: int) -> set[str]:
@@ -69,7 +95,7 @@ def output_specs(explain: str, checkpoint, batch: int | None) -> dict[str, dict]
 
 def class_input_spec(explain: str, dtype: str, batch: int | None) -> dict:
     """The `target` input of a class-specific graph (empty for graphs without one)."""
-    if explain != "gradrollout":
+    if not EXPLAIN[explain].class_input:
         return {}
     return {"name": CLASS_INPUT, "dtype": dtype, "shape": [batch], "predicted": -1,
             "meaning": "class index to explain per image; -1 explains the predicted class"}

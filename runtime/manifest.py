@@ -14,7 +14,7 @@ from pathlib import Path
 from _infra.errors import ToolkitError
 from _infra.folders import read_marker
 
-from .contract import (CLASS_INPUT, EXPLAIN_KINDS, HEATMAP_OUTPUTS, PRECISIONS, RESAMPLE_NAMES,
+from .contract import (CLASS_INPUT, EXPLAIN, EXPLAIN_KINDS, HEATMAP_OUTPUTS, PRECISIONS, RESAMPLE_NAMES,
                        artifact_output_names)
 from .seal import kind_of, record_problems, seal, seal_problems
 
@@ -194,7 +194,7 @@ def io_problems(raw: dict) -> list[str]:
 
 def class_input_problems(spec, explain: str, batch) -> list[str]:
     """A gradrollout graph's `target` input, and no class input on any other graph."""
-    if explain != "gradrollout":
+    if not EXPLAIN[explain].class_input:
         return [] if spec == {} else [f"class_input given for explain '{explain}': only gradrollout graphs "
                                       f"take a class"]
     if not (isinstance(spec, dict) and spec.get("name") == CLASS_INPUT and spec.get("dtype") in CLASS_DTYPES

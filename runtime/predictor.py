@@ -11,7 +11,7 @@ from _infra.errors import ToolkitError
 from xai.rollout import rollout_map
 
 from .backend import BACKENDS, Backend, BackendUnavailable, ClassIndexError, check_class_indices
-from .contract import FORMATS, HEATMAP_OUTPUTS
+from .contract import EXPLAIN, FORMATS, HEATMAP_OUTPUTS
 from .images import ImageLike, ImageLoadError, describe, resize_batch, to_rgb, upsample_all
 from .manifest import MANIFEST, ArtifactError, ManifestError, read_manifest, verify_files
 
@@ -43,7 +43,7 @@ class Predictor:
     @property
     def explains(self) -> bool:
         """Whether predictions carry a heatmap (every explain kind but `none`)."""
-        return self.manifest.explain != "none"
+        return EXPLAIN[self.manifest.explain].explains
 
     def heatmaps_from(self, outputs: dict[str, np.ndarray]) -> np.ndarray | None:
         """The graph's own map; for `--explain attentions` artifacts without one, rollout by xai."""

@@ -13,7 +13,7 @@ from xai.rollout import readout_rows, rollout_map
 
 from .backend import Backend, register_backend
 from .checkpoint import load_checkpoint
-from .contract import EXPLAIN_KINDS, class_input_spec, output_specs
+from .contract import EXPLAIN, EXPLAIN_KINDS, class_input_spec, output_specs
 from .manifest import Manifest, build_manifest
 
 
@@ -43,20 +43,20 @@ def run_checkpoint(checkpoint, images: np.ndarray, explain: str = "rollout",
     from xai.hooks import capture, pixel_values
     from xai.methods.grad_rollout import grad_rollout_map
 
-    x = pixel_values(images, checkpoint.mean, checkpoint.std)
-    if explain == "gradrollout":
+    x, kind = pixel_values(images, checkpoint.mean, checkpoint.std), EXPLAIN[explain]
+    if kind.class_input:
         cap = capture(checkpoint.model, x, targets)
         logits = torch.from_numpy(cap.logits)
         return {"logits": cap.logits, "probs": logits.softmax(-1).numpy(),
                 "relevance": grad_rollout_map(cap, checkpoint.patch_grid, checkpoint.n_special_tokens)}
     with torch.no_grad():
-        out = checkpoint.model(pixel_values=x, output_attentions=explain != "none")
+        out = checkpoint.model(pixel_values=x, output_attentions=kind.uses_attentions)
     result = {"logits": out.logits.numpy(), "probs": out.logits.softmax(-1).numpy()}
-    if explain != "none":
+    if kind.uses_attentions:
         attentions = [a.numpy() for a in out.attentions]
         result["rollout"] = rollout_map(attentions, checkpoint.patch_grid, checkpoint.n_special_tokens,
                                         readout=readout_rows(checkpoint.model))
-        if explain == "attentions":
+        if kind.attention_outputs:
             result.update({f"attention_{i}": a for i, a in enumerate(attentions)})
     return result
 

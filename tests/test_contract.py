@@ -38,3 +38,19 @@ def test_attention_outputs_must_match_the_layer_count(tiny_vit, tmp_path):
     (folder / MANIFEST).write_text(json.dumps(raw))
     with pytest.raises(ManifestError, match="onnx attentions graphs of 3 layers have .*'attention_2'"):
         read_manifest(folder)
+
+
+def test_explain_kinds_are_told_apart_only_by_the_contract():
+    """What an explain kind does is read from its `ExplainKind` (runtime.contract.EXPLAIN), never from
+    its name compared as a string somewhere else: a new kind is one entry, not edits in ten files."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    names = "|".join(EXPLAIN_KINDS)
+    compared = re.compile(rf"""(==|!=)\s*["']({names})["']|["']({names})["']\s*(==|!=)""")
+    found = [f"{path.relative_to(root)}:{i}: {line.strip()}"
+             for package in ("_infra", "xai", "runtime", "export", "finetune", "bench", "scripts")
+             for path in sorted((root / package).rglob("*.py")) if path != root / "runtime" / "contract.py"
+             for i, line in enumerate(path.read_text().splitlines(), 1) if compared.search(line)]
+    assert not found, "\n".join(found)
