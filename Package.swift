@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.iOS(.v16), .macOS(.v13)],  // the exports' minimum deployment target (iOS 16 / macOS 13)
     products: [
         .library(name: "ExplainableViT", targets: ["ExplainableViT"]),
+        // the benchmark's timing, statistics and JSON rows, for an app's own benchmark button (the sample's)
+        .library(name: "ExplainableViTBenchKit", targets: ["ExplainableViTBenchKit"]),
         // `swift run -c release explainable-vit-bench --postprocess` or `... MODEL.mlpackage` (Mac): docs/apple.md
         .executable(name: "explainable-vit-bench", targets: ["ExplainableViTBench"]),
     ],
