@@ -149,9 +149,10 @@ extension ModelMetadata {
 // MARK: - The steps, each as Pillow does it
 
 extension RGBAImage {
-    /// Every alpha is 255.
+    /// Every alpha is 255: `knownOpaque`, or else every alpha read.
     public var isOpaque: Bool {
-        pixels.withUnsafeBytes { bytes in
+        if knownOpaque { return true }
+        return pixels.withUnsafeBytes { bytes in
             let words = bytes.count / 4
             var start = 0
             while start < words {  // every pixel ANDed into one word, a chunk at a time: an early exit, and vectorised
@@ -187,7 +188,7 @@ extension RGBAImage {
                 out[to..<(to + 4)] = pixels[from..<(from + 4)]
             }
         }
-        return try! RGBAImage(width: outW, height: outH, pixels: out)  // same pixel count, sides swapped
+        return try! RGBAImage(width: outW, height: outH, pixels: out, knownOpaque: knownOpaque)  // same pixel count, sides swapped
     }
 
     /// `Image.alpha_composite(white, image)`: AlphaComposite.c's integer blend (7 extra bits,
@@ -206,7 +207,7 @@ extension RGBAImage {
                 out[p + c] = UInt8(truncatingIfNeeded: (((t >> 8) + t) >> 8) >> 7)
             }
         }
-        return try! RGBAImage(width: width, height: height, pixels: out)
+        return try! RGBAImage(width: width, height: height, pixels: out, knownOpaque: true)
     }
 
     /// RGBA -> RGBa (Convert.c `rgbA2rgba`): colour times alpha / 255, rounded.
@@ -219,7 +220,7 @@ extension RGBAImage {
                 out[p + c] = UInt8(truncatingIfNeeded: ((t >> 8) + t) >> 8)
             }
         }
-        return try! RGBAImage(width: width, height: height, pixels: out)
+        return try! RGBAImage(width: width, height: height, pixels: out, knownOpaque: knownOpaque)  // alpha unchanged
     }
 
     /// RGBa -> RGBA (Convert.c `rgba2rgbA`): colour times 255 / alpha, truncated, clipped.
@@ -230,7 +231,7 @@ extension RGBAImage {
             guard a != 0 && a != 255 else { continue }
             for c in 0..<3 { out[p + c] = UInt8(min(255 * Int(pixels[p + c]) / a, 255)) }
         }
-        return try! RGBAImage(width: width, height: height, pixels: out)
+        return try! RGBAImage(width: width, height: height, pixels: out, knownOpaque: knownOpaque)  // alpha unchanged
     }
 
     /// `Image.reduce((factorX, factorY))` of the whole image (Reduce.c): each output pixel the
@@ -316,7 +317,7 @@ extension RGBAImage {
         var out: [UInt8] = []
         out.reserveCapacity(w * h * 4)
         for row in y..<(y + h) { out += pixels[(4 * (row * width + x))..<(4 * (row * width + x + w))] }
-        return try RGBAImage(width: w, height: h, pixels: out)
+        return try RGBAImage(width: w, height: h, pixels: out, knownOpaque: knownOpaque)
     }
 
     /// One pass along rows (horizontal) or columns (`PixelResampling`).
@@ -326,6 +327,7 @@ extension RGBAImage {
                                                   taps: taps, channels: channels)
             : horizontal ? PixelResampling.horizontal(pixels, lines: height, inWidth: width, taps: taps, channels: channels)
             : PixelResampling.vertical(pixels, rowBytes: width * 4, taps: taps, channels: channels)
-        return try RGBAImage(width: outW, height: outH, pixels: out)
+        // RGB passes write alpha 255.
+        return try RGBAImage(width: outW, height: outH, pixels: out, knownOpaque: channels == 3)
     }
 }

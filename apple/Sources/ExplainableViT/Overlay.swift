@@ -3,14 +3,26 @@ public struct RGBAImage: Equatable, Sendable {
     public let width: Int
     public let height: Int
     public let pixels: [UInt8]
+    /// True when every alpha is 255 by how the image was made, so `isOpaque` need not look: an RGB
+    /// source (a JPEG, a camera frame, a CGImage whose alpha info says none, `init(width:height:rgb:)`)
+    /// or a step that writes opaque pixels (compositing on white, an RGB resize, the overlay). False:
+    /// not known (`isOpaque` reads every alpha). Not part of equality: the pixels are.
+    public let knownOpaque: Bool
 
-    public init(width: Int, height: Int, pixels: [UInt8]) throws {
+    /// `knownOpaque`: the caller vouches that every alpha is 255 (it decoded a format without alpha),
+    /// which spares the image path its opacity check (a read of every pixel); nothing verifies it.
+    public init(width: Int, height: Int, pixels: [UInt8], knownOpaque: Bool = false) throws {
         guard width > 0, height > 0, pixels.count == width * height * 4 else {
             throw ExplainableViTError.image("\(pixels.count) bytes for \(width)x\(height) RGBA")
         }
         self.width = width
         self.height = height
         self.pixels = pixels
+        self.knownOpaque = knownOpaque
+    }
+
+    public static func == (a: RGBAImage, b: RGBAImage) -> Bool {
+        a.width == b.width && a.height == b.height && a.pixels == b.pixels
     }
 
     /// From packed RGB bytes (3 per pixel), opaque.
@@ -24,7 +36,7 @@ public struct RGBAImage: Equatable, Sendable {
             pixels[4 * p + 1] = rgb[3 * p + 1]
             pixels[4 * p + 2] = rgb[3 * p + 2]
         }
-        try self.init(width: width, height: height, pixels: pixels)
+        try self.init(width: width, height: height, pixels: pixels, knownOpaque: true)
     }
 }
 
@@ -65,7 +77,7 @@ public enum Overlay {
             }
             initialized = photo.pixels.count
         }
-        return try RGBAImage(width: photo.width, height: photo.height, pixels: pixels)
+        return try RGBAImage(width: photo.width, height: photo.height, pixels: pixels, knownOpaque: true)
     }
 
     private static func checkSizes(photo: RGBAImage, heatmap: Heatmap) throws {
@@ -116,6 +128,6 @@ public enum Overlay {
             }
             out[4 * p + 3] = 255
         }
-        return try RGBAImage(width: photo.width, height: photo.height, pixels: out)
+        return try RGBAImage(width: photo.width, height: photo.height, pixels: out, knownOpaque: true)
     }
 }

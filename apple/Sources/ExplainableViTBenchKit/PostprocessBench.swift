@@ -51,7 +51,8 @@ public struct PostprocessBench: Equatable, Sendable {
         return row
     }
 
-    /// A deterministic photo: smooth gradients with a fine pattern (no flat regions), opaque.
+    /// A deterministic photo: smooth gradients with a fine pattern (no flat regions), opaque and
+    /// known to be (as a JPEG or a camera frame arrives), so the cap takes Pillow's RGB route unscanned.
     public static func photo(width: Int, height: Int) throws -> RGBAImage {
         let pixels = [UInt8](unsafeUninitializedCapacity: width * height * 4) { buffer, count in
             for y in 0..<height {
@@ -65,7 +66,7 @@ public struct PostprocessBench: Equatable, Sendable {
             }
             count = width * height * 4
         }
-        return try RGBAImage(width: width, height: height, pixels: pixels)
+        return try RGBAImage(width: width, height: height, pixels: pixels, knownOpaque: true)
     }
 
     /// A deterministic grid, max 1: one bump off-centre.

@@ -141,4 +141,39 @@ final class DisplayTests: XCTestCase {
         pixels[2] = 0  // a colour byte is not alpha
         XCTAssertTrue(try RGBAImage(width: 300, height: 100, pixels: pixels).isOpaque)
     }
+
+    func testKnownOpaqueSkipsTheCheckAndChangesNoByte() throws {
+        let pixels = try Self.photo(width: 300, height: 100).pixels
+        let scanned = try RGBAImage(width: 300, height: 100, pixels: pixels)
+        let known = try RGBAImage(width: 300, height: 100, pixels: pixels, knownOpaque: true)
+        XCTAssertFalse(scanned.knownOpaque)
+        XCTAssertEqual(scanned, known)  // the flag is not part of equality
+        // The flag is trusted, not checked: the caller vouches for it.
+        var clear = pixels
+        clear[3] = 0
+        XCTAssertTrue(try RGBAImage(width: 300, height: 100, pixels: clear, knownOpaque: true).isOpaque)
+        // The same bytes either way: the cap (with and without Pillow's reduce step) and the whole image path.
+        for maxSide in [120, 40, 7] {
+            let a = try ImagePreprocessing.capped(scanned, maxSide: maxSide), b = try ImagePreprocessing.capped(known, maxSide: maxSide)
+            XCTAssertEqual(a.pixels, b.pixels, "cap \(maxSide)")
+            XCTAssertTrue(a.knownOpaque && b.knownOpaque, "cap \(maxSide)")
+            for orientation in ImageOrientation.allCases {
+                let p = try PreparedImage(scanned, orientation: orientation, inputSize: (24, 16), maxSide: maxSide)
+                let q = try PreparedImage(known, orientation: orientation, inputSize: (24, 16), maxSide: maxSide)
+                XCTAssertEqual(p, q, "cap \(maxSide) \(orientation)")
+                XCTAssertTrue(p.photo.knownOpaque && q.photo.knownOpaque && q.modelInput.knownOpaque)
+            }
+        }
+    }
+
+    func testOpaqueOutputsAreKnownOpaque() throws {
+        let translucent = try Self.photo(width: 160, height: 140, alpha: true)
+        XCTAssertFalse(translucent.isOpaque)
+        XCTAssertTrue(translucent.compositedOnWhite().knownOpaque)
+        XCTAssertFalse(try ImagePreprocessing.capped(translucent, maxSide: 50).knownOpaque)  // RGBA route: alpha kept
+        XCTAssertTrue(try RGBAImage(width: 1, height: 1, rgb: [1, 2, 3]).knownOpaque)
+        let photo = try RGBAImage(width: 160, height: 140, rgb: [UInt8](repeating: 90, count: 160 * 140 * 3))
+        let map = try Heatmap(width: 160, height: 140, values: (0..<(160 * 140)).map { Float($0 % 7) })
+        XCTAssertTrue(try Overlay.composite(photo: photo, heatmap: map).knownOpaque)
+    }
 }

@@ -32,7 +32,11 @@ extension RGBAImage {
             return true
         }
         guard drawn else { throw ExplainableViTError.image("could not draw a \(width)x\(height) CGImage") }
-        return try ByteLayout.rgba(premultiplied: true).read(pixels, width: width, height: height, bytesPerRow: width * 4)
+        // A source without alpha (a grey or CMYK JPEG) covers the whole context: read as RGB, known opaque.
+        let info = image.alphaInfo, opaque = info == .none || info == .noneSkipFirst || info == .noneSkipLast
+        let layout = opaque ? ByteLayout(bytesPerPixel: 4, red: 0, green: 1, blue: 2, alpha: nil, premultiplied: false)
+                            : ByteLayout.rgba(premultiplied: true)
+        return try layout.read(pixels, width: width, height: height, bytesPerRow: width * 4)
     }
 
     /// These pixels as an opaque sRGB CGImage (alpha ignored: explanations are opaque).
@@ -101,7 +105,8 @@ struct ByteLayout {
                 if let alpha { out[o + 3] = p[alpha] }
             }
         }
-        let image = try RGBAImage(width: width, height: height, pixels: out)
+        // No alpha in the layout (none or skip: a JPEG, a camera frame): every alpha is the 255 written above.
+        let image = try RGBAImage(width: width, height: height, pixels: out, knownOpaque: alpha == nil)
         return premultiplied ? image.unpremultiplied() : image
     }
 
