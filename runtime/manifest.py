@@ -194,6 +194,8 @@ def io_problems(raw: dict) -> list[str]:
 
 def class_input_problems(spec, explain: str, batch) -> list[str]:
     """A gradrollout graph's `target` input, and no class input on any other graph."""
+    if explain not in EXPLAIN:
+        return []  # an unknown kind is reported by itself
     if not EXPLAIN[explain].class_input:
         return [] if spec == {} else [f"class_input given for explain '{explain}': only gradrollout graphs "
                                       f"take a class"]
