@@ -34,7 +34,7 @@ enum DeviceBenchmark {
         let bench = ModelBench(explainer: Explainer(metadata: metadata, maxSide: defaults.maxSide), photo: photo,
                                runs: runs, warmup: warmup)
         let units = ComputeUnits.allCases
-        let rows = await bench.run(BenchModel(compiled: compiled, image: try photo.cgImage()), units: units)
+        let rows = await bench.run(CoreMLModel(compiled: compiled, image: try photo.cgImage()), units: units)
         let command = "ExplainableViTDemo benchmark button: --compute-units \(units.map(\.rawValue).joined(separator: ",")) "
             + "--runs \(runs) --warmup \(warmup) (\(build) build)"
         let json = try BenchReport(command: command, model: modelName, rows: rows).json()
@@ -48,33 +48,5 @@ enum DeviceBenchmark {
     #else
     static let build = "release"
     #endif
-}
-
-/// `ModelUnderTest` on Apple's runtime, as `explainable-vit-bench`'s `CoreMLModel`: one
-/// `ExplainableClassifier` per compute unit, predicting the synthetic photo (prepared on every call,
-/// as the CLI does).
-actor BenchModel: ModelUnderTest {
-    let compiled: URL
-    let image: CGImage
-    private var classifier: ExplainableClassifier?
-
-    init(compiled: URL, image: CGImage) {
-        self.compiled = compiled
-        self.image = image
-    }
-
-    func load(_ units: ComputeUnits) async throws {
-        classifier = nil  // the previous unit's model is released before the next loads
-        classifier = try await ExplainableClassifier.load(compiledModelAt: compiled, computeUnits: units)
-    }
-
-    func predict() async throws -> (probabilities: [Float], grid: [Float]) {
-        guard let classifier else { throw ExplainableViTError.input(name: "model", problem: "predict before load") }
-        return try await classifier.predict(image)
-    }
-
-    nonisolated func placement(_ units: ComputeUnits) async -> Placement {
-        Placement(reason: "not measured by the sample app (explainable-vit-bench on a Mac reports MLComputePlan placement)")
-    }
 }
 #endif
