@@ -81,6 +81,13 @@ def run_cli(command: Callable[[], int], verbose_output: bool = False) -> int:
     except ToolkitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:  # a stage this install's extras left out: say which extra brings it
+        from .extras import missing_extra
+
+        if missing_extra(e) is None:
+            raise
+        print(f"error: {missing_extra(e)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -82,8 +82,8 @@ def write_rows(folder: Path, command: str, prediction, errors) -> None:
 def predict_command(args) -> int:
     with output_folder(args, args.artifact, *args.images) as work:
         prediction = predict_into(work, args)
-    return report(prediction, f"pictures: {args.out}/ ({len(prediction.sources)} predicted, "
-                              f"{len(prediction.errors)} failed)")
+    return report(prediction, f"{'pictures' if pictures_available() else 'rows'}: {args.out}/ "
+                              f"({len(prediction.sources)} predicted, {len(prediction.errors)} failed)")
 
 
 def report(prediction, written: str) -> int:
@@ -94,9 +94,17 @@ def report(prediction, written: str) -> int:
     return 1 if prediction.errors else 0
 
 
-def predict_into(out: Path, args):
-    from xai.plots import plot_explanation, plot_probabilities
+def pictures_available() -> bool:
+    """Whether matplotlib (the `plots` extra) is installed: without it predict still prints its rows
+    and writes predictions.json (the base install serves an artifact from the CLI too)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
+
+def predict_into(out: Path, args):
     predictor = load(args.artifact, backend=args.backend)
     prediction = predictor.predict(args.images, top_k=args.top_k)
     per_image_ms = prediction.seconds * 1e3 / max(len(prediction.sources), 1)
@@ -104,18 +112,29 @@ def predict_into(out: Path, args):
     for i, source in enumerate(prediction.sources):
         tops = "  ".join(f"{printable(label)} {p:.1%}" for label, p in prediction.top_k[i])
         print(f"{shown(source)} {tops:50s} {per_image_ms:7.1f}")
+    if pictures_available():
+        draw_predictions(prediction, out)
+        if args.explain_class:
+            explain_classes(predictor, args.images, prediction, args.explain_class, out)
+    else:
+        print("pictures skipped: they need matplotlib (pip install 'explainable-vit[plots]'); "
+              "the rows are in predictions.json")
+    write_rows(out, "predict", prediction, prediction.errors)
+    return prediction
+
+
+def draw_predictions(prediction, out: Path) -> None:
+    """Per image: the explanation over the photo (when the artifact explains) and the probabilities."""
+    from xai.plots import plot_explanation, plot_probabilities
+
+    for i, source in enumerate(prediction.sources):
         label, prob = prediction.top_k[i][0]
-        image = np.asarray(prediction.images[i])
-        name = stem(source, i)
+        image, name = np.asarray(prediction.images[i]), stem(source, i)
         if prediction.heatmaps_full:
             plot_explanation(image, prediction.heatmaps_full[i], out / f"{name}_explain.png",
                              title=f"{Path(source).name}: {label} ({prob:.1%})")
         plot_probabilities(prediction.labels, prediction.probs[i], out / f"{name}_probs.png",
                            title=f"{Path(source).name}: class probabilities")
-    if args.explain_class:
-        explain_classes(predictor, args.images, prediction, args.explain_class, out)
-    write_rows(out, "predict", prediction, prediction.errors)
-    return prediction
 
 
 def explain_classes(predictor, images, prediction, classes: list[str], out: Path) -> None:

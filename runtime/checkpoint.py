@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _infra.errors import ToolkitError
+from _infra.extras import missing_extra
 from _infra.hf import hub_reachable, load_classifier, load_config, model_type_problems
 
 from .contract import RESAMPLE_NAMES
@@ -116,6 +117,10 @@ def load_checkpoint(source: str | Path) -> Checkpoint:
         return _load(source, is_dir)
     except CheckpointError:
         raise
+    except ModuleNotFoundError as e:  # torch or transformers: an extra this install left out
+        if missing_extra(e) is None:
+            raise
+        raise missing_extra(e) from e
     except Exception as e:  # transformers' own loaders: say which folder and why, in one line
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"could not load '{source}': {first}") from e

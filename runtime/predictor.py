@@ -119,6 +119,12 @@ def load(path: str | Path, backend: str | None = None, **options) -> Predictor:
         runner = BACKENDS[name](path, manifest, **options)
     except (ArtifactError, BackendUnavailable):
         raise
+    except ModuleNotFoundError as e:  # the backend's library is an extra this install left out
+        from _infra.extras import missing_extra
+
+        if missing_extra(e) is None:
+            raise
+        raise BackendUnavailable(f"the {name} backend: {missing_extra(e)}") from e
     except Exception as e:  # the runtime's own parser rejected the file: say which, in one line
         first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
         raise ArtifactError(f"{path / manifest.model_file}: the {name} backend cannot load it ({first})") from e

@@ -3,6 +3,9 @@ are quiet unless --verbose."""
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
+from pathlib import Path
 import inspect
 import logging
 import pkgutil
@@ -12,6 +15,8 @@ import pytest
 
 from _infra.cli import library_output, quiet_libraries, run_cli
 from _infra.errors import ToolkitError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PACKAGES = ("_infra", "finetune", "export", "runtime", "bench", "xai")
 INTERNAL = {"AttentionCheckError", "UnsupportedOpError", "DuplicateName"}  # our own captures, executor and registries: bugs, not input
@@ -74,3 +79,70 @@ def test_quiet_hides_library_warnings_and_logs_unless_verbose(capsys):
     assert "Converting PyTorch Frontend" in capsys.readouterr().out
     with quiet_libraries(True):
         assert logging.getLogger("transformers").level == logging.ERROR
+
+
+def test_every_extra_named_in_an_error_installs_that_package():
+    """`_infra.extras.EXTRA_OF` against pyproject.toml: the extra it names really brings the package."""
+    import re
+    import tomllib
+
+    from _infra.extras import EXTRA_OF, PACKAGE
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+
+    def distributions(extra: str) -> set[str]:
+        found = set()
+        for requirement in extras[extra]:
+            nested = re.fullmatch(rf"{PACKAGE}\[([\w,]+)\]", requirement)
+            if nested:
+                found |= {d for e in nested.group(1).split(",") for d in distributions(e)}
+            else:
+                found.add(re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower())
+        return found
+
+    wrong = {module: (dist, extra) for module, (dist, extra) in EXTRA_OF.items()
+             if extra not in extras or dist.lower() not in distributions(extra)}
+    assert not wrong, wrong
+
+
+BLOCKER = """
+import importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):  # these packages are not installed, as in a base install
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {blocked}:
+            raise ModuleNotFoundError(f"No module named '{{name}}'", name=name)
+sys.meta_path.insert(0, Missing())
+from {cli}.__main__ import main
+sys.exit(main({argv}))
+"""
+
+
+def _without(blocked: set[str], cli: str, argv: list[str]):
+    code = BLOCKER.format(blocked=sorted(blocked), cli=cli, argv=argv)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_the_serving_install_predicts_without_the_picture_stack(tmp_path, tiny_vit):
+    """The base install (numpy, pillow, onnxruntime) serves an ONNX artifact from the CLI: rows and
+    predictions.json, pictures skipped in one line; other stages name the extra they need."""
+    from PIL import Image
+
+    from export import ExportConfig, export_model
+
+    export_model(tiny_vit, tmp_path / "onnx", ExportConfig(parity_images=1))
+    export_model(tiny_vit, tmp_path / "coreml", ExportConfig(format="coreml", parity_images=1))
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(tmp_path / "photo.png")
+    training_stack = {"matplotlib", "torch", "transformers", "coremltools", "scipy", "datasets", "onnx"}
+    out = tmp_path / "p"
+    served = _without(training_stack, "runtime", ["predict", str(tmp_path / "onnx"), str(tmp_path / "photo.png"),
+                                                  "--out", str(out)])
+    assert served.returncode == 0, served.stderr[-2000:]
+    assert "pictures skipped" in served.stdout and (out / "predictions.json").is_file()
+    assert not list(out.glob("*.png"))
+    coreml = _without(training_stack, "runtime", ["predict", str(tmp_path / "coreml"), str(tmp_path / "photo.png"),
+                                                  "--out", str(tmp_path / "c")])
+    assert coreml.returncode == 2 and "pip install 'explainable-vit[coreml]'" in coreml.stderr, coreml.stderr[-2000:]
+    export = _without(training_stack, "export", ["onnx", str(tiny_vit), "--out", str(tmp_path / "e")])
+    assert export.returncode == 2 and "pip install 'explainable-vit[export]'" in export.stderr, export.stderr[-2000:]
+    for result in (served, coreml, export):
+        assert "Traceback" not in result.stderr
