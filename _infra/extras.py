@@ -6,13 +6,13 @@ from __future__ import annotations
 from .errors import ToolkitError
 
 PACKAGE = "explainable-vit"
-EXTRA_OF = {  # top-level module -> (distribution, the extra that installs it)
+EXTRA_OF = {  # top-level module -> (distribution, the extra that installs it; "a|b": either)
     "matplotlib": ("matplotlib", "plots"),
     "coremltools": ("coremltools", "coreml"),
     "scipy": ("scipy", "coreml"),
-    "torch": ("torch", "export"),
-    "transformers": ("transformers", "export"),
-    "safetensors": ("safetensors", "export"),
+    "torch": ("torch", "export|train"),
+    "transformers": ("transformers", "export|train"),
+    "safetensors": ("safetensors", "export|train"),
     "onnx": ("onnx", "export"),
     "onnxscript": ("onnxscript", "export"),
     "accelerate": ("accelerate", "train"),
@@ -33,6 +33,6 @@ def missing_extra(error: ModuleNotFoundError) -> MissingExtra | None:
     top = (error.name or "").split(".")[0]
     if top not in EXTRA_OF:
         return None
-    distribution, extra = EXTRA_OF[top]
-    return MissingExtra(f"this needs {distribution}, which this install left out: "
-                        f"pip install '{PACKAGE}[{extra}]'")
+    distribution, extras = EXTRA_OF[top]
+    installs = " or ".join(f"'{PACKAGE}[{extra}]'" for extra in extras.split("|"))
+    return MissingExtra(f"this needs {distribution}, which this install left out: pip install {installs}")

@@ -6,9 +6,17 @@ from dataclasses import dataclass, field, fields
 
 from .data import DEFAULT_DATA
 from .init import INITS
-from .pipeline import PIPELINES
 from .precision import PRECISIONS
 from .presets import PRESETS
+
+
+# The input pipelines (`finetune.pipeline` implements them), a registry light enough for `--help`.
+PIPELINES = {
+    "auto": "'batch' on a CUDA or mps device when the source images are smaller than the model's input, "
+            "else 'loader'",
+    "loader": "resize, augment and normalise each image with PIL in the data loader (CPU)",
+    "batch": "decode once at source size; resize, augment and normalise whole batches on the training device",
+}
 
 
 def _f(default, help: str, **kw):

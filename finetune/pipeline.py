@@ -25,14 +25,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ._safe_trainer import SafeTrainer
+from .config import PIPELINES  # noqa: F401  (the registry, kept light for the CLI)
 from .data import ImageSet
 
-PIPELINES = {
-    "auto": "'batch' on a CUDA or mps device when the source images are smaller than the model's input, "
-            "else 'loader'",
-    "loader": "resize, augment and normalise each image with PIL in the data loader (CPU)",
-    "batch": "decode once at source size; resize, augment and normalise whole batches on the training device",
-}
 RESAMPLE_MODES = {Image.Resampling.BILINEAR: "bilinear", Image.Resampling.BICUBIC: "bicubic"}
 PIXEL_TOLERANCE = 2  # uint8 levels between the paths' resized pixels (measured worst case: 2)
 PIXEL_MISMATCH_FRACTION = 0.05  # share of pixels that may differ at all (measured worst case on noise: 0.03)

@@ -100,7 +100,7 @@ def test_every_extra_named_in_an_error_installs_that_package():
                 found.add(re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower())
         return found
 
-    wrong = {module: (dist, extra) for module, (dist, extra) in EXTRA_OF.items()
+    wrong = {module: (dist, extra) for module, (dist, either) in EXTRA_OF.items() for extra in either.split("|")
              if extra not in extras or dist.lower() not in distributions(extra)}
     assert not wrong, wrong
 
@@ -144,5 +144,7 @@ def test_the_serving_install_predicts_without_the_picture_stack(tmp_path, tiny_v
     assert coreml.returncode == 2 and "pip install 'explainable-vit[coreml]'" in coreml.stderr, coreml.stderr[-2000:]
     export = _without(training_stack, "export", ["onnx", str(tiny_vit), "--out", str(tmp_path / "e")])
     assert export.returncode == 2 and "pip install 'explainable-vit[export]'" in export.stderr, export.stderr[-2000:]
-    for result in (served, coreml, export):
+    train = _without(training_stack, "finetune", ["--model", "demo", "--data", "digits", "--out", str(tmp_path / "f")])
+    assert train.returncode == 2 and "'explainable-vit[train]'" in train.stderr, train.stderr[-2000:]
+    for result in (served, coreml, export, train):
         assert "Traceback" not in result.stderr
