@@ -29,7 +29,7 @@ test: $(STAMP)
 swift-test:
 	swift build -j 1 && swift test -j 1
 
-# Regenerate the Swift tests' goldens from a demo-preset Core ML export (tests/test_apple_goldens.py
+# Regenerate the Swift tests' goldens from the non-square ViT scripts/apple_goldens.py builds (tests/test_apple_goldens.py
 # fails when the committed ones no longer match what the Python side computes).
 goldens: $(STAMP)
 	$(PY) -m scripts.apple_goldens
