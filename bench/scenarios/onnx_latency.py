@@ -15,7 +15,7 @@ each target gives the median of its K paired ratios with their range and how man
 
 Two-thread scaling: the row `ours none fp32 1 thread` times our graph on one thread beside the
 same graph on the run's threads; per repeat, their paired ratio says how much the second thread
-bought while that repeat ran. A shared host that places the two CPUs far apart (scripts/host_state)
+bought while that repeat ran. A shared host that places the two CPUs far apart (lab/host_state.py)
 slows two-thread transformer graphs by about half while one thread and chains of large products
 barely move, so each target is also given over the repeats whose scaling was at most
 `SCALED_AT_MOST` (the host's usual state), next to its median over all of them.

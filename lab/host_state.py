@@ -6,7 +6,7 @@ on two (`bench.timing.interleaved_latency`, one round). Run it for a few minutes
 and compare the samples where the two-thread graph is slow with the others (docs/onnx.md, "The
 host's two states").
 
-    python -m scripts.host_state --work bench-work/onnx-latency/deit-tiny --seconds 200
+    python -m lab.host_state --work bench-work/onnx-latency/deit-tiny --seconds 200
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""scripts/host_state.py: the cross-CPU round trip probe builds and measures; bad input exits 2."""
+"""lab/host_state.py: the cross-CPU round trip probe builds and measures; bad input exits 2."""
 import shutil
 import subprocess
 
 import pytest
 
-from scripts import host_state
+from lab import host_state
 
 
 def test_pingpong_builds_and_reports_a_round_trip(tmp_path):
