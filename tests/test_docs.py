@@ -87,7 +87,7 @@ def test_a_registry_change_makes_its_table_stale(monkeypatch):
     from finetune.presets import PRESETS, Preset
 
     monkeypatch.setitem(PRESETS, "wide", Preset("wide", "a preset the documents do not know", 64, 8, 96, 4, 4, 384))
-    assert "README.md: table 'presets' is stale" in check(ROOT)
+    assert "docs/finetune.md: table 'presets' is stale" in check(ROOT)
 
 
 def test_unknown_and_unpaired_markers_are_reported():
