@@ -23,6 +23,7 @@ from runtime.coreml import COMPUTE_UNITS, apple_runtime_unavailable
 from runtime.images import resize_batch
 from runtime.manifest import ArtifactError, read_manifest, verify_files
 from _infra.cli import reading
+from _infra.outputs import WRITTEN_BY
 from _infra.errors import ToolkitError
 from finetune.scores import classification_scores
 
@@ -405,7 +406,7 @@ def device_section(rows: list[dict]) -> str:
 
 def write_report(rows: list[dict], out: Path, header: dict) -> None:
     machine = machine_info()
-    (out / RESULTS).write_text(json.dumps({"written_by": BENCH_COMMAND, "header": {**header, "machine": machine},
+    (out / RESULTS).write_text(json.dumps({WRITTEN_BY: BENCH_COMMAND, "header": {**header, "machine": machine},
                                            "rows": rows}, indent=2))
     (out / "report.md").write_text(
         f"# Benchmark: {header['checkpoint']} on {header['data']} ({header['images']} test images)\n\n"

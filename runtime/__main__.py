@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from _infra.cli import run_cli, whole_number
+from _infra.outputs import WRITTEN_BY
 from _infra.errors import ToolkitError
 from _infra.pictures import printable
 
@@ -76,7 +77,7 @@ def write_rows(folder: Path, command: str, prediction, errors) -> None:
 
     rows = [{"source": s, "top_k": [[label, p] for label, p in prediction.top_k[i]]}
             for i, s in enumerate(prediction.sources)] + [{"source": s, "error": m} for s, m in errors]
-    (folder / RESULTS).write_text(json.dumps({"written_by": COMMANDS[command], "rows": rows}, indent=2))
+    (folder / RESULTS).write_text(json.dumps({WRITTEN_BY: COMMANDS[command], "rows": rows}, indent=2))
 
 
 def predict_command(args) -> int:

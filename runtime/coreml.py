@@ -6,6 +6,7 @@ its `label`, so parity checks and tests work on Linux CI while never passing for
 """
 from __future__ import annotations
 
+import functools
 import platform
 from pathlib import Path
 
@@ -134,17 +135,22 @@ class CoreMLBackend(Backend):
             self.model = ct.models.MLModel(path, compute_units=getattr(ct.ComputeUnit, COMPUTE_UNITS[compute_units]))
             self.label = f"coreml (Apple Core ML, {compute_units})"
 
+    @functools.cached_property
+    def spec(self):
+        """The package's Core ML spec, read once: every check of a load asks it something."""
+        return _spec(self.folder / self.manifest.model_file)
+
     def describe_outputs(self) -> dict[str, dict]:
-        return describe_spec_outputs(_spec(self.folder / self.manifest.model_file))
+        return describe_spec_outputs(self.spec)
 
     def input_size(self) -> tuple[int, int] | None:
-        spec = _spec(self.folder / self.manifest.model_file)
+        spec = self.spec
         image = next((i.type.imageType for i in spec.description.input if i.type.WhichOneof("Type") == "imageType"), None)
         return None if image is None else (int(image.height), int(image.width))
 
     def describe_inputs(self) -> dict[str, dict]:
         found = {}
-        for i in _spec(self.folder / self.manifest.model_file).description.input:
+        for i in self.spec.description.input:
             kind = i.type.WhichOneof("Type")
             if kind == "imageType":
                 found[i.name] = {"shape": [1, 3, int(i.type.imageType.height), int(i.type.imageType.width)],
@@ -158,7 +164,7 @@ class CoreMLBackend(Backend):
     def stamped(self) -> dict:
         import json
 
-        meta = read_model_metadata(self.folder / self.manifest.model_file)
+        meta = dict(self.spec.description.metadata.userDefined)
         try:
             embedded = json.loads(meta.get(METADATA_PREFIX + "manifest", "{}"))
         except ValueError:

@@ -257,9 +257,8 @@ def _read_bounded(path: Path, folder) -> bytes:
         raise ManifestError(f"{path} cannot be read ({e.strerror or e})") from None
     if not stat.S_ISREG(mode):
         raise ManifestError(f"{path} is {kind_of(mode)}; a manifest is a regular file of the artifact")
-    with open(path, "rb") as f:
-        text = f.read(MAX_MANIFEST_BYTES + 1)
-    if len(text) > MAX_MANIFEST_BYTES:
+    text = read_marker(path, MAX_MANIFEST_BYTES)
+    if text is None:
         raise ManifestError(f"{path} is larger than {MAX_MANIFEST_BYTES >> 20} MiB: not a manifest this toolkit wrote")
     return text
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from _infra.errors import ToolkitError
+from _infra.outputs import WRITTEN_BY
 from .methods import METHODS, Method
 from .methods.random_map import uniform_maps
 from .metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
@@ -198,7 +199,7 @@ def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str
     paths = {"json": out / RESULTS, "report": out / "xai_report.md",
              "grid": out / "xai_methods.png", "curves": out / "xai_curves.png"}
     data = {k: v for k, v in asdict(result).items() if k != "maps"}
-    paths["json"].write_text(json.dumps({"written_by": XAI_COMMAND, **data, "command": command}, indent=2))
+    paths["json"].write_text(json.dumps({WRITTEN_BY: XAI_COMMAND, **data, "command": command}, indent=2))
     paths["report"].write_text("\n".join(report_lines(result, command)) + "\n")
     shown = np.linspace(0, len(images) - 1, min(6, len(images))).round().astype(int)
     plot_method_grid(images[shown], {k: v[shown] for k, v in result.maps.items()}, paths["grid"], result.subject)

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from _infra.pictures import TICK_CHARS, TITLE_CHARS, plot_text, printable, pyplot  # noqa: F401  (re-exported)
+from _infra.pictures import TICK_CHARS, plot_text, pyplot
 
 
 FLAT_MAP_RANGE = 1e-6  # a map whose max - min is below this is shown as all zeros, not as noise
