@@ -225,7 +225,6 @@ def new_partial(out: Path, kind: str = PARTIAL) -> Path:
 
 def swap_in(partial: Path, out: Path) -> None:
     """Old folder aside, new one in, old one removed: at every instant one of them is whole."""
-    make_readable(partial)
     aside = None
     if os.path.lexists(out):
         aside = out.parent / f".{out.name}.{OLD}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -267,6 +266,7 @@ def replacing(out: str | Path, *, replace: bool, owned: Callable[[Path], bool], 
         try:
             yield partial
             crash_point("written")
+            make_readable(partial)
             swap_in(partial, out)
         except BaseException:
             remove(partial)

@@ -111,6 +111,15 @@ def prepare(plan: OutputPlan, cfg: FinetuneConfig) -> OutputPlan:
     return plan
 
 
+def kept_after_failure(plan: OutputPlan) -> str:
+    """What a run that could not write still leaves, in words."""
+    last = last_complete_checkpoint(plan.work / CHECKPOINTS)
+    kept = f"'{plan.out}' still holds the previous run; " if plan.replaces else ""
+    if last is None:
+        return kept + "no complete checkpoint was written"
+    return kept + f"the last complete checkpoint ({last.name}) is kept: free space, then add --resume"
+
+
 def interrupted_advice(plan: OutputPlan | None, command: str) -> str:
     """What Ctrl-C leaves and the command that continues it (`command`: how this run was started)."""
     if plan is None or plan.work is None:

@@ -21,12 +21,12 @@ from _infra.folders import make_readable, swap_in
 from finetune.scores import classification_scores
 
 from ._compat import installed_training_arguments, pil_image_processor_class
-from ._safe_trainer import last_complete_checkpoint, pickle_files
+from ._safe_trainer import pickle_files
 from .config import FinetuneConfig
 from .data import ImageSet, load_data
 from .errors import FinetuneError
 from .models import load_model
-from .outputs import CHECKPOINTS, OutputPlan, claim_output, plan_output
+from .outputs import CHECKPOINTS, OutputPlan, claim_output, kept_after_failure, plan_output
 from .pipeline import Inputs, batch_inputs, choose_pipeline, loader_settings, source_size
 from .precision import claim_mixed_precision, device_facts, precision_arguments, resolve_precision
 from .report import RunResult, write_report
@@ -227,15 +227,6 @@ def finetune(cfg: FinetuneConfig, callbacks: Sequence = ()) -> RunResult:
         raise FinetuneError(f"could not write the run into '{plan.work}': {reason}; {kept_after_failure(plan)}") from e
     result.out = plan.out
     return result
-
-
-def kept_after_failure(plan: OutputPlan) -> str:
-    """What a run that could not write still leaves, in words."""
-    last = last_complete_checkpoint(plan.work / CHECKPOINTS)
-    kept = f"'{plan.out}' still holds the previous run; " if plan.replaces else ""
-    if last is None:
-        return kept + "no complete checkpoint was written"
-    return kept + f"the last complete checkpoint ({last.name}) is kept: free space, then add --resume"
 
 
 class RunInterrupted(KeyboardInterrupt):
