@@ -7,13 +7,15 @@ README table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from _infra.errors import ToolkitError
-from ..hooks import Capture
 from _infra.registry import add_unique
+
+if TYPE_CHECKING:  # the registry (and `xai eval --help`) loads without torch; methods get a Capture at run time
+    from ..hooks import Capture
 
 
 class UnknownMethodError(ToolkitError):
