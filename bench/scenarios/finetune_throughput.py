@@ -26,7 +26,7 @@ DEFAULT_CASES = ("deit-tiny:256", "vit-base:64")  # the seed recipe's two archit
 
 
 def add_arguments(parser) -> None:
-    from finetune.pipeline import PIPELINES
+    from finetune.config import PIPELINES  # the light registry: `bench scenario --help` loads no torch
     from finetune.precision import PRECISIONS
 
     parser.add_argument("--data", required=True, help="a finetune data source with real images (CIFAR-10 parquet)")
