@@ -37,7 +37,7 @@ var appleStubTargets: [Target] {
     [
         .target(name: "CoreGraphics", path: "apple/Stubs/CoreGraphics"),
         .target(name: "CoreVideo", dependencies: ["CoreGraphics"], path: "apple/Stubs/CoreVideo"),
-        .target(name: "ImageIO", path: "apple/Stubs/ImageIO"),
+        .target(name: "ImageIO", dependencies: ["CoreGraphics"], path: "apple/Stubs/ImageIO"),
         .target(name: "CoreML", dependencies: ["CoreGraphics", "CoreVideo"], path: "apple/Stubs/CoreML"),
         .target(name: "Vision", path: "apple/Stubs/Vision"),
     ]

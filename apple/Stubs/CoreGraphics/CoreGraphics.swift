@@ -10,16 +10,15 @@ public enum AppleStub {
     }
 }
 
-/// CoreFoundation's `CFString` (re-exported by CoreGraphics); immutable, as `NSString` is.
-public final class CFString: Sendable {
-    let value: String
-    init(_ value: String) { self.value = value }
-}
-
-/// CoreFoundation's `CFData` (re-exported by CoreGraphics; not Sendable here: the SDK does not mark it).
-public final class CFData {
-    private init() {}
-}
+// CoreFoundation's toll-free bridged types, as the Foundation classes they bridge to on Apple's
+// systems, so the glue's bridging casts (`data as CFData`, `kCGImagePropertyOrientation as String`,
+// `properties as? [String: Any]`) type-check here exactly as written for the SDK.
+/// CoreFoundation's `CFString` (re-exported by CoreGraphics; toll-free bridged with `NSString`)
+public typealias CFString = NSString
+/// CoreFoundation's `CFData` (re-exported by CoreGraphics; toll-free bridged with `NSData`)
+public typealias CFData = NSData
+/// CoreFoundation's `CFDictionary` (toll-free bridged with `NSDictionary`)
+public typealias CFDictionary = NSDictionary
 /// CoreFoundation's `CFIndex`
 public typealias CFIndex = Int
 /// `func CFDataGetBytePtr(_ theData: CFData!) -> UnsafePointer<UInt8>!`
@@ -28,10 +27,6 @@ public func CFDataGetBytePtr(_ theData: CFData!) -> UnsafePointer<UInt8>! { Appl
 public func CFDataGetLength(_ theData: CFData!) -> CFIndex { AppleStub.unavailable() }
 /// CoreFoundation's `CFAllocator` (used as nil: the default allocator).
 public final class CFAllocator {
-    private init() {}
-}
-/// CoreFoundation's `CFDictionary` (used as nil: no attributes).
-public final class CFDictionary {
     private init() {}
 }
 
@@ -66,7 +61,7 @@ public final class CGColorSpace: Sendable {
     /// `var model: CGColorSpaceModel { get }`
     public var model: CGColorSpaceModel { AppleStub.unavailable() }
     /// `CGColorSpace.sRGB`
-    public static let sRGB = CFString("kCGColorSpaceSRGB")
+    public nonisolated(unsafe) static let sRGB: CFString = NSString(string: "kCGColorSpaceSRGB")  // a C constant in the SDK
     /// `init?(name: CFString)`
     public init?(name: CFString) { AppleStub.unavailable() }
 }

@@ -151,4 +151,16 @@ open class MLModel {
 
     /// `func prediction(from input: any MLFeatureProvider) throws -> any MLFeatureProvider`
     open func prediction(from input: any MLFeatureProvider) throws -> any MLFeatureProvider { AppleStub.unavailable() }
+
+    /// `func prediction(from input: any MLFeatureProvider, options: MLPredictionOptions) async throws -> any MLFeatureProvider`
+    /// (Apple: safe to call concurrently; cancelling the calling task cancels the prediction)
+    @available(macOS 14.0, iOS 17.0, tvOS 17.0, watchOS 10.0, *)
+    open func prediction(from input: any MLFeatureProvider, options: MLPredictionOptions) async throws -> any MLFeatureProvider {
+        AppleStub.unavailable()
+    }
+}
+
+/// `MLPredictionOptions` (not Sendable: mutable settings).
+open class MLPredictionOptions {
+    public init() {}
 }

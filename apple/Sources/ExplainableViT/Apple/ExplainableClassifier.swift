@@ -18,16 +18,19 @@ import Vision
 ///     result.label, result.ranked.prefix(3), result.heatmap, result.overlayImage
 ///
 /// An actor: `MLModel` is not `Sendable`, so the model lives inside it and only `Sendable` values
-/// (arrays, `Explanation`) leave; predictions on one classifier run one at a time. Cancelling the
-/// calling task stops the work before the prediction and before the post-processing (upsampling,
-/// colouring, overlay); a prediction already running finishes first.
+/// (arrays, `Explanation`) leave. Cancelling the calling task stops the work before the prediction,
+/// inside it on iOS 17 / macOS 14 (Core ML's async prediction stops with its task) and before the
+/// post-processing (upsampling, colouring, overlay). Before iOS 17 / macOS 14 the prediction is
+/// Core ML's synchronous one, run on this actor one at a time, and a running one finishes first.
 public actor ExplainableClassifier {
     /// The facts the model carries about itself (labels, grid, input size, heatmap kind).
     public nonisolated let metadata: ModelMetadata
     /// The part that needs no model: scores, upsampling, colour map, overlay.
     public nonisolated let explainer: Explainer
     private let model: MLModel
-    private let imageInput: String
+    /// The same model for Core ML's async prediction (iOS 17 / macOS 14), which runs off this actor.
+    private nonisolated let shared: SharedModel
+    private nonisolated let imageInput: String
     private let imageConstraint: MLImageConstraint
 
     /// Loads a compiled model (`.mlmodelc`; Xcode compiles an `.mlpackage` added to a target) off the
@@ -68,6 +71,7 @@ public actor ExplainableClassifier {
             throw ExplainableViTError.input(name: "image", problem: "the model has no image input")
         }
         self.model = model
+        shared = SharedModel(model: model)
         self.metadata = metadata
         imageInput = input.key
         imageConstraint = constraint
@@ -83,9 +87,9 @@ public actor ExplainableClassifier {
     /// One prediction on a blank (white) model input, outputs discarded: Core ML's first prediction
     /// prepares the model for its compute units, so this moves that wait from the user's first photo
     /// to load time.
-    public func prewarm() throws {
+    public func prewarm() async throws {
         let (width, height) = metadata.inputSize
-        _ = try predict(try RGBAImage(width: width, height: height, pixels: [UInt8](repeating: 255, count: width * height * 4)))
+        _ = try await predict(try RGBAImage(width: width, height: height, pixels: [UInt8](repeating: 255, count: width * height * 4)))
     }
 
     /// Label, probabilities, heatmap and overlay for an image as stored with its orientation (for a
@@ -95,6 +99,11 @@ public actor ExplainableClassifier {
     public nonisolated func explain(_ image: CGImage, orientation: CGImagePropertyOrientation = .up,
                                     class label: String? = nil) async throws -> Explanation {
         try await explain(PreparedImage(image, orientation: orientation, metadata: metadata), class: label)
+    }
+
+    /// The same for an image file (`StoredImage(contentsOf:)` or `StoredImage(fileData:)`: its EXIF orientation applied).
+    public nonisolated func explain(_ stored: StoredImage, class label: String? = nil) async throws -> Explanation {
+        try await explain(stored.image, orientation: stored.orientation, class: label)
     }
 
     /// The same for a camera frame (32BGRA; back camera held in portrait: `.right`).
@@ -116,30 +125,40 @@ public actor ExplainableClassifier {
     /// The model's own outputs for one model input (`PreparedImage.modelInput`, at the input size):
     /// probabilities `(C,)` in label order and the heatmap grid `(rows * columns)` row-major.
     /// `classInput`: -1 for the predicted class (see `ModelMetadata.classInputValue(for:)`). The only
-    /// step that runs Core ML.
-    public func predict(_ modelInput: RGBAImage, classInput: Int32 = -1) throws -> (probabilities: [Float], grid: [Float]) {
+    /// step that runs Core ML; cancellable while it runs on iOS 17 / macOS 14.
+    public func predict(_ modelInput: RGBAImage, classInput: Int32 = -1) async throws -> (probabilities: [Float], grid: [Float]) {
         try Task.checkCancellation()
         guard modelInput.width == metadata.inputSize.width, modelInput.height == metadata.inputSize.height else {
             throw ExplainableViTError.image("a \(modelInput.width)x\(modelInput.height) model input for a "
                                             + "\(metadata.inputSize.width)x\(metadata.inputSize.height) model; use PreparedImage")
         }
-        // The synchronous prediction, on this actor. Core ML's async `prediction(from:options:)`
-        // (iOS 17) would take cancellation into the running prediction, but it is nonisolated and
-        // `MLModel` is not Sendable: Swift 6 rejects handing the actor's model to it ("sending
-        // 'self.model' risks causing data races") unless the model is wrapped unchecked.
-        let outputs = try model.prediction(from: inputs(modelInput, classInput: classInput))
+        if #available(macOS 14.0, iOS 17.0, tvOS 17.0, watchOS 10.0, *) {
+            return try await cancellablePrediction(modelInput, classInput: classInput)
+        }
+        let outputs = try model.prediction(from: inputs(modelInput, classInput: classInput))  // synchronous, on this actor
+        return (try probabilities(outputs), try heatmapGrid(outputs))
+    }
+
+    /// Core ML's async prediction: off this actor, concurrent with other calls, and stopped (throwing
+    /// `CancellationError`) when the calling task is cancelled. Only `Sendable` values leave it.
+    @available(macOS 14.0, iOS 17.0, tvOS 17.0, watchOS 10.0, *)
+    private nonisolated func cancellablePrediction(_ modelInput: RGBAImage,
+                                                   classInput: Int32) async throws -> (probabilities: [Float], grid: [Float]) {
+        let outputs = try await shared.model.prediction(from: try inputs(modelInput, classInput: classInput),
+                                                        options: MLPredictionOptions())
+        try Task.checkCancellation()
         return (try probabilities(outputs), try heatmapGrid(outputs))
     }
 
     /// The model's outputs for an image as stored with its orientation (prepared here as `explain` prepares it).
     public func predict(_ image: CGImage, orientation: CGImagePropertyOrientation = .up,
-                        classInput: Int32 = -1) throws -> (probabilities: [Float], grid: [Float]) {
-        try predict(PreparedImage(image, orientation: orientation, metadata: metadata).modelInput, classInput: classInput)
+                        classInput: Int32 = -1) async throws -> (probabilities: [Float], grid: [Float]) {
+        try await predict(PreparedImage(image, orientation: orientation, metadata: metadata).modelInput, classInput: classInput)
     }
 
     /// The model input as a 32BGRA pixel buffer at exactly the input size: Core ML neither scales it
     /// nor matches colours (a CGImage would be drawn through Core Graphics first).
-    private func inputs(_ modelInput: RGBAImage, classInput: Int32) throws -> any MLFeatureProvider {
+    private nonisolated func inputs(_ modelInput: RGBAImage, classInput: Int32) throws -> any MLFeatureProvider {
         var features: [String: MLFeatureValue] = [imageInput: MLFeatureValue(pixelBuffer: try modelInput.pixelBuffer())]
         if let name = metadata.classInput {
             let array = try MLMultiArray(shape: [1], dataType: .int32)
@@ -149,7 +168,7 @@ public actor ExplainableClassifier {
         return try MLDictionaryFeatureProvider(dictionary: features)
     }
 
-    private func probabilities(_ outputs: any MLFeatureProvider) throws -> [Float] {
+    private nonisolated func probabilities(_ outputs: any MLFeatureProvider) throws -> [Float] {
         if let byLabel = outputs.featureValue(for: "classLabel_probs")?.dictionaryValue, !byLabel.isEmpty {
             var values: [String: Double] = [:]
             for (key, value) in byLabel {
@@ -163,13 +182,20 @@ public actor ExplainableClassifier {
         return Scores.softmax(try logits.floats())
     }
 
-    private func heatmapGrid(_ outputs: any MLFeatureProvider) throws -> [Float] {
+    private nonisolated func heatmapGrid(_ outputs: any MLFeatureProvider) throws -> [Float] {
         guard let name = metadata.heatmapOutput else { throw ExplainableViTError.noHeatmap }
         guard let array = outputs.featureValue(for: name)?.multiArrayValue else {
             throw ExplainableViTError.output(name: name, problem: "missing from the prediction")
         }
         return try array.floats()
     }
+}
+
+/// A loaded model shared with Core ML's async prediction, which Apple documents as safe to call
+/// concurrently (WWDC23, "Improve Core ML integration with async prediction"). `@unchecked` covers
+/// one immutable reference and nothing mutable: the only call made through it is that prediction.
+struct SharedModel: @unchecked Sendable {
+    let model: MLModel
 }
 
 extension ComputeUnits {

@@ -5,12 +5,6 @@ import ExplainableViT
 import Foundation
 import ImageIO
 
-/// A photo as stored, with the orientation that stands it upright (what `ExplainableClassifier.explain` takes).
-struct Photo: Sendable {
-    let image: CGImage
-    let orientation: CGImagePropertyOrientation
-}
-
 /// What the view draws: one explanation and its overlay, made off the main actor.
 struct Shown: Sendable {
     let explanation: Explanation
@@ -53,7 +47,7 @@ final class SampleModel: ObservableObject {
 
     private var compiledModel: URL?
     private var modelName = ""
-    private var photo: Photo?
+    private var photo: StoredImage?
     private var loading: Task<Void, Never>?
     private var opening: Task<Void, Never>?
     private var explaining: Task<Void, Never>?
@@ -90,7 +84,7 @@ final class SampleModel: ObservableObject {
         opening?.cancel()
         opening = Task {
             do {
-                let decoded = try await Photo.decode(data)
+                let decoded = try await Self.decode(data)
                 try Task.checkCancellation()
                 photo = decoded
                 explain()
@@ -182,10 +176,16 @@ final class SampleModel: ObservableObject {
         }
     }
 
+    /// A photo file's first image as stored, with its EXIF orientation (what the Python runtime reads
+    /// from the same file), decoded off the main actor: a 12 MP HEIC takes a while.
+    nonisolated private static func decode(_ data: Data) async throws -> StoredImage {
+        try StoredImage(fileData: data)
+    }
+
     /// Prediction and post-processing (`explain`), and the overlay as a CGImage, off the main actor.
-    nonisolated private static func explanation(_ classifier: ExplainableClassifier, _ photo: Photo,
+    nonisolated private static func explanation(_ classifier: ExplainableClassifier, _ photo: StoredImage,
                                                 _ label: String?) async throws -> Shown {
-        let explanation = try await classifier.explain(photo.image, orientation: photo.orientation, class: label)
+        let explanation = try await classifier.explain(photo, class: label)
         return Shown(explanation: explanation, overlay: try explanation.overlay.cgImage())
     }
 
