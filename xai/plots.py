@@ -7,29 +7,9 @@ from typing import Sequence
 import numpy as np
 
 from _infra.pictures import TICK_CHARS, plot_text, pyplot
+from .overlay import FLAT_MAP_RANGE, OVERLAY_ALPHA, overlay_pixels, stretch  # noqa: F401  (one overlay, Pillow only)
 
-
-FLAT_MAP_RANGE = 1e-6  # a map whose max - min is below this is shown as all zeros, not as noise
-OVERLAY_COLOUR_MAP = "jet"
-OVERLAY_ALPHA = 0.5
-
-
-def stretch(heatmap: np.ndarray) -> np.ndarray:
-    """Min-max stretch to 0..1 for display: rollout maps are often nearly flat (all ~0.8-1)."""
-    low, high = float(heatmap.min()), float(heatmap.max())
-    return ((heatmap - low) / (high - low)).astype(np.float32) if high - low > FLAT_MAP_RANGE \
-        else np.zeros_like(heatmap, dtype=np.float32)
-
-
-def overlay_pixels(image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA) -> np.ndarray:
-    """The pictures' overlay as pixels: `(H, W, 3)` uint8 photo and `(H, W)` heatmap -> `(H, W, 4)`
-    uint8 RGBA, the stretched map through the colour map's 8-bit table, blended with weight
-    `alpha` over the photo, rounded half up, opaque. What apps draw (the Swift package matches it)."""
-    from matplotlib import colormaps
-
-    colours = colormaps[OVERLAY_COLOUR_MAP](stretch(heatmap), bytes=True)[..., :3].astype(np.float64)
-    blended = np.floor(alpha * colours + (1 - alpha) * image.astype(np.float64) + 0.5)
-    return np.concatenate([blended.astype(np.uint8), np.full((*heatmap.shape, 1), 255, np.uint8)], axis=-1)
+OVERLAY_COLOUR_MAP = "jet"  # matplotlib's name for xai.overlay's table
 
 
 def _overlay_axes(ax, image: np.ndarray, heatmap: np.ndarray, alpha: float = OVERLAY_ALPHA):
