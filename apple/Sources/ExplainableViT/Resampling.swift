@@ -70,9 +70,6 @@ enum PixelResampling {
     /// `lines` rows of `inWidth` pixels -> rows of `taps.outSize` pixels.
     static func horizontal(_ input: [UInt8], lines: Int, inWidth: Int, taps: ResampleTaps, channels: Int) -> [UInt8] {
         let outWidth = taps.outSize, k = taps.fixedPoint, kw = taps.width
-        // Two samples in the 32-bit halves of one UInt64 when no weight is negative (box, bilinear,
-        // hamming): a sum then stays below 2^31, so nothing carries across.
-        let packed = k.allSatisfy { $0 >= 0 }
         return [UInt8](unsafeUninitializedCapacity: lines * outWidth * 4) { buffer, initialized in
             input.withUnsafeBufferPointer { src in
                 k.withUnsafeBufferPointer { k in
@@ -85,11 +82,7 @@ enum PixelResampling {
                                     let row = src + y * inWidth * 4, out = dst + y * outWidth * 4
                                     for x in 0..<outWidth {
                                         let w = k + x * kw, p = row + first[x] * 4, o = out + 4 * x
-                                        if packed {
-                                            pixelPacked(p, w, count[x], o, channels)
-                                        } else {
-                                            pixel(p, step: 4, w, count[x], o, channels)
-                                        }
+                                        pixelVector(p, w, count[x], o, channels)
                                     }
                                 }
                             }
@@ -101,19 +94,20 @@ enum PixelResampling {
         }
     }
 
+    /// One output pixel, its four channels in one vector: each tap's 4 bytes widened to Int32 lanes,
+    /// times the tap's weight, summed (Int32 wrapping, as C's int sums), shifted, clipped to 8 bits.
     @inline(__always)
-    private static func pixelPacked(_ p: UnsafePointer<UInt8>, _ w: UnsafePointer<Int32>, _ n: Int,
+    private static func pixelVector(_ p: UnsafePointer<UInt8>, _ w: UnsafePointer<Int32>, _ n: Int,
                                     _ o: UnsafeMutablePointer<UInt8>, _ channels: Int) {
-        var rb = UInt64(UInt32(half)) | UInt64(UInt32(half)) << 32, ga = rb
+        var sum = SIMD4<Int32>(repeating: half)
         for j in 0..<n {
-            let q = p + 4 * j, wj = UInt64(UInt32(w[j]))
-            rb &+= (UInt64(q[0]) | UInt64(q[2]) << 32) &* wj
-            ga &+= (UInt64(q[1]) | UInt64(q[3]) << 32) &* wj
+            let bytes = UnsafeRawPointer(p + 4 * j).loadUnaligned(as: SIMD4<UInt8>.self)
+            sum &+= SIMD4<Int32>(truncatingIfNeeded: bytes) &* w[j]
         }
-        o[0] = clip8(Int32(truncatingIfNeeded: rb))
-        o[1] = clip8(Int32(truncatingIfNeeded: ga))
-        o[2] = clip8(Int32(truncatingIfNeeded: rb >> 32))
-        o[3] = channels == 4 ? clip8(Int32(truncatingIfNeeded: ga >> 32)) : 255
+        let shifted = (sum &>> Int32(ResampleTaps.precisionBits)).clamped(lowerBound: .zero, upperBound: SIMD4(repeating: 255))
+        var bytes = SIMD4<UInt8>(truncatingIfNeeded: shifted)
+        if channels == 3 { bytes[3] = 255 }
+        UnsafeMutableRawPointer(o).storeBytes(of: bytes, as: SIMD4<UInt8>.self)
     }
 
     @inline(__always)
