@@ -24,15 +24,30 @@ EXTRA_OF = {  # top-level module -> (distribution, the extra that installs it; "
 }
 
 
+# what each extra brings besides its own packages (pyproject.toml's nesting), so a command can name
+# its own extra when that extra covers the missing module
+INCLUDES = {"export": {"coreml"}, "train": {"plots"}, "bench": {"export", "coreml", "train", "plots"},
+            "all": {"bench", "export", "coreml", "train", "plots", "openvino"}}
+
+
+def install_command(extra: str) -> str:
+    """The exact command that installs `extra` (quoted: shells expand the brackets)."""
+    return f'pip install "{PACKAGE}[{extra}]"'
+
+
 class MissingExtra(ToolkitError):
     """A command needs a package this install left out."""
 
 
-def missing_extra(error: ModuleNotFoundError) -> MissingExtra | None:
-    """The one-line error for a module an extra provides (None: not one of ours to explain)."""
+def missing_extra(error: ModuleNotFoundError, command_extra: str | None = None) -> MissingExtra | None:
+    """The one-line error for a module an extra provides (None: not one of ours to explain), naming
+    one install: the command's own extra (`command_extra`) when it brings the module, else the
+    module's first extra."""
     top = (error.name or "").split(".")[0]
     if top not in EXTRA_OF:
         return None
     distribution, extras = EXTRA_OF[top]
-    installs = " or ".join(f"'{PACKAGE}[{extra}]'" for extra in extras.split("|"))
-    return MissingExtra(f"this needs {distribution}, which this install left out: pip install {installs}")
+    options = extras.split("|")
+    covered = command_extra is not None and ({command_extra} | INCLUDES.get(command_extra, set())) & set(options)
+    extra = command_extra if covered else options[0]
+    return MissingExtra(f"this needs {distribution}, which this install left out: {install_command(extra)}")

@@ -4,40 +4,42 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _infra.cli import run_cli
+from _infra.cli import ArgumentParser, add_common, run_cli, whole_number
 
 from .api import EXPORTERS, export_model
 from .config import DEFAULT_EXPLAIN, EXPLAIN_KINDS, PRECISIONS, ExportConfig, cli_fields
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__)
-    sub = parser.add_subparsers(dest="format", required=True)
+PROG = "python -m export"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=prog, description=__doc__)
+    sub = parser.add_subparsers(dest="format", required=True, metavar="FORMAT",
+                                help=f"the artifact's format: {', '.join(EXPORTERS)}")
     for fmt in EXPORTERS:
-        p = sub.add_parser(fmt, help=f"export to {fmt}")
+        p = sub.add_parser(fmt, help=f"export to {fmt}", description=f"Export a checkpoint to {fmt}.")
         p.add_argument("checkpoint", help="finetune output folder, local HF ViT/DeiT checkpoint, or hub id")
-        p.add_argument("--out", required=True, help="artifact folder to write (model + manifest.json)")
+        add_common(p, "artifact folder to write (model + manifest.json)",
+                   "replace an existing --out that holds an export artifact (never another folder)")
         p.add_argument("--precision", choices=PRECISIONS[fmt], default=None,
                        help=f"weights/compute precision (default: {PRECISIONS[fmt][0]})")
         p.add_argument("--explain", choices=list(EXPLAIN_KINDS), default=DEFAULT_EXPLAIN,
                        help="; ".join(f"{k}: {v}" for k, v in EXPLAIN_KINDS.items()))
-        p.add_argument("--batch", type=int, default=None,
+        p.add_argument("--batch", type=whole_number(1), default=None,
                        help="fixed batch size (default: dynamic for ONNX, 1 for Core ML)")
-        p.add_argument("--parity-images", type=int, default=4, help="images for the parity check")
-        p.add_argument("--force", action="store_true", help="replace an existing output folder")
-        p.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
+        p.add_argument("--parity-images", type=whole_number(1), default=4, help="images for the parity check")
         for f in cli_fields(fmt):
-            p.add_argument(f"--{f.name.replace('_', '-')}", default=f.default, help=f"{f.metadata['help']} "
-                           f"(default: {f.default})")
+            p.add_argument(f"--{f.name.replace('_', '-')}", default=f.default, help=f.metadata["help"])
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     cfg = ExportConfig(format=args.format, precision=args.precision, explain=args.explain, batch=args.batch,
                        force=args.force, parity_images=args.parity_images,
                        **{f.name: getattr(args, f.name) for f in cli_fields(args.format)})
-    return run_cli(lambda: export_command(args, cfg), args.verbose)
+    return run_cli(lambda: export_command(args, cfg), args.verbose, extra="export")
 
 
 def export_command(args, cfg: ExportConfig) -> int:

@@ -6,27 +6,35 @@ import shlex
 import sys
 from dataclasses import MISSING
 
-from _infra.cli import run_cli
+from _infra.cli import VERBOSE_HELP, ArgumentParser, named_or_path, run_cli
 
 from .config import CONFIG_FIELDS, FinetuneConfig
 from .presets import PRESETS
 
 
-def build_parser() -> argparse.ArgumentParser:
+PROG = "python -m finetune"
+FLAG_OF = {"overwrite": ("--force", "--overwrite")}  # one vocabulary: --force everywhere, --overwrite kept
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """One flag per FinetuneConfig field (builds without torch: `--help` answers at once)."""
+    from .data import BUILTIN_DATA
+
     presets = "; ".join(f"{p.name}: {p.summary}" for p in PRESETS.values())
-    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__,
-                                     epilog=f"presets: {presets}")
+    parser = ArgumentParser(prog=prog, description=__doc__, epilog=f"presets: {presets}")
     for name, f in CONFIG_FIELDS.items():
-        flag, meta = "--" + name.replace("_", "-"), dict(f.metadata)
+        flags, meta = FLAG_OF.get(name, ("--" + name.replace("_", "-"),)), dict(f.metadata)
         kind = f.type if isinstance(f.type, type) else str(f.type)
         if kind in (bool, "bool"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=meta["help"])
+            boolean = argparse.BooleanOptionalAction if f.default else "store_true"
+            parser.add_argument(*flags, dest=name, action=boolean, default=f.default, help=meta["help"])
             continue
         cast = {"int": int, "float": float, "int | None": int}.get(kind if isinstance(kind, str) else "", str)
-        default = None if f.default is MISSING else f.default
-        parser.add_argument(flag, type=cast, default=default, help=f"{meta['help']} (default: {default})",
-                            required=meta.get("required", False), choices=meta.get("choices"))
-    parser.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
+        if name == "data":
+            cast = named_or_path(list(BUILTIN_DATA), "data")
+        parser.add_argument(*flags, dest=name, type=cast, default=None if f.default is MISSING else f.default,
+                            help=meta["help"], required=meta.get("required", False), choices=meta.get("choices"))
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     return parser
 
 
@@ -41,12 +49,12 @@ def close_process_group() -> None:
         dist.destroy_process_group()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = vars(build_parser().parse_args(argv))
+    args = vars(build_parser(prog).parse_args(argv))
     verbose = args.pop("verbose")
-    command = shlex.join(["python", "-m", "finetune", *argv])
-    return run_cli(lambda: finetune_command(FinetuneConfig(**args), command), verbose)
+    command = shlex.join([*prog.split(), *argv])
+    return run_cli(lambda: finetune_command(FinetuneConfig(**args), command), verbose, extra="train")
 
 
 def finetune_command(cfg: FinetuneConfig, command: str = "python -m finetune ...") -> int:

@@ -18,6 +18,14 @@ PIPELINES = {
     "batch": "decode once at source size; resize, augment and normalise whole batches on the training device",
 }
 
+# torch.compile choices (`finetune.compilation` applies them and says what `auto` picks and why).
+COMPILE = {
+    "auto": "what measured fastest end to end on this kind of device (today: off everywhere)",
+    "off": "eager PyTorch",
+    "train": "compile the training step once (each epoch cut to whole batches); evaluation stays eager",
+    "all": "compile training and evaluation once each (the last evaluation batch padded, the padding discarded)",
+}
+
 
 def _f(default, help: str, **kw):
     return field(default=default, metadata={"help": help, **kw})
@@ -53,10 +61,11 @@ class FinetuneConfig:
                         choices=tuple(PRECISIONS))
     input_pipeline: str = _f("auto", "where images are resized and augmented: "
                              + "; ".join(f"{k}: {v}" for k, v in PIPELINES.items()), choices=tuple(PIPELINES))
-    compile: bool = _f(False, "torch.compile the model (see docs/finetune-gpu.md for when it pays)")
+    compile: str = _f("auto", "torch.compile the model: " + "; ".join(f"{k}: {v}" for k, v in COMPILE.items())
+                      + " (docs/finetune-gpu.md)", choices=tuple(COMPILE))
     save_steps: int = _f(0, "checkpoint every N steps (0: at the end of every epoch)")
     logging_steps: int = _f(50, "log the training loss every N steps")
-    resume: bool = _f(False, "continue from the last complete checkpoint in OUT/checkpoints (with --overwrite: "
+    resume: bool = _f(False, "continue from the last complete checkpoint in OUT/checkpoints (with --force: "
                              "of the interrupted run that was to replace OUT)")
     overwrite: bool = _f(False, "replace a finished or unfinished run in OUT (the old run stays until the new one "
                                 "has finished)")
@@ -96,7 +105,7 @@ class FinetuneConfig:
             out.append("--num-workers must be >= 0")
         if self.prefetch_factor is not None and self.prefetch_factor < 1:
             out.append("--prefetch-factor must be >= 1")
-        for name, known in (("precision", PRECISIONS), ("input_pipeline", PIPELINES)):
+        for name, known in (("precision", PRECISIONS), ("input_pipeline", PIPELINES), ("compile", COMPILE)):
             if getattr(self, name) not in known:
                 out.append(f"--{name.replace('_', '-')} must be one of {', '.join(known)}")
         if not 0 <= self.seed < 2 ** 32:

@@ -67,10 +67,10 @@ def plan_output(cfg: FinetuneConfig) -> OutputPlan:
     if cfg.resume:
         return OutputPlan(out, out, resume)
     if (out / "metrics.json").is_file():
-        raise FinetuneError(f"'{out}' already holds a finished run: pass --overwrite or another --out")
+        raise FinetuneError(f"'{out}' already holds a finished run: pass --force or another --out")
     if resume is not None:
         raise FinetuneError(f"'{out}' holds checkpoints of an unfinished run (last: {resume.name}): pass --resume "
-                            f"to continue it or --overwrite to start again")
+                            f"to continue it or --force to start again")
     return OutputPlan(out, out, None)  # a crashed run with nothing to resume never blocks a rerun
 
 

@@ -22,6 +22,7 @@ from finetune.scores import classification_scores
 
 from ._compat import installed_training_arguments, pil_image_processor_class
 from ._safe_trainer import pickle_files
+from .compilation import CompileChoice, choose_compile, compile_model
 from .config import FinetuneConfig
 from .data import ImageSet, load_data
 from .errors import FinetuneError
@@ -134,7 +135,7 @@ def quiet_logs(trainer: Trainer) -> None:
 def resume_checkpoint(plan: OutputPlan) -> Path | None:
     if plan.resume_from is not None and pickle_files(plan.resume_from):
         raise FinetuneError(f"{plan.resume_from} holds pickle files ({', '.join(pickle_files(plan.resume_from))}): "
-                            f"resuming never unpickles anything; start again with --overwrite")
+                            f"resuming never unpickles anything; start again with --force")
     return plan.resume_from
 
 
@@ -173,11 +174,13 @@ def run_setup(cfg: FinetuneConfig) -> tuple[str, dict, dict]:
     claim_mixed_precision(precision)
     loader = loader_settings(device.kind, cfg.num_workers, cfg.prefetch_factor,
                              local_processes=int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    speed = {**precision_arguments(precision, device), **loader.training_arguments(), "torch_compile": cfg.compile}
+    # torch_compile stays off: the model is compiled in place (`finetune.compilation`), not by accelerate,
+    # whose backend choice outlives the run in the process's environment (ACCELERATE_DYNAMO_BACKEND)
+    speed = {**precision_arguments(precision, device), **loader.training_arguments()}
     if device.kind == "cuda":  # one kernel for the whole AdamW update; no host sync per step for a NaN check
         speed.update(optim="adamw_torch_fused", logging_nan_inf_filter=False)
-    setup = {"device": device.name or device.kind, "precision": precision, "compile": cfg.compile,
-             "dataloader": asdict(loader)}
+    setup = {"device": device.name or device.kind, "precision": precision,
+             "compile": asdict(choose_compile(cfg.compile, device.kind)), "dataloader": asdict(loader)}
     return device.kind, speed, setup
 
 
@@ -268,9 +271,11 @@ def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments,
     setup.update(input_pipeline=inputs.name, source_size=inputs.source_size, model_size=size)
     setup["seconds"]["prepare_inputs"] = round(time.time() - started, 2)
     train, test = inputs.train, inputs.test
+    choice = CompileChoice(**setup["compile"])
+    compile_model(model, choice)
     trainer = inputs.trainer_class(model=model, args=args, train_dataset=train, eval_dataset=test,
                                    data_collator=inputs.collator, compute_metrics=compute_metrics,
-                                   callbacks=list(callbacks), **(inputs.trainer_kwargs or {}))
+                                   callbacks=list(callbacks), compile_choice=choice, **(inputs.trainer_kwargs or {}))
     quiet_logs(trainer)
     resume = resume_checkpoint(plan)
     if cfg.resume and resume is None and trainer.is_world_process_zero():
@@ -282,6 +287,7 @@ def _train(cfg: FinetuneConfig, data, model, processor, args: TrainingArguments,
     prediction = trainer.predict(test)
     eval_seconds = time.time() - started
     setup["seconds"].update(train=round(wall, 2), evaluate=round(eval_seconds, 2))
+    setup["compile"].update(trainer.compile_log.summary())  # per phase: graphs, recompiles and why
     if len(prediction.predictions) != len(test):
         raise FinetuneError(f"the test predictions cover {len(prediction.predictions)} of {len(test)} images "
                             f"(processes not gathered?): metrics would be wrong, so none are written")

@@ -1,5 +1,5 @@
-"""`python -m runtime predict ARTIFACT IMAGE... [--out DIR] [--top-k 3] [--backend NAME] [--explain-class C ...]`
-`python -m runtime compare ARTIFACT_A ARTIFACT_B IMAGE... [--out DIR]`
+"""`python -m runtime predict ARTIFACT IMAGE... --out DIR [--top-k 3] [--backend NAME] [--explain-class A,B]`
+`python -m runtime compare ARTIFACT_A ARTIFACT_B IMAGE... --out DIR`
 
 Bad images never stop a batch: each gets an error row, the others are still predicted, and
 the exit status is 1 at the end when any image failed."""
@@ -11,38 +11,42 @@ from pathlib import Path
 
 import numpy as np
 
-from _infra.cli import run_cli, whole_number
+from _infra.cli import ArgumentParser, add_common, run_cli, split_list, unknown_name, whole_number
 from _infra.outputs import WRITTEN_BY
 from _infra.errors import ToolkitError
 from _infra.pictures import printable
 
 from .backend import BACKENDS
+from .contract import EXPLAIN
 from .predictor import load
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m runtime", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="predict and explain images")
+PROG = "python -m runtime"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog=prog, description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="predict or compare")
+    p = sub.add_parser("predict", help="predict and explain images", description="Predict and explain images.")
     p.add_argument("artifact", help="export artifact folder or checkpoint folder")
-    p.add_argument("images", nargs="+")
-    p.add_argument("--out", default="predictions", help="folder for the pictures")
+    p.add_argument("images", nargs="+", help="image files (any size and mode)")
+    add_common(p, "folder for predictions.json and the pictures", RESULT_FORCE_HELP)
     p.add_argument("--top-k", type=whole_number(1), default=3, help="classes listed per image (>= 1)")
-    p.add_argument("--backend", choices=list(BACKENDS), default=None, help="default: from the manifest")
-    p.add_argument("--explain-class", nargs="+", default=None, metavar="CLASS",
-                   help="gradrollout artifacts: also explain these classes (label or index), side by side "
-                        "in *_classes.png")
-    c = sub.add_parser("compare", help="two models side by side on the same images")
-    c.add_argument("artifact_a")
-    c.add_argument("artifact_b")
-    c.add_argument("images", nargs="+")
-    c.add_argument("--out", default="comparisons")
-    for command in (p, c):
-        command.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
+    p.add_argument("--backend", choices=list(BACKENDS), default=None, help="runtime backend (default: the manifest's)")
+    p.add_argument("--explain-class", nargs="+", default=None, metavar="A,B",
+                   help="gradrollout artifacts: also explain these classes (labels or indices, comma list), "
+                        "side by side in *_classes.png")
+    c = sub.add_parser("compare", help="two models side by side on the same images",
+                       description="Two models side by side on the same images.")
+    c.add_argument("artifact_a", help="first artifact (or checkpoint) folder")
+    c.add_argument("artifact_b", help="second artifact (or checkpoint) folder")
+    c.add_argument("images", nargs="+", help="image files (any size and mode)")
+    add_common(c, "folder for predictions.json and the side-by-side pictures", RESULT_FORCE_HELP)
     return parser
 
 
+RESULT_FORCE_HELP = ("replace an existing --out that this command wrote (it does so without the flag too: "
+                     "a result folder is rewritten whole; a folder the toolkit did not write is never replaced)")
 STEM_CHARS = 80  # picture names stay far below the file systems' 255-byte limit, whatever the input's name
 SOURCE_CHARS = 40  # the printed table's file column: the end of the path
 RESULTS = "predictions.json"  # the rows, and the marker that this command wrote the folder (_infra.outputs)
@@ -81,10 +85,31 @@ def write_rows(folder: Path, command: str, prediction, errors) -> None:
 
 
 def predict_command(args) -> int:
+    predictor = load(args.artifact, backend=args.backend)
+    classes = explain_class_indices(predictor, args.explain_class, args.artifact)  # refused before any work
     with output_folder(args, args.artifact, *args.images) as work:
-        prediction = predict_into(work, args)
-    return report(prediction, f"{'pictures' if pictures_available() else 'rows'}: {args.out}/ "
-                              f"({len(prediction.sources)} predicted, {len(prediction.errors)} failed)")
+        prediction = predict_into(work, predictor, args, classes)
+    return report(prediction, f"pictures: {args.out}/ ({len(prediction.sources)} predicted, "
+                              f"{len(prediction.errors)} failed)")
+
+
+def explain_class_indices(predictor, given: list[str] | None, artifact: str) -> list[int]:
+    """`--explain-class` as class indices, checked against the artifact: it must take a class
+    (gradrollout) and know each name. A value that is a label as a whole stays whole (ImageNet's
+    labels hold commas); any other is a comma list."""
+    if not given:
+        return []
+    kind = predictor.manifest.explain
+    if not EXPLAIN[kind].class_input:
+        raise ToolkitError(f"--explain-class needs an artifact exported with --explain gradrollout; "
+                           f"{printable(artifact)} explains with '{kind}', which takes no class")
+    labels = [str(label) for label in predictor.manifest.labels]
+    names = [n for value in given for n in ([value] if value in labels else split_list(value))]
+    problems = [unknown_name("class", n, labels) for n in names
+                if n not in labels and not (n.lstrip("-").isdigit() and -len(labels) <= int(n) < len(labels))]
+    if problems:
+        raise ToolkitError(*problems)
+    return [predictor.class_index(n) for n in names]
 
 
 def report(prediction, written: str) -> int:
@@ -95,60 +120,46 @@ def report(prediction, written: str) -> int:
     return 1 if prediction.errors else 0
 
 
-def pictures_available() -> bool:
-    """Whether matplotlib (the `plots` extra) is installed: without it predict still prints its rows
-    and writes predictions.json (the base install serves an artifact from the CLI too)."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def predict_into(out: Path, args):
-    predictor = load(args.artifact, backend=args.backend)
+def predict_into(out: Path, predictor, args, classes: list[int]):
     prediction = predictor.predict(args.images, top_k=args.top_k)
     per_image_ms = prediction.seconds * 1e3 / max(len(prediction.sources), 1)
     print(f"{'file':{SOURCE_CHARS}s} {'top-' + str(args.top_k):50s} {'ms':>7s}")
     for i, source in enumerate(prediction.sources):
         tops = "  ".join(f"{printable(label)} {p:.1%}" for label, p in prediction.top_k[i])
         print(f"{shown(source)} {tops:50s} {per_image_ms:7.1f}")
-    if pictures_available():
-        draw_predictions(prediction, out)
-        if args.explain_class:
-            explain_classes(predictor, args.images, prediction, args.explain_class, out)
-    else:
-        print("pictures skipped: they need matplotlib (pip install 'explainable-vit[plots]'); "
-              "the rows are in predictions.json")
+    draw_predictions(prediction, out)
+    if classes:
+        explain_classes(predictor, args.images, prediction, classes, out)
     write_rows(out, "predict", prediction, prediction.errors)
     return prediction
 
 
 def draw_predictions(prediction, out: Path) -> None:
-    """Per image: the explanation over the photo (when the artifact explains) and the probabilities."""
-    from xai.plots import plot_explanation, plot_probabilities
+    """Per image: the explanation over the photo (when the artifact explains) and the probabilities
+    (Pillow pictures: the base install draws them too)."""
+    from xai.overlay import explanation_picture, probabilities_picture
 
     for i, source in enumerate(prediction.sources):
         label, prob = prediction.top_k[i][0]
         image, name = np.asarray(prediction.images[i]), stem(source, i)
         if prediction.heatmaps_full:
-            plot_explanation(image, prediction.heatmaps_full[i], out / f"{name}_explain.png",
-                             title=f"{Path(source).name}: {label} ({prob:.1%})")
-        plot_probabilities(prediction.labels, prediction.probs[i], out / f"{name}_probs.png",
-                           title=f"{Path(source).name}: class probabilities")
+            explanation_picture(image, prediction.heatmaps_full[i],
+                                title=f"{Path(source).name}: {label} ({prob:.1%})").save(out / f"{name}_explain.png")
+        probabilities_picture(prediction.labels, prediction.probs[i],
+                              title=f"{Path(source).name}: class probabilities").save(out / f"{name}_probs.png")
 
 
-def explain_classes(predictor, images, prediction, classes: list[str], out: Path) -> None:
+def explain_classes(predictor, images, prediction, indices: list[int], out: Path) -> None:
     """One picture per image: the relevance map for each named class, with that class's probability."""
-    from xai.plots import plot_comparison
+    from xai.overlay import comparison_picture
 
-    indices = [predictor.class_index(c) for c in classes]
     per_class = [predictor.predict(images, explain_class=c) for c in indices]
     for i, source in enumerate(prediction.sources):
         rows = [(f"why '{prediction.labels[c]}'?", prediction.labels[c], float(prediction.probs[i][c]),
                  p.heatmaps_full[i]) for c, p in zip(indices, per_class)]
-        plot_comparison(np.asarray(prediction.images[i]), rows, out / f"{stem(source, i)}_classes.png",
-                        title=f"{Path(source).name}: predicted {prediction.top_k[i][0][0]}")
+        comparison_picture(np.asarray(prediction.images[i]), rows,
+                           title=f"{Path(source).name}: predicted {prediction.top_k[i][0][0]}"
+                           ).save(out / f"{stem(source, i)}_classes.png")
 
 
 def compare_command(args) -> int:
@@ -158,7 +169,7 @@ def compare_command(args) -> int:
 
 
 def compare_into(out: Path, args):
-    from xai.plots import plot_comparison
+    from xai.overlay import comparison_picture
 
     predictors = [load(a) for a in (args.artifact_a, args.artifact_b)]
     plain = [a for a, p in zip((args.artifact_a, args.artifact_b), predictors) if not p.explains]
@@ -170,16 +181,16 @@ def compare_into(out: Path, args):
     first = predictions[0]
     for i, source in enumerate(first.sources):
         rows = [(n, p.top_k[i][0][0], p.top_k[i][0][1], p.heatmaps_full[i]) for n, p in zip(names, predictions)]
-        plot_comparison(np.asarray(first.images[i]), rows, out / f"{stem(source, i)}_compare.png",
-                        title=Path(source).name)
+        comparison_picture(np.asarray(first.images[i]), rows, title=Path(source).name
+                           ).save(out / f"{stem(source, i)}_compare.png")
         print(f"{shown(source)} " + "  ".join(f"{printable(n)}: {printable(r[1])} {r[2]:.1%}"
                                               for n, r in zip(names, rows)))
     write_rows(out, "compare", first, first.errors)
     return first
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
+    args = build_parser(prog).parse_args(argv)
     return run_cli(lambda: {"predict": predict_command, "compare": compare_command}[args.command](args), args.verbose)
 
 

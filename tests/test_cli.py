@@ -123,8 +123,8 @@ def _without(blocked: set[str], cli: str, argv: list[str]):
 
 
 def test_the_serving_install_predicts_without_the_picture_stack(tmp_path, tiny_vit):
-    """The base install (numpy, pillow, onnxruntime) serves an ONNX artifact from the CLI: rows and
-    predictions.json, pictures skipped in one line; other stages name the extra they need."""
+    """The base install (numpy, pillow, onnxruntime) serves an ONNX artifact from the CLI: rows,
+    predictions.json and the pictures (drawn with Pillow); other stages name the exact install they need."""
     from PIL import Image
 
     from export import ExportConfig, export_model
@@ -137,14 +137,27 @@ def test_the_serving_install_predicts_without_the_picture_stack(tmp_path, tiny_v
     served = _without(training_stack, "runtime", ["predict", str(tmp_path / "onnx"), str(tmp_path / "photo.png"),
                                                   "--out", str(out)])
     assert served.returncode == 0, served.stderr[-2000:]
-    assert "pictures skipped" in served.stdout and (out / "predictions.json").is_file()
-    assert not list(out.glob("*.png"))
+    assert sorted(p.name for p in out.iterdir()) == ["000_photo_explain.png", "000_photo_probs.png", "predictions.json"]
     coreml = _without(training_stack, "runtime", ["predict", str(tmp_path / "coreml"), str(tmp_path / "photo.png"),
                                                   "--out", str(tmp_path / "c")])
-    assert coreml.returncode == 2 and "pip install 'explainable-vit[coreml]'" in coreml.stderr, coreml.stderr[-2000:]
+    assert coreml.returncode == 2 and 'pip install "explainable-vit[coreml]"' in coreml.stderr, coreml.stderr[-2000:]
     export = _without(training_stack, "export", ["onnx", str(tiny_vit), "--out", str(tmp_path / "e")])
-    assert export.returncode == 2 and "pip install 'explainable-vit[export]'" in export.stderr, export.stderr[-2000:]
+    assert export.returncode == 2 and 'pip install "explainable-vit[export]"' in export.stderr, export.stderr[-2000:]
     train = _without(training_stack, "finetune", ["--model", "demo", "--data", "digits", "--out", str(tmp_path / "f")])
-    assert train.returncode == 2 and "'explainable-vit[train]'" in train.stderr, train.stderr[-2000:]
+    assert train.returncode == 2 and 'pip install "explainable-vit[train]"' in train.stderr, train.stderr[-2000:]
     for result in (served, coreml, export, train):
         assert "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------ pictures without matplotlib
+def test_the_pillow_colour_table_is_matplotlibs_jet():
+    """xai.overlay builds jet itself (the base install has no matplotlib); byte for byte what
+    matplotlib's 8-bit lookup gives, at the table and on a map's values (0 and 1 included)."""
+    import numpy as np
+    from matplotlib import colormaps
+
+    from xai.overlay import JET_TABLE, colourise
+
+    assert np.array_equal(JET_TABLE, colormaps["jet"](np.linspace(0, 1, 256), bytes=True)[:, :3])
+    values = np.concatenate([[0.0, 1.0, 0.5, 1 / 256, 255 / 256], np.random.default_rng(0).random(500)])
+    assert np.array_equal(colourise(values), colormaps["jet"](values, bytes=True)[:, :3])

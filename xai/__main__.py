@@ -1,4 +1,4 @@
-"""`python -m xai eval SOURCE --data DATA [--methods ...] [--limit N] [--out DIR]`
+"""`python -m xai eval SOURCE --data DATA --out DIR [--methods A,B] [--limit N]`
 
 SOURCE is a checkpoint folder (every registered method, computed with PyTorch) or an `export`
 artifact folder (its in-graph map, run by its `runtime` backend). The library modules of `xai`
@@ -8,28 +8,38 @@ through `finetune`'s data sources, imported inside the functions that need them.
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from _infra.cli import reading, seed
-from .evaluate import RESULTS, XAI_COMMAND, EvalInputError, evaluate, format_table, write_report
+from _infra.cli import ArgumentParser, add_common, did_you_mean, named_or_path, reading, seed, unknown_name
+from .evaluate import RESULTS, XAI_COMMAND, EvalInputError, evaluate, markdown_table, write_report
 from .methods import METHODS, get_methods
+from .metrics.sanity import PASS_BELOW
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m xai", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("eval", help="score explanation methods for faithfulness, localization and sanity")
+PROG = "python -m xai"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    from finetune.data import BUILTIN_DATA
+
+    parser = ArgumentParser(prog=prog, description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="eval")
+    p = sub.add_parser("eval", help="score explanation methods for faithfulness, localization and sanity",
+                       description="Score explanation methods for faithfulness, localization and sanity.")
     p.add_argument("source", help="checkpoint folder (or hub id), or export artifact folder")
-    p.add_argument("--data", default="digits-clutter",
+    p.add_argument("--data", default="digits-clutter", type=named_or_path(list(BUILTIN_DATA), "data"),
                    help="data source as in finetune (parquet folder, image folder, hub id, digits, digits-clutter); "
-                        "its test split is used; digits-clutter adds the pointing game")
-    p.add_argument("--methods", default=None,
-                   help=f"comma-separated, for a checkpoint (default: all): {', '.join(METHODS)}")
+                        "its test split is used; digits-clutter adds the pointing game (default: digits-clutter)")
+    add_common(p, "report folder (xai_results.json, xai_report.md, figures)",
+               "replace an existing --out that xai eval wrote (it does so without the flag too: a result folder "
+               "is rewritten whole; a folder the toolkit did not write is never replaced)")
+    p.add_argument("--methods", default=None, metavar="A,B",
+                   help=f"comma list, for a checkpoint (default: all): {', '.join(METHODS)}")
     p.add_argument("--limit", type=int, default=500,
                    help="evaluate N test images, taken in turn from each class (seeded; all when fewer)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the --limit sample (>= 0)")
@@ -39,8 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "order (ImageNet's LOC_synset_mapping.txt)")
     p.add_argument("--backend", default=None, help="runtime backend for an artifact (default: from its manifest)")
     p.add_argument("--no-sanity", action="store_true", help="skip the model-randomisation sanity check")
-    p.add_argument("--out", default=None, help="report folder (default: SOURCE/xai or runs/xai-<name>)")
-    p.add_argument("--verbose", action="store_true", help="show other libraries' warnings, logs and converter progress")
     return parser
 
 
@@ -164,31 +172,42 @@ def check_options(args) -> list:
     if args.limit < 1:
         raise EvalInputError("--limit must be >= 1")
     if args.backend is not None and args.backend not in BACKENDS:
-        raise EvalInputError(f"unknown backend '{args.backend}'; known: {', '.join(BACKENDS)}")
-    return get_methods(parse_methods(args.methods))
-
-
-def default_out(source: str) -> Path:
-    return Path(source) / "xai" if Path(source).is_dir() else Path(f"runs/xai-{Path(source).name}")
+        raise EvalInputError(unknown_name("backend", args.backend, BACKENDS))
+    names = parse_methods(args.methods)
+    unknown = [n for n in names or [] if n not in METHODS]
+    if unknown:
+        raise EvalInputError(f"unknown method(s) {', '.join(n + did_you_mean(n, METHODS) for n in unknown)}; "
+                             f"known: {', '.join(METHODS)}")
+    return get_methods(names)
 
 
 def run_eval(args) -> int:
     from _infra.outputs import path_sources, result_folder
 
     methods = check_options(args)
-    out = Path(args.out) if args.out is not None else default_out(args.source)
+    out = Path(args.out)
     with result_folder(out, RESULTS, XAI_COMMAND, "a report folder of xai eval",
                        sources=path_sources(args.source, args.data, args.label_map)) as work:
         result, paths = evaluate_into(work, args, methods)
     paths = {k: out / p.name for k, p in paths.items()}
-    print(f"{result.subject}: {result.n_images} images, accuracy {result.accuracy:.4f}\n")
-    print(format_table(result))
-    failing = [r["method"] for r in result.rows if r.get("sanity_pass") is False and not r["baseline"]]
+    data = json.loads(paths["json"].read_text())
+    print(f"{result.subject}: {result.n_images} images, accuracy {result.accuracy:.4f}; "
+          "mean [95% bootstrap interval] per method and metric\n")
+    print(markdown_table(data))
+    failing = sorted({r["method"] for r in data["rows"] if r.get("passes") == "no" and not r["baseline"]})
     if failing:
-        print(f"\nsanity check failed (rank correlation >= 0.5 with a randomised model): {', '.join(failing)}")
+        print(f"\nsanity check failed (95% upper end of |rank correlation| or SSIM with a randomised model "
+              f">= {PASS_BELOW}): {', '.join(failing)}")
     figures = ", ".join(str(paths[k]) for k in ("grid", "curves", "cascade") if k in paths)
     print(f"\nreport: {paths['report']}  figures: {figures}")
     return 0
+
+
+def machine() -> dict:
+    """CPU, cores and library versions for the results header (bench's probe)."""
+    from bench.timing import machine_info
+
+    return machine_info()
 
 
 def evaluate_into(work: Path, args, methods: list):
@@ -204,14 +223,15 @@ def evaluate_into(work: Path, args, methods: list):
         raise EvalInputError(str(e)) from e
     images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map, resample)
     result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity)
-    return result, write_report(result, work, images, command="python -m xai " + shlex.join(sys.argv[1:]))
+    return result, write_report(result, work, images, command="python -m xai " + shlex.join(sys.argv[1:]),
+                                machine=machine())
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     from _infra.cli import run_cli
 
-    args = build_parser().parse_args(argv)
-    return run_cli(lambda: run_eval(args), args.verbose)
+    args = build_parser(prog).parse_args(argv)
+    return run_cli(lambda: run_eval(args), args.verbose, extra="train")
 
 
 if __name__ == "__main__":
