@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import Trainer
 
+from .compilation import CompileChoice, CompileLog, evaluation_stance, pad_batch
+
 OPTIMIZER_TENSORS = "optimizer.safetensors"
 TRAINER_JSON = "optimizer_scheduler.json"
 RNG_TENSORS = "rng_state.safetensors"
@@ -93,15 +95,49 @@ def incomplete_checkpoints(run_dir: Path) -> list[Path]:
 
 
 class SafeTrainer(Trainer):
-    """Trainer with pickle-free optimizer, scheduler and RNG checkpoints, and no host sync per step."""
+    """Trainer with pickle-free optimizer, scheduler and RNG checkpoints, no host sync per step, and
+    one shape per phase for a compiled model (`finetune.compilation`), whose compilations
+    `compile_log` counts for the phases "train" and "eval"."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, compile_choice: CompileChoice | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.compile_choice = compile_choice or CompileChoice("off", "off")
+        self.compile_log = CompileLog()
         # The Trainer counts a batch's labels on the host and copies the count to the device at
         # every step when the model takes loss keywords (ViT does): a copy from pageable memory
         # that waits for the GPU's queue. A classifier's batch has no ignored labels, so the count
         # is the batch size and the plain mean loss is the same loss.
         self.model_accepts_loss_kwargs = False
+
+    def train(self, *args, **kwargs):
+        with self.compile_log.phase("train"):
+            return super().train(*args, **kwargs)
+
+    def evaluation_loop(self, *args, **kwargs):
+        with self.compile_log.phase("eval"), evaluation_stance(self.compile_choice):
+            return super().evaluation_loop(*args, **kwargs)
+
+    def get_train_dataloader(self):
+        """A compiled training step sees one batch size: each epoch's shuffled tail is dropped (when
+        there is at least one whole batch per process). `dataloader_drop_last` is set for this loader
+        only: the Trainer reads it for evaluation loaders too, which must keep every image."""
+        per_step = self._train_batch_size * self.args.world_size
+        whole = self.compile_choice.training and len(self.train_dataset) >= per_step
+        if not whole or self.args.dataloader_drop_last:
+            return super().get_train_dataloader()
+        self.args.dataloader_drop_last = True
+        try:
+            return super().get_train_dataloader()
+        finally:
+            self.args.dataloader_drop_last = False
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """A compiled evaluation sees one batch size: the last batch padded, its padding cut off again."""
+        if not self.compile_choice.evaluation:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        padded, n = pad_batch(inputs, self.args.per_device_eval_batch_size)
+        loss, logits, labels = super().prediction_step(model, padded, prediction_loss_only, ignore_keys)
+        return loss, (None if logits is None else logits[:n]), (None if labels is None else labels[:n])
 
     def _save(self, output_dir=None, state_dict=None):
         super()._save(output_dir, state_dict)
