@@ -5,7 +5,8 @@ machine's rows, each target named with its device.
 The file is `{"header": {"machine": {...}, "command": str, "model": str?}, "rows": [...]}`; a row
 has bench's field names (`target`, `backend`, `precision`, `explain`, `status`, `latency_ms_p50`,
 ...) plus `device` and what only a device run measures (`load_ms`, `first_prediction_ms`,
-`postprocess_ms_p50`, `compute_units`, ...). Every problem of a file is listed at once.
+`postprocess_ms_p50`, `compute_units`, ...). Every problem of a file is listed at once. Rows are
+judged where they join bench's results: the Swift overlay targets of bench.targets (per build).
 """
 from __future__ import annotations
 
@@ -54,4 +55,7 @@ def read_device_rows(path: str | Path) -> list[dict]:
     problems = [p for i, row in enumerate(rows) for p in row_problems(row, i)]
     if problems:
         raise DeviceResultsError(*[f"--device-results '{path}': {p}" for p in problems])
+    from .targets import judge, of
+
+    judge(rows, of("swift-postprocess"))  # by the device's own target names, before the device joins them
     return [{**row, "target": f"{row['target']} @ {row['device']}", "imported_from": str(path)} for row in rows]

@@ -27,6 +27,8 @@ from _infra.outputs import WRITTEN_BY
 from _infra.errors import ToolkitError
 from finetune.scores import classification_scores
 
+from .scenarios import column, format_columns
+from .targets import header as targets_header, judge, of as targets_of
 from .placement import format_placement, placement as op_placement, unavailable_reason as placement_unavailable
 from .timing import interleaved_latency, machine_info
 
@@ -313,7 +315,8 @@ def bench_into(work: Path, out: Path, checkpoint: str | Path, data: str, names: 
     measure_speed(rows, runners, images, batch, latency_rounds)
     if memory:
         measure_memory(rows, runners, checkpoint, work / "artifacts", batch)
-    add_overheads(rows)
+    add_derived(rows)
+    judge(rows, targets_of("bench"))
     import torch
 
     from runtime.onnx import DEFAULT_THREADS
@@ -371,28 +374,42 @@ def write_pictures(rows: list[dict], predictions: dict, labels: np.ndarray, name
     plot_latency_breakdown(rows, out / "latency.png")
 
 
-def add_overheads(rows: list[dict]) -> None:
-    """explain_overhead: latency over the same backend and precision's `none` row, when both ran."""
+def add_derived(rows: list[dict]) -> None:
+    """explain_overhead: latency over the same backend and precision's `none` row, when both ran;
+    accuracy_gap: |accuracy - the same backend and explanation's fp32 accuracy| (what the int8 target judges)."""
     plain = {(r["backend"], r["precision"]): r.get("latency_ms_p50") for r in rows
              if not gives_map(r.get("explain")) and not r.get("peer")}
+    fp32 = {(r["backend"], r["explain"], r.get("peer")): r.get("accuracy") for r in rows if r["precision"] == "fp32"}
     for row in rows:
         base = plain.get((row["backend"], row["precision"]))
         if base and row.get("latency_ms_p50") and gives_map(row.get("explain")) and not row.get("peer"):
             row["explain_overhead"] = round(row["latency_ms_p50"] / base, 3)
+        reference = fp32.get((row["backend"], row["explain"], row.get("peer")))
+        if row["precision"] != "fp32" and reference is not None and row.get("accuracy") is not None:
+            row["accuracy_gap"] = round(abs(row["accuracy"] - reference), 6)
 
 
-COLUMNS = ["target", "status", "accuracy", "agreement", "max_abs_logit_diff", "heatmap_corr", "heatmap_corr_min",
-           "heatmap_iou_top10", "latency_ms_p50", "explain_overhead", "throughput_ips", "memory_mb", "size_mb"]
+COLUMNS = [column("target"), column("status"), column("accuracy", digits=4), column("agreement", digits=4),
+           column("max_abs_logit_diff", "max abs logit diff", digits=2),
+           column("heatmap_corr", "heatmap corr (mean)", digits=4),
+           column("heatmap_corr_min", "heatmap corr (worst)", digits=4),
+           column("heatmap_iou_top10", "top-10% IoU", digits=4), column("latency_ms_p50", "latency p50", "ms", 3),
+           column("explain_overhead", "explain overhead", digits=3),
+           column("throughput_ips", "throughput", "img/s", 1), column("memory_mb", "memory", "MB", 1),
+           column("size_mb", "size", "MB", 2)]
 
 
-def format_table(rows: list[dict], columns: list[str] = COLUMNS) -> str:
-    from .scenarios import format_rows
+def format_table(rows: list[dict], columns: list[dict | str] = COLUMNS) -> str:
+    """Rows as a Markdown table of `columns` (`column` dicts, or keys of COLUMNS and DEVICE_COLUMNS)."""
+    known = {c["key"]: c for c in DEVICE_COLUMNS + COLUMNS}
+    return format_columns(rows, [known.get(c, column(c)) if isinstance(c, str) else c for c in columns])
 
-    return format_rows(rows, columns)
 
-
-DEVICE_COLUMNS = ["target", "compute_units", "load_ms", "first_prediction_ms", "latency_ms_p50", "latency_ms_p90",
-                  "postprocess_ms_p50", "memory_mb", "imported_from"]
+DEVICE_COLUMNS = [column("target"), column("compute_units", "compute units"), column("load_ms", "load", "ms", 1),
+                  column("first_prediction_ms", "first prediction", "ms", 1),
+                  column("latency_ms_p50", "latency p50", "ms", 2), column("latency_ms_p90", "latency p90", "ms", 2),
+                  column("postprocess_ms_p50", "post-processing p50", "ms", 1), column("memory_mb", "memory", "MB", 1),
+                  column("met", "post-processing target"), column("imported_from", "from")]
 
 
 def device_section(rows: list[dict]) -> str:
@@ -406,8 +423,9 @@ def device_section(rows: list[dict]) -> str:
 
 def write_report(rows: list[dict], out: Path, header: dict) -> None:
     machine = machine_info()
-    (out / RESULTS).write_text(json.dumps({WRITTEN_BY: BENCH_COMMAND, "header": {**header, "machine": machine},
-                                           "rows": rows}, indent=2))
+    judged = [t for t in targets_of("bench") if any(t.selects(r) for r in rows)]
+    header = {"scenario": "bench", **header, "machine": machine, "columns": COLUMNS, "targets": targets_header(judged)}
+    (out / RESULTS).write_text(json.dumps({WRITTEN_BY: BENCH_COMMAND, "header": header, "rows": rows}, indent=2))
     (out / "report.md").write_text(
         f"# Benchmark: {header['checkpoint']} on {header['data']} ({header['images']} test images)\n\n"
         f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['versions']}\n\n"

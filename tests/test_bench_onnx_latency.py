@@ -10,6 +10,7 @@ import onnx
 import pytest
 
 from bench.scenarios import scenarios
+from test_bench_scenarios import assert_shape
 from bench.scenarios.gemm_floor import floor_graph, floor_inputs, gflop, model_matmuls
 from finetune.presets import PRESETS
 
@@ -52,6 +53,7 @@ def test_gemm_floor_scenario(tmp_path):
         "--preset", "demo", "--rounds", "1", "--iters", "2", "--work", str(tmp_path)]))
     assert [r["graph"] for r in result["rows"]] == ["gemm floor fp32", "gemm floor int8"]
     assert all(r["p50_ms"] > 0 and r["gflop_per_s"] > 0 for r in result["rows"])
+    assert_shape(result)
     int8 = onnx.load(str(tmp_path / "floor-int8.onnx"))
     quantized = [n for n in int8.graph.node if n.op_type == "MatMulInteger"]
     assert len(quantized) == 1 + 6 * PRESETS["demo"].num_hidden_layers, "every weight product, no attention product"
@@ -74,15 +76,18 @@ def test_onnx_latency_scenario_gives_every_row_its_ratios(tmp_path):
     assert all("x_floor" in r for r in rows.values()) and rows["floor fp32"]["x_floor"] == 1
     assert rows["optimum fp32"]["x_optimum"] == 1
     assert "x_optimum" not in rows["ours rollout fp32 openvino"]  # no optimum row on OpenVINO was timed
-    scaled = saved["header"]["scaling_per_repeat"]
+    ratios = json.loads((tmp_path / "onnx-latency-demo-targets.json").read_text())  # the targets: their own file
+    scaled = ratios["header"]["scaling_per_repeat"]
     assert len(scaled) == 3 and all(s > 0 for s in scaled)
-    targets = {t["ratio"]: t for t in saved["header"]["targets"]}
+    targets = {t["ratio"]: t for t in ratios["rows"]}
     assert set(targets) == {"rollout overhead fp32", "ours rollout fp32 / optimum fp32",
                             "ours none fp32 / gemm floor fp32"}
-    for t in targets.values():  # the median of three repeats, inside their range
-        low, high = t["range"]
-        assert low <= t["value"] <= high and t["met_in"].endswith("/3") and len(t["per_repeat"]) == 3
-        assert "usual" in t  # the split by scaling, given whenever both scaling rows were timed
+    for t in targets.values():  # the median of three repeats, inside their range, judged
+        assert t["low"] <= t["value"] <= t["high"] and t["met_in"].endswith("/3") and len(t["per_repeat"]) == 3
+        assert "usual_value" in t  # the split by scaling, given whenever both scaling rows were timed
+        assert t["met"] == ("met" if t["value"] <= t["limit"] else "missed")
+    assert_shape(saved)
+    assert_shape(ratios)
     per_repeat = saved["header"]["latency_ms"]["ours none fp32"]["p50_per_repeat"]
     assert len(per_repeat) == 3 and rows["ours none fp32"]["p50_ms"] == pytest.approx(sorted(per_repeat)[1], abs=1e-3)
     assert (tmp_path / "work" / "demo" / "ours-none-fp32").is_dir()  # exports kept per preset
@@ -101,9 +106,10 @@ def test_targets_are_also_judged_over_the_repeats_where_two_threads_scaled():
     assert scaled == [0.6, 0.9, 0.88, 0.62] and sum(s <= SCALED_AT_MOST for s in scaled) == 2
     (overhead,) = target_ratios(repeats, scaled)
     assert overhead["ratio"] == "rollout overhead fp32" and overhead["value"] == pytest.approx(1.0375, abs=1e-3)
-    assert not overhead["met"] and overhead["met_in"] == "2/4"
-    assert overhead["usual"] == {"value": pytest.approx(1.0225, abs=1e-3), "met": True, "met_in": "2/2"}
-    assert target_ratios(repeats[1:3], scaling(repeats[1:3]))[0]["usual"] is None  # no repeat scaled
+    assert overhead["met"] == "missed" and overhead["met_in"] == "2/4"
+    assert overhead["usual_value"] == pytest.approx(1.0225, abs=1e-3)
+    assert overhead["usual_met"] == "met" and overhead["usual_met_in"] == "2/2"
+    assert target_ratios(repeats[1:3], scaling(repeats[1:3]))[0]["usual_value"] is None  # no repeat scaled
     assert scaling([{k: v for k, v in r.items() if k != "ours none fp32 1 thread"} for r in repeats]) is None
 
 
@@ -131,7 +137,7 @@ def test_profile_scenario_splits_products_from_the_rest(tmp_path):
     floor, ours = result["header"]["graphs"]["floor fp32"], result["header"]["graphs"]["ours none fp32"]
     assert floor["products_ms"] == pytest.approx(floor["kernel_ms"]) and floor["kernel_ms"] > 0, "only products"
     assert 0 < ours["products_ms"] < ours["kernel_ms"]
-    ops = {r["op"]: r for r in result["rows"]}
+    ops = {r["op"]: r for r in result["rows"] + result["header"]["other_ops"]}
     assert ops["MatMul"]["floor fp32 nodes"] == 1 + 8 * PRESETS["demo"].num_hidden_layers
     assert ops["LayerNormalization"]["floor fp32"] is None and ops["LayerNormalization"]["ours none fp32"] > 0
 

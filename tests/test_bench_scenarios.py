@@ -26,11 +26,24 @@ def test_every_scenario_is_tested():
 def test_scenario_runs_small(name, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["scenario", name, *SCENARIOS[name].SMOKE, "--results", str(tmp_path / "results")]) == 0
-    written = list((tmp_path / "results").glob("*.json"))
+    written = sorted((tmp_path / "results").glob("*.json"))
     assert len(written) == 1
     results = json.loads(written[0].read_text())
     assert results["rows"] and results["header"]["scenario"] == name and "cpu" in results["header"]["machine"]
     assert capsys.readouterr().out.startswith("| ")
+    assert_shape(results)
+
+
+def assert_shape(results: dict) -> None:
+    """Every declared column is a value of some row, every declared target's verdict is in the rows
+    it selects and agrees with its limit."""
+    from bench.targets import disagreements, from_header
+
+    keys = {k for r in results["rows"] for k in r}
+    assert [c["key"] for c in results["header"]["columns"] if c["key"] not in keys] == []
+    for t in map(from_header, results["header"].get("targets", [])):
+        assert any(t.selects(r) for r in results["rows"]), t.name
+    assert disagreements(results) == []
 
 
 def test_unknown_scenario_is_one_line(capsys):

@@ -16,6 +16,18 @@ SUMMARY = "the numpy Core ML reference executor against PyTorch: parity and seco
 SMOKE = ["--preset", "demo", "--images", "2"]  # a seconds-long run, for the tests
 
 
+def columns() -> list[dict]:
+    from . import column
+
+    return [column("model"), column("precision"), column("images"),
+            column("top1_agreement", "top-1 agreement with PyTorch", digits=4),
+            column("max_abs_logit_diff", "max logit diff", digits=4),
+            column("max_abs_rollout_diff", "max rollout diff", digits=4),
+            column("rollout_corr_mean", "rollout corr mean", digits=4),
+            column("rollout_corr_min", "rollout corr min", digits=4),
+            column("seconds_per_image", "executor", "s/image", 3)]
+
+
 def add_arguments(parser) -> None:
     from ._setup import preset_choices
 
@@ -75,4 +87,6 @@ def run(args) -> dict:
         rows.append(dict(model=f"{Path(args.checkpoint).name}, {Path(args.data).name} test images",
                          **agreement(Path(args.checkpoint), test_images(args.data, size, args.data_images), "fp16",
                                      deit.parent)))
-    return {"name": "coreml_reference", "rows": rows}
+    from . import shaped
+
+    return shaped({"preset": args.preset}, rows, columns(), name="coreml_reference")

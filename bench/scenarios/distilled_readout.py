@@ -25,6 +25,21 @@ def add_arguments(parser) -> None:
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 COMPARED = ("raw-attention", "rollout", "grad-rollout", "transformer-attribution")
+METRICS = ("deletion", "insertion", "perturbation-pos", "perturbation-neg")
+READOUTS = {"cls": "CLS row", "both": "both rows"}  # row key suffix -> heading
+
+
+def columns() -> list[dict]:
+    from . import column
+
+    return [column("method"), *(column(f"{m}_{r}", f"{m}: {title}", digits=3) for m in METRICS
+                                for r, title in READOUTS.items())]
+
+
+def rows_of(cls: dict, both: dict) -> list[dict]:
+    """Per method, each metric read from the CLS row and from both rows."""
+    return [{"method": name, **{f"{m}_{r}": scores[name][m] for m in METRICS for r, scores in
+                                (("cls", cls), ("both", both))}} for name in COMPARED]
 
 
 def digits(split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +114,9 @@ def run(args) -> dict:
     with torch.no_grad():
         accuracy = float((model(pixel_values=pixel_values(images, MEAN, STD)).logits.argmax(-1).numpy() == targets).mean())
     cls, both = scores(model, images, targets, CLS), scores(model, images, targets, CLS_AND_DISTILLATION)
-    return {"name": "distilled_readout", "accuracy": accuracy, "n_images": len(images), "epochs": args.epochs,
-            "cls_row": cls, "cls_and_distillation_rows": both, "wall_s": round(time.perf_counter() - start, 1),
-            "rows": [{"method": name, **{f"{k} (CLS -> both)": f"{cls[name][k]:.3f} -> {both[name][k]:.3f}"
-                                         for k in cls[name]}} for name in COMPARED]}
+    from . import shaped
+
+    header = {"accuracy": accuracy, "n_images": len(images), "epochs": args.epochs,
+              "wall_s": round(time.perf_counter() - start, 1),
+              "about": f"{len(images)} test digits, model accuracy {accuracy:.4f}"}
+    return shaped(header, rows_of(cls, both), columns(), name="distilled_readout")

@@ -37,7 +37,7 @@ def run(args) -> dict:
     from finetune.presets import IMAGENET_MEAN, IMAGENET_STD
     from finetune.train import Normalize, TorchImages
 
-    from ..timing import machine_info
+    from . import column, shaped
 
     torch.set_num_threads(1)
     images = load_data(args.data).train.subset(args.images)
@@ -58,7 +58,7 @@ def run(args) -> dict:
         "batch path, device side run on this CPU (resize + flip + crop + normalise)":
             rate(lambda: [transform(r) for r in raw], len(images)),
     }
-    return {"name": "finetune_input_pipeline", "machine": machine_info(), "args": {
-                k: v for k, v in vars(args).items() if k in ("data", "images", "size", "batch", "padding")},
-            "source_size": source, "images_per_s": rates,
-            "rows": [{"work": work, "images/s": value} for work, value in rates.items()]}
+    header = {**{k: v for k, v in vars(args).items() if k in ("data", "images", "size", "batch", "padding")},
+              "source_size": source, "about": f"{source} px source, {args.size} px model input, one thread"}
+    return shaped(header, [{"work": work, "images_per_s": value} for work, value in rates.items()],
+                  [column("work"), column("images_per_s", "images/s", digits=0)], name="finetune_input_pipeline")

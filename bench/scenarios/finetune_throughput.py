@@ -41,6 +41,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile both the ceiling's and the path's model")
 
 
+def columns() -> list[dict]:
+    from ..targets import of
+    from . import column
+
+    return [column("preset"), column("batch"), column("precision"), column("compile"),
+            column("host_syncs_per_step", "host syncs per step", digits=2),
+            column("ceiling_img_s", "ceiling", "img/s", 0), column("training_img_s", "training path", "img/s", 0),
+            column("ratio", digits=3), *(column(t.verdict_key, t.label) for t in of(NAME))]
+
+
 def parse_case(case: str) -> tuple[str, int]:
     """'deit-tiny:256' -> ('deit-tiny', 256); argparse turns the error into one line and exit 2."""
     from argparse import ArgumentTypeError
@@ -207,4 +217,7 @@ def measure(args) -> dict:
               f"img/s, ratio {path / top:.3f}", file=sys.stderr, flush=True)  # kept if a later case times out
     header = {"device": device.name or device.kind, "data": args.data, "steps": args.steps,
               "warmup_steps": args.warmup_steps}
-    return {"header": header, "rows": rows}
+    from ..targets import of
+    from . import shaped
+
+    return shaped(header, rows, columns(), of(NAME))

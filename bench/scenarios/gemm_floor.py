@@ -107,6 +107,13 @@ def floor_runner(preset, folder: Path, precision: str, threads: int):
     return (lambda: session.run(None, feed)), path
 
 
+def columns() -> list[dict]:
+    from . import column
+
+    return [column("graph"), column("p50_ms", "p50", "ms", 3), column("p90_ms", "p90", "ms", 3),
+            column("gflop", "GFLOP", digits=3), column("gflop_per_s", "GFLOP/s", digits=1)]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from finetune.presets import PRESETS
 
@@ -121,6 +128,7 @@ def run(args) -> dict:
     from finetune.presets import PRESETS
 
     from ..timing import interleaved_latency
+    from . import shaped
 
     preset = PRESETS[args.preset]
     runners = {p: floor_runner(preset, Path(args.work), p, args.threads)[0] for p in ("fp32", "int8")}
@@ -130,4 +138,4 @@ def run(args) -> dict:
              "gflop": round(work, 3), "gflop_per_s": round(work / (t["p50"] / 1e3), 1)} for p, t in times.items()]
     header = {"preset": args.preset, "threads": args.threads, "batch": 1, "rounds": args.rounds, "iters": args.iters,
               "products": sum(b for _, b, *_ in model_matmuls(preset))}
-    return {"header": header, "rows": rows}
+    return shaped(header, rows, columns())

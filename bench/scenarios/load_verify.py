@@ -14,7 +14,6 @@ from pathlib import Path
 NAME = "load-verify"
 SUMMARY = "runtime.load of an ONNX artifact in a fresh process: ms, and the share spent verifying its files"
 SMOKE = ["--preset", "demo", "--loads", "1"]  # a seconds-long run, for the tests
-VERIFY_SHARE = 0.2  # verification should stay under a fifth of the load
 
 _CHILD = """
 import json, sys, time
@@ -45,13 +44,24 @@ def load_once(folder: Path, cache: Path) -> dict:
 
 def case_row(case: str, loads: list[dict]) -> dict:
     load, verify = (statistics.median(x[k] for x in loads) for k in ("load_ms", "verify_ms"))
-    return {"case": case, "loads": len(loads), "load_ms_p50": load, "verify_ms_p50": verify,
-            "verify_share": verify / load, f"share < {VERIFY_SHARE}": verify / load < VERIFY_SHARE}
+    return {"case": case, "loads": len(loads), "load_ms_p50": load, "verify_ms_p50": verify, "verify_share": verify / load}
+
+
+def columns() -> list[dict]:
+    """The table; the target (verification under a fifth of the load) is in bench.targets."""
+    from ..targets import of
+    from . import column
+
+    return [column("case"), column("loads"), column("load_ms_p50", "load p50", "ms", 0),
+            column("verify_ms_p50", "verifying p50", "ms", 2), column("verify_share", "share of the load", digits=3),
+            *(column(t.verdict_key, t.label) for t in of(NAME))]
 
 
 def run(args) -> dict:
     from export import ExportConfig, export_model
 
+    from ..targets import of
+    from . import shaped
     from ._setup import preset_checkpoint, scratch
 
     work = scratch(args.preset)
@@ -61,7 +71,9 @@ def run(args) -> dict:
     hashed = [load_once(copy, work / f"empty-{i}") for i in range(args.loads)]
     remembered = [load_once(work / "onnx", work / "exported") for _ in range(args.loads)]
     size = sum(f.stat().st_size for f in (work / "onnx").iterdir() if f.name != "manifest.json")
-    return {"name": "load_verify" + ("" if args.preset == "vit-base" else f"_{args.preset}"),
-            "header": {"preset": args.preset, "model_mb": round(size / 1e6, 1), "loads": args.loads},
-            "rows": [case_row("hashed (a copied artifact's first load; no cache folder)", hashed),
-                     case_row("remembered (after export, or any later load)", remembered)]}
+    header = {"preset": args.preset, "model_mb": round(size / 1e6, 1), "loads": args.loads,
+              "about": f"`{args.preset}`, {round(size / 1e6, 1)} MB of model files, each load a fresh process"}
+    rows = [case_row("hashed (a copied artifact's first load; no cache folder)", hashed),
+            case_row("remembered (after export, or any later load)", remembered)]
+    return shaped(header, rows, columns(), of(NAME),
+                  name="load_verify" + ("" if args.preset == "vit-base" else f"_{args.preset}"))

@@ -6,7 +6,7 @@ and through its ONNX Runtime optimizer (-O2, -O3) on ONNX Runtime, its fp32 grap
 and the GEMM floor (`gemm_floor`: only the model's products) at fp32 and int8. Ours take the
 uint8 image and normalise inside the graph; optimum's get pixels normalised beforehand,
 outside the timed call. Ratios: to the floor of the same precision, to optimum's plain graph
-of the same precision and runtime, and the issue's targets in the header. A target's ratio in one
+of the same precision and runtime, and the issue's targets in NAME-targets.json. A target's ratio in one
 timing is paired round by round (the median over rounds of the two rows' per-round p50 ratio), so
 a slow spell of a shared host that lasts seconds hits both rows of a pair. With `--repeat K` the
 interleaved timing runs K times in the process: each row's p50 is the median of the K p50s, and
@@ -64,14 +64,14 @@ GRAPHS = {g.name: g for g in [
     Graph("floor", "onnx", "fp32"), Graph("floor", "onnx", "int8"),
     ONE_THREAD,
 ]}
-# the issue's targets: (label, numerator row, denominator row, at most)
-TARGETS = [("rollout overhead fp32", "ours rollout fp32", "ours none fp32", 1.03),
-           ("rollout overhead int8", "ours rollout int8", "ours none int8", 1.03),
-           ("ours rollout fp32 / optimum fp32", "ours rollout fp32", "optimum fp32", 1.00),
-           ("ours rollout fp32 / optimum O2 fp32", "ours rollout fp32", "optimum O2 fp32", 1.00),
-           ("ours rollout fp32 / optimum O3 fp32", "ours rollout fp32", "optimum O3 fp32", 1.00),
-           ("ours rollout int8 / optimum int8", "ours rollout int8", "optimum int8", 0.75),
-           ("ours none fp32 / gemm floor fp32", "ours none fp32", "floor fp32", 1.20)]
+# the issue's ratios: label -> (numerator row, denominator row); their limits are in bench.targets
+RATIOS = {"rollout overhead fp32": ("ours rollout fp32", "ours none fp32"),
+          "rollout overhead int8": ("ours rollout int8", "ours none int8"),
+          "ours rollout fp32 / optimum fp32": ("ours rollout fp32", "optimum fp32"),
+          "ours rollout fp32 / optimum O2 fp32": ("ours rollout fp32", "optimum O2 fp32"),
+          "ours rollout fp32 / optimum O3 fp32": ("ours rollout fp32", "optimum O3 fp32"),
+          "ours rollout int8 / optimum int8": ("ours rollout int8", "optimum int8"),
+          "ours none fp32 / gemm floor fp32": ("ours none fp32", "floor fp32")}
 SCALING = (Graph("ours", "onnx", "fp32", "none").name, ONE_THREAD.name)  # two-thread scaling: this over that
 SCALED_AT_MOST = 0.75  # a repeat counts as the host's usual state when the run's threads took at most
 # this fraction of one thread's time (measured here: 0.6 usual, 0.85-0.9 with the CPUs far apart)
@@ -193,31 +193,65 @@ def scaling(repeats: list[dict[str, dict]]) -> list[float] | None:
 
 
 def target_ratios(repeats: list[dict[str, dict]], scaled: list[float] | None = None) -> list[dict]:
-    """Each target over the repeats (`interleaved_latency` results): per repeat its paired ratio,
-    then the median of those (judged against the target), their range, and how many met it. With
+    """One row per target (bench.targets) whose two rows were timed: per repeat its paired ratio,
+    then the median of those (judged: `met`), their range, and how many repeats met it. With
     `scaled` (per repeat two-thread scaling), also the median over the repeats that scaled (at most
-    `SCALED_AT_MOST`) and how many of those met it (`usual`, None when none scaled)."""
+    `SCALED_AT_MOST`), its verdict and how many of those met it (`usual_*`, None when none scaled)."""
+    from ..targets import of, judge
+
+    targets = {t.what: t for t in of(NAME)}
     out = []
-    for label, a, b, limit in TARGETS:
+    for label, (a, b) in RATIOS.items():
         if a not in repeats[0] or b not in repeats[0]:
             continue
+        target = targets[label]
         ratios = [paired_ratio(times, a, b) for times in repeats]
-        value = float(np.median(ratios))
-        target = {"ratio": label, "value": round(value, 3), "target": f"<= {limit}", "met": value <= limit,
-                  "range": [round(min(ratios), 3), round(max(ratios), 3)],
-                  "met_in": f"{sum(r <= limit for r in ratios)}/{len(ratios)}",
-                  "per_repeat": [round(r, 3) for r in ratios]}
+        row = {"ratio": label, "limit": target.limit, "value": round(float(np.median(ratios)), 3),
+               "low": round(min(ratios), 3), "high": round(max(ratios), 3),
+               "met_in": f"{sum(target.judge(r) == 'met' for r in ratios)}/{len(ratios)}",
+               "per_repeat": [round(r, 3) for r in ratios]}
         if scaled is not None:
             usual = [r for r, s in zip(ratios, scaled) if s <= SCALED_AT_MOST]
-            target["usual"] = None if not usual else {
-                "value": round(float(np.median(usual)), 3), "met": float(np.median(usual)) <= limit,
-                "met_in": f"{sum(r <= limit for r in usual)}/{len(usual)}"}
-        out.append(target)
-    return out
+            row.update(usual_value=round(float(np.median(usual)), 3) if usual else None,
+                       usual_met=target.judge(float(np.median(usual))) if usual else None,
+                       usual_met_in=f"{sum(target.judge(r) == 'met' for r in usual)}/{len(usual)}" if usual else None)
+        out.append(row)
+    return judge(out, list(targets.values()))
+
+
+def columns() -> list[dict]:
+    from . import column
+
+    return [column("graph"), column("runtime"), column("p50_ms", "p50", "ms", 3), column("x_floor", "x floor", digits=3),
+            column("x_optimum", "x optimum (same precision, runtime)", digits=3), column("size_mb", "size", "MB", 2)]
+
+
+def target_columns(repeat: int, threads: int) -> list[dict]:
+    from . import column
+
+    usual = f"where {threads} threads scaled (<= {SCALED_AT_MOST}x 1 thread)"
+    return [column("ratio"), column("limit", "at most"), column("value", f"median of {repeat}", digits=3),
+            column("low", "lowest", digits=3), column("high", "highest", digits=3), column("met", "met (median)"),
+            column("met_in", "repeats that met it"), column("usual_value", f"median {usual}", digits=3),
+            column("usual_met", "met there"), column("usual_met_in", "repeats there")]
+
+
+def targets_results(name: str, args, repeats: list[dict], scaled: list[float] | None) -> dict:
+    """The ratio targets of the run, as results of their own (NAME-targets.json)."""
+    from ..targets import of
+    from . import shaped
+
+    about = None if scaled is None else (f"two-thread scaling per repeat ({SCALING[0]} on {args.threads} threads "
+                                         f"over 1 thread): " + ", ".join(f"{v:.2f}" for v in scaled))
+    header = {"preset": args.preset, "threads": args.threads, "repeat": args.repeat, "scaling_per_repeat": scaled,
+              "scaled_at_most": SCALED_AT_MOST, **({"about": about} if about else {})}
+    rows = target_ratios(repeats, scaled)
+    return shaped(header, rows, target_columns(args.repeat, args.threads), of(NAME), name=f"{name}-targets")
 
 
 def run(args) -> dict:
     from ..timing import interleaved_latency
+    from . import shaped
 
     work = Path(args.work) / args.preset
     runners, sizes, _ = make_runners(args.graphs, args.preset, work, args.threads)
@@ -228,8 +262,9 @@ def run(args) -> dict:
     p50 = {name: float(np.median([p[name] for p in p50s])) for name in runners}
     header = {"preset": args.preset, "threads": args.threads, "batch": 1, "rounds": args.rounds,
               "iters": args.iters, "repeat": args.repeat, "latency_ms": repeats[-1] if args.repeat == 1 else
-              {name: {"p50_per_repeat": [round(p[name], 3) for p in p50s]} for name in runners},
-              "scaling_per_repeat": scaled, "scaled_at_most": SCALED_AT_MOST,
-              "targets": target_ratios(repeats, scaled)}
+              {name: {"p50_per_repeat": [round(p[name], 3) for p in p50s]} for name in runners}}
+    if args.repeat > 1:
+        header["about"] = f"{args.repeat} repeats (p50: the median of the repeats' p50s)"
     name = NAME if args.preset == DEFAULT_PRESET else f"{NAME}-{args.preset}"  # one results file per preset
-    return {"header": header, "rows": ratio_rows(p50, sizes), "name": name}
+    return shaped(header, ratio_rows(p50, sizes), columns(), name=name,
+                  also=[targets_results(name, args, repeats, scaled)])

@@ -23,6 +23,7 @@ SUMMARY = "ONNX Runtime profiler: kernel ms per op type per call of ours, optimu
 SMOKE = ["--preset", "demo", "--calls", "2", "--graphs", "ours none fp32", "floor fp32"]
 DEFAULT_GRAPHS = ["ours none fp32", "ours rollout fp32", "optimum fp32", "optimum O2 fp32", "floor fp32"]
 TURNS, WARMUP = 4, 5  # interleaved turns of calls per graph; warm-up calls per graph, left out of the profile
+SHOWN = 12  # op types with a row of their own, by kernel time summed over the graphs; the rest in one row
 PRODUCTS = ("Gemm", "MatMul", "FusedMatMul", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "Conv")
 
 
@@ -117,19 +118,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work", default="bench-work/onnx-latency", help="exports, shared with onnx-latency")
 
 
+def columns(graphs: list[str]) -> list[dict]:
+    from . import column
+
+    return [column("op"), *(c for g in graphs for c in (column(g, g, "ms", 2), column(f"{g} nodes", f"{g} nodes")))]
+
+
+def op_rows(graphs: dict[str, dict]) -> list[dict]:
+    """One row per op type, by kernel time summed over the graphs: ms and nodes per call per graph."""
+    order = sorted({op for g in graphs.values() for op in g["ops"]},
+                   key=lambda op: -sum(g["ops"].get(op, {}).get("ms", 0.0) for g in graphs.values()))
+    return [{"op": op, **{name: round(g["ops"][op]["ms"], 3) if op in g["ops"] else None for name, g in graphs.items()},
+             **{f"{name} nodes": g["ops"][op]["nodes"] if op in g["ops"] else None for name, g in graphs.items()}}
+            for op in order]
+
+
+def summary_rows(rest: list[dict], graphs: dict[str, dict]) -> list[dict]:
+    """The op types beyond `SHOWN` in one row, then all kernels, the products, the rest, the call."""
+    rows = [{"op": f"{len(rest)} other op types", **{g: sum(r[g] or 0 for r in rest) for g in graphs}}]
+    for label, value in (("**all kernels**", lambda g: g["kernel_ms"]),
+                         ("products (Gemm, MatMul, FusedMatMul, Conv)", lambda g: g["products_ms"]),
+                         ("**outside the products**", lambda g: g["kernel_ms"] - g["products_ms"]),
+                         ("call (profiler on)", lambda g: g["run_ms"])):
+        rows.append({"op": label, **{name: value(g) for name, g in graphs.items()}})
+    return rows
+
+
 def run(args) -> dict:
+    from . import shaped
     from .onnx_latency import GRAPHS, make_runners
 
     work = Path(args.work) / args.preset
     _, _, models = make_runners(args.graphs, args.preset, work, args.threads)
     graphs = profile({name: (models[name], partial(feed_for, GRAPHS[name], args.preset, work)) for name in args.graphs},
                      args.threads, args.calls)
-    order = sorted({op for g in graphs.values() for op in g["ops"]},
-                   key=lambda op: -sum(g["ops"].get(op, {}).get("ms", 0.0) for g in graphs.values()))
-    rows = [{"op": op, **{name: round(g["ops"][op]["ms"], 3) if op in g["ops"] else None for name, g in graphs.items()},
-             **{f"{name} nodes": g["ops"][op]["nodes"] if op in g["ops"] else None for name, g in graphs.items()}}
-            for op in order]
+    ops = op_rows(graphs)
     header = {"preset": args.preset, "threads": args.threads, "batch": 1, "calls": args.calls,
               "graphs": {name: {k: round(v, 3) if isinstance(v, float) else v for k, v in g.items() if k != "ops"}
-                         for name, g in graphs.items()}}
-    return {"header": header, "rows": rows}
+                         for name, g in graphs.items()},
+              "other_ops": ops[SHOWN:], "about": f"per call the median over {args.calls} profiled calls, interleaved"}
+    return shaped(header, ops[:SHOWN] + summary_rows(ops[SHOWN:], header["graphs"]), columns(list(graphs)))

@@ -9,6 +9,15 @@ SUMMARY = "one predict() of N images vs N one-image calls (ONNX Runtime fp32, ro
 SMOKE = ["--preset", "demo", "--images", "4", "--rounds", "1"]  # a seconds-long run, for the tests
 
 
+def columns() -> list[dict]:
+    from ..targets import of
+    from . import column
+
+    return [column("preset", "model"), column("images"), column("batched_ms_per_image", "batched", "ms/image", 2),
+            column("one_at_a_time_ms_per_image", "one at a time", "ms/image", 2), column("speedup", digits=2),
+            *(column(t.verdict_key, t.label) for t in of(NAME))]
+
+
 def add_arguments(parser) -> None:
     from ._setup import preset_choices
 
@@ -21,7 +30,9 @@ def run(args) -> dict:
     from export import ExportConfig, export_model
     from runtime import load
 
-    from ..timing import interleaved_latency, machine_info
+    from ..targets import of
+    from ..timing import interleaved_latency
+    from . import shaped
     from ._setup import preset_checkpoint
 
     checkpoint = preset_checkpoint(args.preset)
@@ -34,8 +45,7 @@ def run(args) -> dict:
                                 rounds=args.rounds, iters=1, warmup=1)
     per_image = {k: v["p50"] / args.images for k, v in times.items()}
     speedup = per_image["one at a time"] / per_image["batched"]
-    return {"name": "runtime_batching" + ("" if args.preset == "deit-tiny" else f"_{args.preset}"),
-            "preset": args.preset, "images": args.images, "machine": machine_info(),
-            "ms_per_image": per_image, "speedup": speedup,
-            "rows": [{"preset": args.preset, "images": args.images, "batched ms/image": per_image["batched"],
-                      "one at a time ms/image": per_image["one at a time"], "speedup": speedup}]}
+    row = {"preset": args.preset, "images": args.images, "batched_ms_per_image": per_image["batched"],
+           "one_at_a_time_ms_per_image": per_image["one at a time"], "speedup": speedup}
+    return shaped({"preset": args.preset, "images": args.images, "rounds": args.rounds}, [row], columns(), of(NAME),
+                  name="runtime_batching" + ("" if args.preset == "deit-tiny" else f"_{args.preset}"))
