@@ -2,29 +2,49 @@
 
 `hub_reachable` is asked once, quickly, before any hub call: without it an offline
 `from_pretrained("facebook/...")` spends minutes in retries before failing; with it an offline
-machine gets the hub's local cache or a one-line error at once."""
+machine gets the hub's local cache or a one-line error at once. It asks the way huggingface_hub
+itself asks: its offline mode (`HF_HUB_OFFLINE`) first, then one HEAD request to its endpoint
+(`HF_ENDPOINT`) through its own HTTP session, which goes through the user's proxy (`HTTPS_PROXY`,
+`NO_PROXY`) and certificates as every download will."""
 from __future__ import annotations
 
 import functools
-import os
-import socket
-from urllib.parse import urlparse
 
 SUPPORTED_MODEL_TYPES = ("vit", "deit")
 
 
-@functools.lru_cache(maxsize=1)
-def hub_reachable(timeout: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
+def hub_offline() -> bool:
+    """huggingface_hub's offline mode, as it reads it (`HF_HUB_OFFLINE`, `TRANSFORMERS_OFFLINE`)."""
+    import huggingface_hub
     from huggingface_hub import constants
 
-    url = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
+    check = getattr(huggingface_hub, "is_offline_mode", None)  # huggingface_hub >= 1.0
+    return bool(check() if check else constants.HF_HUB_OFFLINE)
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub answers within `timeout` seconds (False at once in offline mode)."""
+    if hub_offline():
         return False
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except _connection_errors():
+        return False
+    return True
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """What the hub's HTTP session raises when it cannot get an answer: requests' errors are
+    OSErrors (huggingface_hub < 1.0); httpx's are its own (>= 1.0)."""
+    try:
+        import httpx
+    except ImportError:
+        return (OSError,)
+    return (OSError, httpx.HTTPError)
 
 
 def model_type_problems(source: str, model_type: str | None, architectures: list[str] | None) -> list[str]:

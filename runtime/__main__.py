@@ -1,5 +1,9 @@
 """`python -m runtime predict ARTIFACT IMAGE... --out DIR [--top-k 3] [--backend NAME] [--explain-class A,B]`
 `python -m runtime compare ARTIFACT_A ARTIFACT_B IMAGE... --out DIR`
+`python -m runtime serve ARTIFACT [ARTIFACT_B] [--port 7860]`: the viewer in the browser (extra `serve`)
+
+ARTIFACT is an export artifact folder, a checkpoint folder, or a Hugging Face Hub id `org/name`
+(downloaded, every file checked against the manifest's SHA-256, cached).
 
 Bad images never stop a batch: each gets an error row, the others are still predicted, and
 the exit status is 1 at the end when any image failed."""
@@ -26,9 +30,9 @@ PROG = "python -m runtime"
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=prog, description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="predict or compare")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="predict, compare or serve")
     p = sub.add_parser("predict", help="predict and explain images", description="Predict and explain images.")
-    p.add_argument("artifact", help="export artifact folder or checkpoint folder")
+    p.add_argument("artifact", help="export artifact folder, checkpoint folder, or hub id org/name")
     p.add_argument("images", nargs="+", help="image files (any size and mode)")
     add_common(p, "folder for predictions.json and the pictures", RESULT_FORCE_HELP)
     p.add_argument("--top-k", type=whole_number(1), default=3, help="classes listed per image (>= 1)")
@@ -42,7 +46,21 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     c.add_argument("artifact_b", help="second artifact (or checkpoint) folder")
     c.add_argument("images", nargs="+", help="image files (any size and mode)")
     add_common(c, "folder for predictions.json and the side-by-side pictures", RESULT_FORCE_HELP)
+    add_serve_parser(sub)
     return parser
+
+
+def add_serve_parser(sub) -> None:
+    from .serve import DEFAULT_HOST, DEFAULT_PORT
+
+    s = sub.add_parser("serve", help="a local viewer in the browser: drop an image, see label, top-k and heatmap",
+                       description="A local viewer (Gradio): drop an image, see each artifact's label, top-k and "
+                                   "heatmap; two artifacts side by side. Needs the serve extra.")
+    s.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="one or two artifact folders or hub ids")
+    s.add_argument("--host", default=DEFAULT_HOST, help="address to serve on (this machine only unless changed)")
+    s.add_argument("--port", type=whole_number(1), default=DEFAULT_PORT, help="port to serve on")
+    s.add_argument("--top-k", type=whole_number(1), default=5, help="classes listed per image (>= 1)")
+    s.add_argument("--verbose", action="store_true", help="show other libraries' warnings and logs")
 
 
 RESULT_FORCE_HELP = ("replace an existing --out that this command wrote (it does so without the flag too: "
@@ -79,8 +97,8 @@ def write_rows(folder: Path, command: str, prediction, errors) -> None:
     """predictions.json: one row per image (top-k or error), marking the folder as this command's."""
     import json
 
-    rows = [{"source": s, "top_k": [[label, p] for label, p in prediction.top_k[i]]}
-            for i, s in enumerate(prediction.sources)] + [{"source": s, "error": m} for s, m in errors]
+    rows = [{"source": s, "top_k": [[label, p] for label, p in prediction.top_k[i]]} if e is None
+            else {"source": s, "error": e} for i, (s, e) in enumerate(zip(prediction.sources, prediction.error))]
     (folder / RESULTS).write_text(json.dumps({WRITTEN_BY: COMMANDS[command], "rows": rows}, indent=2))
 
 
@@ -89,7 +107,7 @@ def predict_command(args) -> int:
     classes = explain_class_indices(predictor, args.explain_class, args.artifact)  # refused before any work
     with output_folder(args, args.artifact, *args.images) as work:
         prediction = predict_into(work, predictor, args, classes)
-    return report(prediction, f"pictures: {args.out}/ ({len(prediction.sources)} predicted, "
+    return report(prediction, f"pictures: {args.out}/ ({len(prediction.predicted)} predicted, "
                               f"{len(prediction.errors)} failed)")
 
 
@@ -122,9 +140,10 @@ def report(prediction, written: str) -> int:
 
 def predict_into(out: Path, predictor, args, classes: list[int]):
     prediction = predictor.predict(args.images, top_k=args.top_k)
-    per_image_ms = prediction.seconds * 1e3 / max(len(prediction.sources), 1)
+    per_image_ms = prediction.seconds * 1e3 / max(len(prediction.predicted), 1)
     print(f"{'file':{SOURCE_CHARS}s} {'top-' + str(args.top_k):50s} {'ms':>7s}")
-    for i, source in enumerate(prediction.sources):
+    for i in prediction.predicted:
+        source = prediction.sources[i]
         tops = "  ".join(f"{printable(label)} {p:.1%}" for label, p in prediction.top_k[i])
         print(f"{shown(source)} {tops:50s} {per_image_ms:7.1f}")
     draw_predictions(prediction, out)
@@ -137,14 +156,12 @@ def predict_into(out: Path, predictor, args, classes: list[int]):
 def draw_predictions(prediction, out: Path) -> None:
     """Per image: the explanation over the photo (when the artifact explains) and the probabilities
     (Pillow pictures: the base install draws them too)."""
-    from xai.overlay import explanation_picture, probabilities_picture
+    from xai.overlay import probabilities_picture
 
-    for i, source in enumerate(prediction.sources):
-        label, prob = prediction.top_k[i][0]
-        image, name = np.asarray(prediction.images[i]), stem(source, i)
+    for i in prediction.predicted:
+        source, name = prediction.sources[i], stem(prediction.sources[i], i)
         if prediction.heatmaps_full:
-            explanation_picture(image, prediction.heatmaps_full[i],
-                                title=f"{Path(source).name}: {label} ({prob:.1%})").save(out / f"{name}_explain.png")
+            prediction.picture(i).save(out / f"{name}_explain.png")
         probabilities_picture(prediction.labels, prediction.probs[i],
                               title=f"{Path(source).name}: class probabilities").save(out / f"{name}_probs.png")
 
@@ -154,7 +171,8 @@ def explain_classes(predictor, images, prediction, indices: list[int], out: Path
     from xai.overlay import comparison_picture
 
     per_class = [predictor.predict(images, explain_class=c) for c in indices]
-    for i, source in enumerate(prediction.sources):
+    for i in prediction.predicted:
+        source = prediction.sources[i]
         rows = [(f"why '{prediction.labels[c]}'?", prediction.labels[c], float(prediction.probs[i][c]),
                  p.heatmaps_full[i]) for c, p in zip(indices, per_class)]
         comparison_picture(np.asarray(prediction.images[i]), rows,
@@ -179,7 +197,8 @@ def compare_into(out: Path, args):
     predictions = [p.predict(args.images) for p in predictors]
     names = [Path(a).name for a in (args.artifact_a, args.artifact_b)]
     first = predictions[0]
-    for i, source in enumerate(first.sources):
+    for i in first.predicted:
+        source = first.sources[i]
         rows = [(n, p.top_k[i][0][0], p.top_k[i][0][1], p.heatmaps_full[i]) for n, p in zip(names, predictions)]
         comparison_picture(np.asarray(first.images[i]), rows, title=Path(source).name
                            ).save(out / f"{stem(source, i)}_compare.png")
@@ -189,9 +208,19 @@ def compare_into(out: Path, args):
     return first
 
 
+def serve_command(args) -> int:
+    from .serve import serve
+
+    if len(args.artifacts) > 2:
+        raise ToolkitError(f"serve shows one artifact, or two side by side; got {len(args.artifacts)}")
+    serve(args.artifacts, host=args.host, port=args.port, top_k=args.top_k)
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     args = build_parser(prog).parse_args(argv)
-    return run_cli(lambda: {"predict": predict_command, "compare": compare_command}[args.command](args), args.verbose)
+    commands = {"predict": predict_command, "compare": compare_command, "serve": serve_command}
+    return run_cli(lambda: commands[args.command](args), args.verbose, extra="serve" if args.command == "serve" else None)
 
 
 if __name__ == "__main__":
