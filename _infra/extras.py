@@ -21,13 +21,14 @@ EXTRA_OF = {  # top-level module -> (distribution, the extra that installs it; "
     "tqdm": ("tqdm", "train"),
     "optimum": ("optimum-onnx", "bench"),
     "openvino": ("openvino", "openvino"),
+    "gradio": ("gradio", "serve"),
 }
 
 
 # what each extra brings besides its own packages (pyproject.toml's nesting), so a command can name
 # its own extra when that extra covers the missing module
 INCLUDES = {"export": {"coreml"}, "train": {"plots"}, "bench": {"export", "coreml", "train", "plots"},
-            "all": {"bench", "export", "coreml", "train", "plots", "openvino"}}
+            "all": {"bench", "export", "coreml", "train", "plots", "openvino", "serve"}}
 
 
 def install_command(extra: str) -> str:
