@@ -51,6 +51,8 @@ def to_rgb(item: ImageLike) -> Image.Image:
                     image.draft("RGB", _bounded_size(image.size))  # JPEG: decode at a reduced scale
                     image.load()  # decode now: truncated files fail here, not later
                     return _rgb(ImageOps.exif_transpose(_bounded(image)))
+        except ImageLoadError:  # ours (a ValueError): already says what is wrong, never wrapped again
+            raise
         except Image.DecompressionBombError as e:
             raise ImageLoadError(f"{path}: larger than {MAX_PIXELS:,} pixels ({e})") from e
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
@@ -112,9 +114,10 @@ def _as_uint8(array: np.ndarray) -> np.ndarray:
 
 def _rgb(image: Image.Image) -> Image.Image:
     """Grayscale, palette, CMYK, 16-bit and alpha modes -> RGB (transparency composited on white)."""
-    if image.mode == "RGB":
+    transparent_colour = "transparency" in image.info  # a PNG's tRNS: one colour (or palette entry) see-through
+    if image.mode == "RGB" and not transparent_colour:
         return image
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode in ("P", "1", "L", "RGB") and transparent_colour):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
