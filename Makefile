@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO ?= runs/demo
 
-.PHONY: demo test swift-test goldens venv clean
+.PHONY: demo test swift-test goldens mutation venv clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,16 @@ swift-test:
 # fails when the committed ones no longer match what the Python side computes).
 goldens: $(STAMP)
 	$(PY) -m scripts.apple_goldens
+
+# Mutation testing (not part of `make test`): mutmut mutates the modules [tool.mutmut] names in
+# pyproject.toml and runs the fast tests listed there against each mutant; prints the count per
+# module and status, then every mutant left alive (docs/mutation.md says why each may live).
+MUTATION_JOBS ?= 1
+mutation: $(STAMP)
+	rm -rf mutants
+	$(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) > /dev/null
+	$(VENV)/bin/mutmut results --all true | sed -E 's/^ *([a-z_.]+)\.x[^:]*: (.*)$$/\1: \2/' | sort | uniq -c
+	$(VENV)/bin/mutmut results
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .build apple/.build
