@@ -18,6 +18,7 @@ several files in turn. VIEW is empty (every column), column keys (those, in that
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import re
 import sys
@@ -65,68 +66,44 @@ def code(text) -> str:
     return f"`{text}`"
 
 
-def _presets():
-    from finetune.presets import PRESETS
-
-    return [{"preset": code(p.name), "image": p.image_size, "patch": p.patch_size, "width": p.hidden_size,
-             "layers": p.num_hidden_layers, "heads": p.num_attention_heads, "MLP": p.intermediate_size,
-             "init": code(p.init), "what": p.summary} for p in PRESETS.values()]
-
-
-def _formats():
-    from runtime.contract import EXPLAIN_KINDS, FORMATS
-
-    return [{"format": code(f.name), "precisions (first = default)": ", ".join(f.precisions),
-             "runtime backend": code(f.backend), "explain kinds": ", ".join(map(code, EXPLAIN_KINDS))}
-            for f in FORMATS.values()]
+def registry(path: str):
+    """'module:NAME' -> that object, imported now (a registry function is called)."""
+    module, _, name = path.partition(":")
+    found = getattr(importlib.import_module(module), name)
+    return found() if callable(found) else found
 
 
-def _tolerances():
-    from export.parity import TOLERANCES
-
-    return [{"precision": p, **{("logits (relative)" if k == "logits" else k): f"{v:g}" for k, v in limits.items()}}
-            for p, limits in TOLERANCES.items()]
-
-
-def _backends():
-    import runtime  # noqa: F401  (registers the backends)
-    from runtime.backend import BACKENDS
-
-    return [{"backend": code(name), "runs": ", ".join(cls.formats), "where": (cls.__doc__ or "").strip().splitlines()[0]}
-            for name, cls in BACKENDS.items()]
-
-
-def _bench_targets():
-    from bench.run import TARGETS
-
-    return [{"target": code(t.name), "backend": t.backend, "precision": t.precision, "explanation": t.explain,
-             "graph": "optimum-cli's" if t.peer else ("ours" if t.export else "the checkpoint")} for t in TARGETS.values()]
-
-
-def _registry(module: str, name: str):
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-REGISTRIES: dict[str, Callable[[], list[dict]]] = {
-    "presets": _presets, "formats": _formats, "tolerances": _tolerances, "backends": _backends,
-    "bench-targets": _bench_targets,
-    "explain-kinds": lambda: [{"`--explain`": code(k), "outputs": v}
-                              for k, v in _registry("runtime.contract", "EXPLAIN_KINDS").items()],
-    "methods": lambda: [{"method": code(m.name), "what": m.summary, "gradients": "yes" if m.gradients else "no",
-                         "paper": m.paper or "-"} for m in _registry("xai.methods", "METHODS").values()],
-    "metrics": lambda: [{"metric": code(m.name), "better": m.better, "what": m.summary}
-                        for m in _registry("xai.metrics", "METRICS").values()],
-    "finetune-precisions": lambda: [{"`--precision`": code(p.name), "what": p.summary, "may be asked for on": p.requirement}
-                                    for p in _registry("finetune.precision", "PRECISIONS").values()],
-    "finetune-pipelines": lambda: [{"`--input-pipeline`": code(n), "what": s}
-                                   for n, s in _registry("finetune.config", "PIPELINES").items()],
-    "bench-scenarios": lambda: [{"scenario": code(n), "what": m.SUMMARY}
-                                for n, m in _registry("bench.scenarios", "scenarios")().items()],
-    "coreml-app-keys": lambda: [{"Core ML metadata key": code(_registry("runtime.coreml", "METADATA_PREFIX") + k),
-                                 "what an app reads there": v} for k, v in _registry("runtime.coreml", "APP_KEYS").items()],
+REGISTRIES: dict[str, tuple[str, Callable[[str, object], dict]]] = {  # table -> (registry, (name, entry) -> row)
+    "presets": ("finetune.presets:PRESETS", lambda n, p: {
+        "preset": code(n), "image": p.image_size, "patch": p.patch_size, "width": p.hidden_size,
+        "layers": p.num_hidden_layers, "heads": p.num_attention_heads, "MLP": p.intermediate_size,
+        "init": code(p.init), "what": p.summary}),
+    "formats": ("runtime.contract:FORMATS", lambda n, f: {
+        "format": code(n), "precisions (first = default)": ", ".join(f.precisions), "runtime backend": code(f.backend),
+        "explain kinds": ", ".join(map(code, registry("runtime.contract:EXPLAIN_KINDS")))}),
+    "explain-kinds": ("runtime.contract:EXPLAIN_KINDS", lambda n, what: {"`--explain`": code(n), "outputs": what}),
+    "tolerances": ("export.parity:TOLERANCES", lambda n, limits: {
+        "precision": n, **{("logits (relative)" if k == "logits" else k): f"{v:g}" for k, v in limits.items()}}),
+    "backends": ("runtime.backend:BACKENDS", lambda n, cls: {  # importing runtime registers them
+        "backend": code(n), "runs": ", ".join(cls.formats), "where": (cls.__doc__ or "").strip().splitlines()[0]}),
+    "methods": ("xai.methods:METHODS", lambda n, m: {
+        "method": code(n), "what": m.summary, "gradients": "yes" if m.gradients else "no", "paper": m.paper or "-"}),
+    "metrics": ("xai.metrics:METRICS", lambda n, m: {"metric": code(n), "better": m.better, "what": m.summary}),
+    "finetune-precisions": ("finetune.precision:PRECISIONS", lambda n, p: {
+        "`--precision`": code(n), "what": p.summary, "may be asked for on": p.requirement}),
+    "finetune-pipelines": ("finetune.config:PIPELINES", lambda n, what: {"`--input-pipeline`": code(n), "what": what}),
+    "bench-scenarios": ("bench.scenarios:scenarios", lambda n, m: {"scenario": code(n), "what": m.SUMMARY}),
+    "coreml-app-keys": ("runtime.coreml:APP_KEYS", lambda n, what: {
+        "Core ML metadata key": code(registry("runtime.coreml:METADATA_PREFIX") + n), "what an app reads there": what}),
+    "bench-targets": ("bench.run:TARGETS", lambda n, t: {
+        "target": code(n), "backend": t.backend, "precision": t.precision, "explanation": t.explain,
+        "graph": "optimum-cli's" if t.peer else ("ours" if t.export else "the checkpoint")}),
 }
+
+
+def registry_table(name: str) -> str:
+    path, row = REGISTRIES[name]
+    return format_rows([row(n, entry) for n, entry in registry(path).items()])
 
 
 # ---- tables from benchmarks/results/*.json -----------------------------------------------------
@@ -160,6 +137,8 @@ def selected(results: Results, name: str) -> list[tuple[str, dict, list[dict]]]:
 
 def targets_view(parts: list[tuple[str, dict, list[dict]]]) -> str:
     """Each header target with every row it judged: the value and the row's verdict."""
+    from bench.targets import from_header
+
     rows = []
     for stem, data, judged in parts:
         digits = {c["key"]: c.get("digits") for c in data["header"]["columns"]}
@@ -167,8 +146,7 @@ def targets_view(parts: list[tuple[str, dict, list[dict]]]) -> str:
         rows += [{"target": t["what"], "limit": f"{t['op']} {t['limit']:g}", "row": r[first],
                   "value": cell(r[t["key"]], digits.get(t["key"])), "verdict": cell(r[t["verdict"]]),
                   **({"results": stem} if len(parts) > 1 else {})}
-                 for t in data["header"].get("targets", []) for r in judged if t["verdict"] in r
-                 and all(r.get(k) == v for k, v in t["rows"].items())]
+                 for t in data["header"].get("targets", []) for r in judged if from_header(t).selects(r)]
     return format_rows(rows)
 
 
@@ -187,12 +165,6 @@ def results_table(results: Results, name: str, view: list[str]) -> str:
     table = targets_view(parts) if view == ["targets"] else format_columns(
         rows, [columns[k] for k in view] if view else list(parts[0][1]["header"]["columns"]))
     return table + "\n\n" + "\n".join(dict.fromkeys(caption(stem, data["header"]) for stem, data, _ in parts))
-
-
-def make_table(results: Results, name: str, view: list[str]) -> str:
-    if name in REGISTRIES:
-        return format_rows(REGISTRIES[name]())
-    return results_table(results, name, view)
 
 
 # ---- documents ---------------------------------------------------------------------------------
@@ -225,7 +197,7 @@ def render(text: str, results: Results) -> tuple[str, list[str]]:
     def replace(m: re.Match) -> str:
         name, view = m.group("name"), m.group("view")
         try:
-            body = make_table(results, name, view.split()).strip() + "\n"
+            body = (registry_table(name) if name in REGISTRIES else results_table(results, name, view.split())) + "\n"
         except TableError as e:
             problems.append(str(e))
             return m.group(0)

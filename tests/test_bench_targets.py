@@ -65,7 +65,9 @@ def test_bench_judges_its_rows_with_the_derived_accuracy_gap():
 
 
 def test_cells_follow_the_declared_digits():
-    assert [cell(v, 3) for v in (1.23456, 2, 0.0002, -0.0004, 0.0)] == ["1.235", "2.000", "2.0e-04", "-4.0e-04", "0.000"]
-    assert [cell(v) for v in (1.23456, 7, None, True, "missed", "met")] == ["1.235", "7", "", "yes", "**missed**", "met"]
+    assert [cell(v, 3) for v in (1.23456, 2, 0.0002, -0.0004, 0.0)] == ["1.235", "2.000", "2.0e-04", "-4.0e-04",
+                                                                         "0.000"]
+    assert [cell(v) for v in (1.23456, 7, None, True, "missed", "met")] == ["1.235", "7", "", "yes", "**missed**",
+                                                                             "met"]
     table = format_columns([{"a": 1.5, "b": None}, {"a": 2.25}], [column("a", "A", "ms", 1), column("b")])
     assert table.splitlines() == ["| A ms |", "| --- |", "| 1.5 |", "| 2.2 |"]  # b is empty in every row: left out

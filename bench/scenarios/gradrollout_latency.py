@@ -40,8 +40,8 @@ def rows_of(times: dict, sizes: dict, parity: dict) -> list[dict]:
     rows = []
     for kind, t in times.items():
         output = EXPLAIN[kind].heatmap or "logits"
-        rows.append({"graph": kind, "p50_ms": t["p50"], "p90_ms": t["p90"], "ratio_to_none": t["p50"] / times["none"]["p50"],
-                     "size_mb": sizes[kind], "parity_output": output, "parity_max_abs_diff": parity[kind][output]})
+        rows.append({"graph": kind, "p50_ms": t["p50"], "p90_ms": t["p90"],
+                     "ratio_to_none": t["p50"] / times["none"]["p50"], "size_mb": sizes[kind], "parity_output": output, "parity_max_abs_diff": parity[kind][output]})
     return rows
 
 

@@ -44,7 +44,8 @@ def load_once(folder: Path, cache: Path) -> dict:
 
 def case_row(case: str, loads: list[dict]) -> dict:
     load, verify = (statistics.median(x[k] for x in loads) for k in ("load_ms", "verify_ms"))
-    return {"case": case, "loads": len(loads), "load_ms_p50": load, "verify_ms_p50": verify, "verify_share": verify / load}
+    return {"case": case, "loads": len(loads), "load_ms_p50": load, "verify_ms_p50": verify,
+            "verify_share": verify / load}
 
 
 def columns() -> list[dict]:

@@ -222,7 +222,8 @@ def target_ratios(repeats: list[dict[str, dict]], scaled: list[float] | None = N
 def columns() -> list[dict]:
     from . import column
 
-    return [column("graph"), column("runtime"), column("p50_ms", "p50", "ms", 3), column("x_floor", "x floor", digits=3),
+    return [column("graph"), column("runtime"), column("p50_ms", "p50", "ms", 3),
+            column("x_floor", "x floor", digits=3),
             column("x_optimum", "x optimum (same precision, runtime)", digits=3), column("size_mb", "size", "MB", 2)]
 
 
