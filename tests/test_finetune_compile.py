@@ -20,7 +20,7 @@ SHAPES = dict(batch_size=16, limit_train=90, eval_batch_size=32, limit_test=40, 
 FAST = dict(model="demo", data="digits", lr=2e-3, flip=False, progress=False, logging_steps=5, **SHAPES)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cheap_backend():
     torch.compiler.set_default_backend("aot_eager")
     try:
@@ -33,12 +33,19 @@ def run(tmp_path, name: str, **kw):
     return finetune(FinetuneConfig(out=str(tmp_path / name), **{**FAST, **kw}))
 
 
+@pytest.fixture(scope="module")
+def compiled_runs(tmp_path_factory, cheap_backend) -> dict:
+    """The same run with evaluation eager ('train') and compiled ('all')."""
+    folder = tmp_path_factory.mktemp("compiled")
+    return {mode: run(folder, mode, compile=mode) for mode in ("train", "all")}
+
+
 def phases(result) -> dict:
     return json.loads((result.out / "run.json").read_text())["setup"]["compile"]["phases"]
 
 
-def test_training_compiles_once_and_evaluation_stays_eager(tmp_path, cheap_backend):
-    result = run(tmp_path, "train", compile="train")
+def test_training_compiles_once_and_evaluation_stays_eager(compiled_runs):
+    result = compiled_runs["train"]
     train, evaluation = phases(result)["train"], phases(result)["eval"]
     # one graph for every training step of both epochs: the last partial batch is dropped and the
     # first loss call no longer changes an attribute dynamo guards on
@@ -49,9 +56,8 @@ def test_training_compiles_once_and_evaluation_stays_eager(tmp_path, cheap_backe
     assert result.metrics["n_test"] == 40 and sum(map(sum, result.metrics["confusion_matrix"])) == 40
 
 
-def test_compiled_evaluation_compiles_once_and_predicts_what_eager_does(tmp_path, cheap_backend):
-    eager_eval = run(tmp_path, "train", compile="train")
-    compiled = run(tmp_path, "all", compile="all")
+def test_compiled_evaluation_compiles_once_and_predicts_what_eager_does(compiled_runs):
+    eager_eval, compiled = compiled_runs["train"], compiled_runs["all"]
     train, evaluation = phases(compiled)["train"], phases(compiled)["eval"]
     assert (train["graphs"], train["recompiles"]) == (1, 0)
     # the evaluation graph is the one expected recompile (no gradients); the last batch of 8 is
