@@ -7,7 +7,8 @@ fixed batch on ONNX only; the TorchScript exporter and coremltools both take a t
 and neither traces autograd. The backward of a ViT block is short when only input gradients
 are needed (no weight gradients): per block, a LayerNorm, GELU and softmax derivative and the
 transposed matmuls. It runs in the same pass, last block first, and feeds the CLS-row rollout
-vector as it goes, so the attention gradients never need to be stored.
+vector as it goes, so the attention gradients never need to be stored. The forward is
+`xai.vit.walk` (the one ViT walker, batch-major), which keeps every block's operands.
 
 Gradient-weighted rollout (Chefer, Gur & Wolf, ICCV 2021, https://arxiv.org/abs/2103.15679):
 v <- v + v mean_h((dS/dA_l * A_l)+), last layer first, from v = e_0 (`xai.methods.grad_rollout`).
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from xai.methods.grad_rollout import grad_rollout_step_torch
-from xai.rollout import readout_rows
+from xai.vit import BlockPass, Layout, readout_heads, walk
 
 SUPPORTED_ACTIVATIONS = ("gelu",)  # exact (erf) GELU, the activation of ViT and DeiT checkpoints
 # The backward pass runs on the logit's gradient times GRAD_SCALE (a power of two, so exact), and
@@ -56,87 +57,56 @@ class RelevanceViT(nn.Module):
                              f"not '{model.config.hidden_act}'")
         self.model, self.n_special, self.grid = model, n_special, tuple(grid)
         base = getattr(model, model.base_model_prefix)
-        self.embeddings, self.blocks, self.final_norm = base.embeddings, base.encoder.layer, base.layernorm
-        self.heads = model.config.num_attention_heads
-        self.head_dim = model.config.hidden_size // self.heads
-        self.scale = 1.0 / math.sqrt(self.head_dim)
-        self.distilled = hasattr(model, "distillation_classifier")  # DeiT with teacher: mean of two heads
+        self.blocks, self.final_norm = base.encoder.layer, base.layernorm
         self.tokens = grid[0] * grid[1] + n_special
+        # Every shape is a constant (batch: -1) and every slice has an explicit end: no shape
+        # arithmetic (Core ML's converter cannot fold it) and no INT64_MAX "to the end" sentinels,
+        # which runtimes that compute indices in int32 (OpenVINO's CPU plugin) represent differently.
+        self.layout = Layout(model, self.tokens)
+        self.heads = readout_heads(model)  # CLS (and distillation): the tokens that feed a classifier
         start = torch.zeros(1, 1, self.tokens)  # broadcast over the batch by the first rollout step
-        rows = list(readout_rows(model))
+        rows = [head.token for head in self.heads]
         start[..., rows] = 1.0 / len(rows)  # the CLS (and distillation) row the logit reads
         self.register_buffer("start", start)
-        n_heads = 2 if self.distilled else 1  # tokens that feed a classifier: CLS (and distillation)
-        self.register_buffer("head_tokens", torch.eye(self.tokens, n_heads))  # (N, n_heads) placement
-
-    # Every shape below is a constant (batch: -1) and every slice has an explicit end: no shape
-    # arithmetic (Core ML's converter cannot fold it) and no INT64_MAX "to the end" sentinels,
-    # which runtimes that compute indices in int32 (OpenVINO's CPU plugin) represent differently.
-    def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, N, D) -> (B, H, N, d)
-        return x.reshape(-1, self.tokens, self.heads, self.head_dim).transpose(1, 2)
-
-    def _merge(self, x: torch.Tensor) -> torch.Tensor:  # (B, H, N, d) -> (B, N, D)
-        return x.transpose(1, 2).reshape(-1, self.tokens, self.heads * self.head_dim)
-
-    def _block_forward(self, block, t: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """One encoder block; returns the output and what its backward needs."""
-        att = block.attention.attention
-        h = block.layernorm_before(t)
-        q, k, v = self._split(att.query(h)), self._split(att.key(h)), self._split(att.value(h))
-        a = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * self.scale, dim=-1)
-        mid = t + block.attention.output.dense(self._merge(torch.matmul(a, v)))
-        pre = block.intermediate.dense(block.layernorm_after(mid))
-        out = mid + block.output.dense(nn.functional.gelu(pre))
-        return out, {"t": t, "q": q, "k": k, "v": v, "a": a, "mid": mid, "pre": pre}
+        self.register_buffer("head_tokens", torch.eye(self.tokens, len(rows)))  # (N, n_heads) placement
 
     def _logit_grad(self, z_input: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """GRAD_SCALE x dS/d(final LayerNorm input) `(B, N, D)` for S = logit of the chosen class."""
         chosen = torch.where(target >= 0, target, logits.argmax(-1))
-        # dS/dz is the chosen class's weight row: a Gather, so the classifier weight is read by no
-        # second MatMul in the other orientation (see export.onnx.shared_weight_orientations)
-        if self.distilled:
-            rows = [(0.5 * GRAD_SCALE) * self.model.cls_classifier.weight[chosen],
-                    (0.5 * GRAD_SCALE) * self.model.distillation_classifier.weight[chosen]]
-        else:
-            rows = [GRAD_SCALE * self.model.classifier.weight[chosen]]
+        # dS/dz is the chosen class's weight row (over the number of heads averaged): a Gather, so the
+        # classifier weight is read by no second MatMul in the other orientation (see
+        # export.onnx.shared_weight_orientations)
+        rows = [(GRAD_SCALE / len(self.heads)) * head.classifier.weight[chosen] for head in self.heads]
         # only the classified tokens receive a gradient: (N, heads) @ (B, heads, D), no in-place writes
         dz = torch.matmul(self.head_tokens, torch.stack(rows, dim=1))
         return layer_norm_backward(z_input, dz, self.final_norm.weight, self.final_norm.eps)
 
-    def _block_backward(self, block, saved: dict, grad: torch.Tensor, relevance: torch.Tensor, first: bool):
+    def _block_backward(self, block, saved: BlockPass, grad: torch.Tensor, relevance: torch.Tensor, first: bool):
         """dS/d(block input) from dS/d(block output), and the rollout vector updated with this block."""
-        dpre = torch.matmul(grad, block.output.dense.weight) * gelu_derivative(saved["pre"])
-        dmid = grad + layer_norm_backward(saved["mid"], torch.matmul(dpre, block.intermediate.dense.weight),
+        split, merge = self.layout.split, self.layout.merge
+        dpre = torch.matmul(grad, block.output.dense.weight) * gelu_derivative(saved.pre)
+        dmid = grad + layer_norm_backward(saved.x2, torch.matmul(dpre, block.intermediate.dense.weight),
                                           block.layernorm_after.weight, block.layernorm_after.eps)
-        dctx = self._split(torch.matmul(dmid, block.attention.output.dense.weight))
-        a = saved["a"]
-        da = torch.matmul(dctx, saved["v"].transpose(-1, -2))  # (B, H, N, N): dS/dA for this layer
+        dctx = split(torch.matmul(dmid, block.attention.output.dense.weight))
+        a = saved.probs
+        da = torch.matmul(dctx, saved.v.transpose(-1, -2))  # (B, H, N, N): dS/dA for this layer
         relevance = grad_rollout_step_torch(relevance, a, da, grad_scale=GRAD_SCALE)
         if first:  # nothing below the first block needs a gradient
             return None, relevance
         att = block.attention.attention
         dv = torch.matmul(a.transpose(-1, -2), dctx)
-        ds = a * (da - (da * a).sum(-1, keepdim=True)) * self.scale  # softmax backward
-        dq, dk = torch.matmul(ds, saved["k"]), torch.matmul(ds.transpose(-1, -2), saved["q"])
-        dh = (torch.matmul(self._merge(dq), att.query.weight) + torch.matmul(self._merge(dk), att.key.weight)
-              + torch.matmul(self._merge(dv), att.value.weight))
-        dt = dmid + layer_norm_backward(saved["t"], dh, block.layernorm_before.weight, block.layernorm_before.eps)
+        ds = a * (da - (da * a).sum(-1, keepdim=True)) * self.layout.scale  # softmax backward
+        dq, dk = torch.matmul(ds, saved.k), torch.matmul(ds.transpose(-1, -2), saved.q)
+        dh = (torch.matmul(merge(dq), att.query.weight) + torch.matmul(merge(dk), att.key.weight)
+              + torch.matmul(merge(dv), att.value.weight))
+        dt = dmid + layer_norm_backward(saved.x, dh, block.layernorm_before.weight, block.layernorm_before.eps)
         return dt, relevance
 
     def forward(self, pixel_values: torch.Tensor, target: torch.Tensor):
-        t = self.embeddings(pixel_values)
-        saved = []
-        for block in self.blocks:
-            t, s = self._block_forward(block, t)
-            saved.append(s)
-        z = self.final_norm(t)
-        if self.distilled:
-            logits = (self.model.cls_classifier(z[:, 0]) + self.model.distillation_classifier(z[:, 1])) / 2
-        else:
-            logits = self.model.classifier(z[:, 0])
-        grad = self._logit_grad(t, logits, target)
+        out = walk(self.model, self.layout, pixel_values)  # the forward, keeping every block's operands
+        grad = self._logit_grad(out.last, out.logits, target)
         relevance = self.start
         for i in range(len(self.blocks) - 1, -1, -1):
-            grad, relevance = self._block_backward(self.blocks[i], saved[i], grad, relevance, first=i == 0)
+            grad, relevance = self._block_backward(self.blocks[i], out.blocks[i], grad, relevance, first=i == 0)
         patches = relevance[:, 0, self.n_special:self.tokens].reshape(-1, self.grid[0], self.grid[1])
-        return logits, patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)
+        return out.logits, patches / patches.amax(dim=(1, 2), keepdim=True).clamp_min(1e-12)

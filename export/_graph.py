@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from runtime.contract import EXPLAIN, output_names
-from xai.rollout import readout_rows, rollout_cls_torch, rollout_start
+from xai.rollout import rollout_cls_torch, rollout_start
+from xai.vit import readout_rows
 
 from ._backward import RelevanceViT
 from ._forward import PackedViT

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from _infra.errors import ToolkitError
-from xai.rollout import readout_rows, rollout_map
+from xai.rollout import rollout_map
+from xai.vit import readout_rows
 
 from .backend import Backend, register_backend
 from .checkpoint import load_checkpoint

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .rollout import readout_rows
+from .vit import readout_rows
 
 
 @dataclass(frozen=True)

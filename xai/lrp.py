@@ -17,14 +17,16 @@ Every division is "safe" as in their code: by (z + 1e-9), and 0 where z = 0. The
 residual rescaling run over the whole tensor with a batch of one; here they run per image.
 The output is the relevance of every layer's attention probabilities (what transformer
 attribution weights by gradients) and of every block's input tokens (where conservation is
-checked). Written directly from the rules in closed form (no autograd), so it runs in the
-model's dtype; `tests/test_xai_methods.py` checks it against an autograd formulation in float64.
+checked). The forward is `xai.vit.walk`, which keeps every operand the rules need. Written
+directly from the rules in closed form (no autograd), so it runs in the model's dtype; `tests/test_xai_methods.py` checks it against an autograd formulation in float64.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from .vit import BlockPass, Layout, readout_heads, walk
 
 EPS = 1e-9  # the rules' stabiliser, as in Chefer et al.'s code
 
@@ -69,79 +71,49 @@ def add_relevance(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> tuple[to
     return a * safe_divide(fa, sa), b * safe_divide(fb, sb)
 
 
-def split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
-    """`(B, N, D)` -> `(B, heads, N, D / heads)`."""
-    b, n, d = t.shape
-    return t.view(b, n, heads, d // heads).transpose(1, 2)
-
-
-def merge_heads(t: torch.Tensor) -> torch.Tensor:
-    """`(B, heads, N, d)` -> `(B, N, heads * d)`."""
-    b, h, n, d = t.shape
-    return t.transpose(1, 2).reshape(b, n, h * d)
-
-
-def block_forward(layer, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """One ViT block written out, keeping every operand the rules need."""
-    att = layer.attention.attention
-    h1 = layer.layernorm_before(x)
-    q, k, v = (split_heads(m(h1), att.num_attention_heads) for m in (att.query, att.key, att.value))
-    probs = torch.softmax(q @ k.transpose(-1, -2) * att.scaling, dim=-1)
-    ctx = merge_heads(probs @ v)
-    o = layer.attention.output.dense(ctx)
-    x2 = x + o
-    h2 = layer.layernorm_after(x2)
-    g = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(h2))
-    m = layer.output.dense(g)
-    return dict(x=x, h1=h1, q=q, k=k, v=v, probs=probs, ctx=ctx, o=o, x2=x2, h2=h2, g=g, m=m, out=x2 + m)
-
-
-def block_relevance(layer, f: dict[str, torch.Tensor], r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def block_relevance(layout: Layout, layer, f: BlockPass, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Relevance `r (B, N, D)` of a block's output -> (its input's, its attention probabilities')."""
     att = layer.attention.attention
-    r_x2, r_m = add_relevance(f["x2"], f["m"], r)
-    r_g = linear_relevance(f["g"], layer.output.dense.weight, r_m)  # GELU: passes through
-    r_x2 = r_x2 + linear_relevance(f["h2"], layer.intermediate.dense.weight, r_g)  # LayerNorm: passes
-    r_x, r_o = add_relevance(f["x"], f["o"], r_x2)
-    r_ctx = split_heads(linear_relevance(f["ctx"], layer.attention.output.dense.weight, r_o), att.num_attention_heads)
-    r_probs, r_v = matmul_relevance(f["probs"], f["v"], r_ctx)
-    r_q, r_kt = matmul_relevance(f["q"], f["k"].transpose(-1, -2), r_probs)  # softmax: passes through
-    r_h1 = sum(linear_relevance(f["h1"], m.weight, merge_heads(rel)) for m, rel in
+    r_x2, r_m = add_relevance(f.x2, f.m, r)
+    r_g = linear_relevance(f.g, layer.output.dense.weight, r_m)  # GELU: passes through
+    r_x2 = r_x2 + linear_relevance(f.h2, layer.intermediate.dense.weight, r_g)  # LayerNorm: passes
+    r_x, r_o = add_relevance(f.x, f.o, r_x2)
+    r_ctx = layout.split(linear_relevance(f.ctx, layer.attention.output.dense.weight, r_o))
+    r_probs, r_v = matmul_relevance(f.probs, f.v, r_ctx)
+    r_q, r_kt = matmul_relevance(f.q, f.k.transpose(-1, -2), r_probs)  # softmax: passes through
+    r_h1 = sum(linear_relevance(f.h1, m.weight, layout.merge(rel)) for m, rel in
                ((att.query, r_q), (att.key, r_kt.transpose(-1, -2)), (att.value, r_v)))
     return r_x + r_h1, r_probs
 
 
 def head_relevance(model, t: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, relevance of the final LayerNorm's tokens) from a one-hot relevance on `targets`.
-    A distilled DeiT averages two heads: the logit's relevance is split between them by the
-    residual rule, then each head's linear rule reads its own token."""
+    A distilled DeiT averages two heads (`xai.vit.readout_heads`): the logit's relevance is split
+    between them by the residual rule, then each head's linear rule reads its own token."""
     r = torch.zeros(len(t), model.config.num_labels, dtype=t.dtype)
     r[torch.arange(len(t)), targets] = 1
     r_tokens = torch.zeros_like(t)
-    if hasattr(model, "cls_classifier"):
-        zc, zd = model.cls_classifier(t[:, 0]) / 2, model.distillation_classifier(t[:, 1]) / 2
-        rc, rd = add_relevance(zc, zd, r)
-        r_tokens[:, 0] = linear_relevance(t[:, 0], model.cls_classifier.weight, rc)
-        r_tokens[:, 1] = linear_relevance(t[:, 1], model.distillation_classifier.weight, rd)
-        return zc + zd, r_tokens
-    r_tokens[:, 0] = linear_relevance(t[:, 0], model.classifier.weight, r)
-    return model.classifier(t[:, 0]), r_tokens
+    heads = readout_heads(model)
+    if len(heads) == 1:
+        shares, logits = [r], heads[0].classifier(t[:, heads[0].token])
+    else:  # the mean of two heads: each summand is one head's logits halved
+        parts = [head.classifier(t[:, head.token]) / 2 for head in heads]
+        shares, logits = add_relevance(*parts, r), parts[0] + parts[1]
+    for head, share in zip(heads, shares):
+        r_tokens[:, head.token] = linear_relevance(t[:, head.token], head.classifier.weight, share)
+    return logits, r_tokens
 
 
 @torch.no_grad()
 def propagate(model, pixel_values: torch.Tensor, targets: torch.Tensor) -> Relevance:
-    """Forward `(B, 3, H, W)` pixels (in the model's dtype), then relevance from each image's
-    `targets` logit down through every block."""
-    base = getattr(model, model.base_model_prefix)
-    x = base.embeddings(pixel_values.to(next(model.parameters()).dtype))
-    saved = []
-    for layer in base.encoder.layer:
-        saved.append(block_forward(layer, x))
-        x = saved[-1]["out"]
-    logits, r = head_relevance(model, base.layernorm(x), targets)  # final LayerNorm: passes through
+    """Forward `(B, 3, H, W)` pixels (in the model's dtype) with `xai.vit.walk`, then relevance from
+    each image's `targets` logit down through every block."""
+    layout = Layout(model)
+    out = walk(model, layout, pixel_values.to(next(model.parameters()).dtype))
+    logits, r = head_relevance(model, out.final, targets)  # final LayerNorm: passes through
     tokens, attention = [r], []
-    for layer, f in zip(reversed(base.encoder.layer), reversed(saved)):
-        r, r_probs = block_relevance(layer, f, r)
+    for layer, f in zip(reversed(getattr(model, model.base_model_prefix).encoder.layer), reversed(out.blocks)):
+        r, r_probs = block_relevance(layout, layer, f, r)
         tokens.insert(0, r)
         attention.insert(0, r_probs)
-    return Relevance(logits=logits, attentions=[f["probs"] for f in saved], attention=attention, tokens=tokens)
+    return Relevance(logits=logits, attentions=[f.probs for f in out.blocks], attention=attention, tokens=tokens)

@@ -18,12 +18,6 @@ CLS = (0,)  # the token rows a classifier reads: the CLS token's ...
 CLS_AND_DISTILLATION = (0, 1)  # ... or, in a distilled DeiT (logit = mean of two heads), both tokens'
 
 
-def readout_rows(model) -> tuple[int, ...]:
-    """The tokens whose outputs a HF classifier's logit reads: CLS, and the distillation token
-    for `DeiTForImageClassificationWithTeacher` (its logit is the mean of the two heads)."""
-    return CLS_AND_DISTILLATION if hasattr(model, "distillation_classifier") else CLS
-
-
 def read_rows(matrix: np.ndarray, readout: Sequence[int] = CLS) -> np.ndarray:
     """`(B, N, N)` -> the mean of the `readout` rows `(B, N)`: a logit that averages two tokens'
     heads is explained by the average of their rows (rollout is linear in the row selector)."""
