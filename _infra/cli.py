@@ -81,7 +81,9 @@ def run_cli(command: Callable[[], int], verbose_output: bool = False, extra: str
         with quiet_libraries(not verbose_output):
             return command()
     except ToolkitError as e:
-        print(f"error: {e}", file=sys.stderr)
+        from .extras import MissingExtra
+
+        print(f"error: {e.for_command(extra) if isinstance(e, MissingExtra) else e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:  # a stage this install's extras left out: say which extra brings it
         from .extras import missing_extra

@@ -37,18 +37,22 @@ def install_command(extra: str) -> str:
 
 
 class MissingExtra(ToolkitError):
-    """A command needs a package this install left out."""
+    """A command needs a package this install left out: names one install, the command's own extra
+    (`command_extra`) when it brings `module`, else the module's first extra."""
+
+    def __init__(self, module: str, command_extra: str | None = None):
+        distribution, extras = EXTRA_OF[module]
+        options = extras.split("|")
+        covered = command_extra is not None and ({command_extra} | INCLUDES.get(command_extra, set())) & set(options)
+        self.module, self.extra = module, command_extra if covered else options[0]
+        super().__init__(f"this needs {distribution}, which this install left out: {install_command(self.extra)}")
+
+    def for_command(self, command_extra: str | None) -> "MissingExtra":
+        """The same missing module, as the command whose extra is `command_extra` words it."""
+        return MissingExtra(self.module, command_extra) if command_extra else self
 
 
 def missing_extra(error: ModuleNotFoundError, command_extra: str | None = None) -> MissingExtra | None:
-    """The one-line error for a module an extra provides (None: not one of ours to explain), naming
-    one install: the command's own extra (`command_extra`) when it brings the module, else the
-    module's first extra."""
+    """The one-line error for a module an extra provides (None: not one of ours to explain)."""
     top = (error.name or "").split(".")[0]
-    if top not in EXTRA_OF:
-        return None
-    distribution, extras = EXTRA_OF[top]
-    options = extras.split("|")
-    covered = command_extra is not None and ({command_extra} | INCLUDES.get(command_extra, set())) & set(options)
-    extra = command_extra if covered else options[0]
-    return MissingExtra(f"this needs {distribution}, which this install left out: {install_command(extra)}")
+    return MissingExtra(top, command_extra) if top in EXTRA_OF else None

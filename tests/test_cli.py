@@ -1,8 +1,11 @@
 """One error base and one CLI runner: user errors are one line and exit 2, bugs raise, libraries
-are quiet unless --verbose."""
+are quiet unless --verbose; one command family (`evit STAGE` and `python -m STAGE`, the same
+parsers) that speaks one option vocabulary and answers --help at once."""
 from __future__ import annotations
 
+import argparse
 import importlib
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -145,8 +148,13 @@ def test_the_serving_install_predicts_without_the_picture_stack(tmp_path, tiny_v
     assert export.returncode == 2 and 'pip install "explainable-vit[export]"' in export.stderr, export.stderr[-2000:]
     train = _without(training_stack, "finetune", ["--model", "demo", "--data", "digits", "--out", str(tmp_path / "f")])
     assert train.returncode == 2 and 'pip install "explainable-vit[train]"' in train.stderr, train.stderr[-2000:]
-    for result in (served, coreml, export, train):
-        assert "Traceback" not in result.stderr
+    xai = _without(training_stack, "xai", ["eval", str(tiny_vit), "--data", "digits", "--out", str(tmp_path / "x")])
+    assert xai.returncode == 2 and 'pip install "explainable-vit[train]"' in xai.stderr, xai.stderr[-2000:]
+    bench = _without(training_stack, "bench", [str(tiny_vit), "--data", "digits", "--out", str(tmp_path / "b")])
+    assert bench.returncode == 2 and 'pip install "explainable-vit[bench]"' in bench.stderr, bench.stderr[-2000:]
+    assert "Traceback" not in served.stderr
+    for result in (coreml, export, train, xai, bench):
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 # ------------------------------------------------------------------ pictures without matplotlib
@@ -161,3 +169,165 @@ def test_the_pillow_colour_table_is_matplotlibs_jet():
     assert np.array_equal(JET_TABLE, colormaps["jet"](np.linspace(0, 1, 256), bytes=True)[:, :3])
     values = np.concatenate([[0.0, 1.0, 0.5, 1 / 256, 255 / 256], np.random.default_rng(0).random(500)])
     assert np.array_equal(colourise(values), colormaps["jet"](values, bytes=True)[:, :3])
+
+
+# ------------------------------------------------------------------ one command family
+STAGES = ("finetune", "export", "runtime", "bench", "xai")
+WORKING_COMMANDS = ("finetune", "export onnx", "export coreml", "runtime predict", "runtime compare", "bench",
+                    "xai eval")  # the commands that write an --out
+HELP_SECONDS = 1.0  # the goal; the assertion allows HELP_SLACK on this shared 2-core host
+HELP_SLACK = 2.0
+HEAVY = ("torch", "transformers", "matplotlib", "coremltools", "datasets", "onnx")
+
+
+def every_parser() -> dict[str, argparse.ArgumentParser]:
+    """Command line -> parser, for every stage, subcommand and bench scenario."""
+    from bench.__main__ import scenario_parser
+    from bench.scenarios import scenarios
+
+    found = {}
+
+    def walk(name: str, parser: argparse.ArgumentParser) -> None:
+        found[name] = parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, child in action.choices.items():
+                    walk(f"{name} {sub}", child)
+
+    for stage in STAGES:
+        walk(stage, importlib.import_module(f"{stage}.__main__").build_parser())
+    walk("bench scenario", scenario_parser(scenarios()))
+    return found
+
+
+def test_every_option_has_help_and_says_its_default_once():
+    """Every option of every command (a scenario's own options: its default at most once, and never
+    '(default: None)')."""
+    problems = []
+    for name, parser in every_parser().items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            shown = formatter._expand_help(action) if action.help else ""
+            scenario_option = name.startswith("bench scenario ") and action.dest not in ("help", "results", "verbose")
+            if not shown and action.help is not argparse.SUPPRESS and not scenario_option:
+                problems.append(f"{name} {action.dest}: no help")
+            if shown.count("(default") > 1:
+                problems.append(f"{name} {action.dest}: the default twice: {shown}")
+        if "(default: None)" in parser.format_help():
+            problems.append(f"{name}: '(default: None)' in its help")
+    assert not problems, problems
+
+
+def test_every_working_command_takes_out_and_force():
+    """--out required and --force in every command that writes a folder; finetune's --overwrite
+    stays as an alias of its --force."""
+    parsers = every_parser()
+    for name in WORKING_COMMANDS:
+        options = {flag: action for action in parsers[name]._actions for flag in action.option_strings}
+        assert options["--out"].required, f"{name}: --out not required"
+        assert "--force" in options, f"{name}: no --force"
+    finetune = parsers["finetune"]
+    for flag in ("--force", "--overwrite"):
+        assert finetune.parse_args(["--model", "demo", "--out", "x", flag]).overwrite is True
+
+
+def test_lists_are_comma_lists_and_the_space_form_still_parses():
+    from bench.__main__ import build_parser
+
+    parser = build_parser()
+    new = parser.parse_args(["ck", "--data", "digits", "--out", "o", "--targets", "onnx fp32,onnx int8"])
+    old = parser.parse_args(["ck", "--data", "digits", "--out", "o", "--targets", "onnx fp32", "onnx int8"])
+    assert new.targets == old.targets == ["onnx fp32", "onnx int8"]
+
+
+@pytest.mark.parametrize("argv", [["finetune"], ["export"], ["export", "onnx"], ["runtime"], ["runtime", "predict"],
+                                  ["bench"], ["bench", "scenario"], ["xai"], ["xai", "eval"], ["evit"]],
+                         ids=" ".join)
+def test_help_answers_at_once_without_the_heavy_libraries(argv):
+    """`--help` parses before importing torch: timed as a user meets it (a new interpreter), and
+    none of the heavy libraries is loaded on the way."""
+    module, rest = argv[0], argv[1:]
+    probe = (f"import sys\nfrom {module}.__main__ import main\ntry:\n    main({[*rest, '--help']!r})\n"
+             f"except SystemExit:\n    pass\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    print(f"python -m {' '.join(argv)} --help: {seconds:.2f} s")
+    assert proc.returncode == 0 and "usage:" in proc.stdout, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]", proc.stdout[-500:]
+    assert seconds < HELP_SLACK, f"{' '.join(argv)} --help took {seconds:.2f} s (goal {HELP_SECONDS} s)"
+
+
+@pytest.mark.parametrize("stage, argv, suggestion", [
+    ("finetune", ["--model", "demo", "--data", "digts", "--out", "o"], "did you mean 'digits'?"),
+    ("bench", ["ck", "--data", "digts", "--out", "o"], "did you mean 'digits'?"),
+    ("xai", ["eval", "ck", "--data", "digit-clutter", "--out", "o"], "did you mean 'digits-clutter'?"),
+    ("export", ["onnx", "ck", "--out", "o", "--precision", "fp61"], "did you mean 'fp16'?"),
+    ("export", ["onxx", "ck", "--out", "o"], "did you mean 'onnx'?"),
+    ("bench", ["ck", "--data", "digits", "--out", "o", "--targets", "onnx fp32,onnx fp23"], "did you mean 'onnx fp32'?"),
+    ("finetune", ["--model", "demo", "--out", "o", "--scheduler", "cosin"], "did you mean 'cosine'?"),
+    ("evit", ["exprot", "onnx"], "did you mean 'export'?"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_a_near_miss_is_one_line_with_did_you_mean(stage, argv, suggestion, capsys):
+    main = importlib.import_module(f"{stage}.__main__").main
+    try:
+        status = main(argv)
+    except SystemExit as e:  # argparse's refusals exit; evit returns its status
+        status = e.code
+    err = capsys.readouterr().err
+    assert status == 2 and suggestion in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.fixture(scope="module")
+def explain_artifacts(tmp_path_factory, tiny_vit) -> dict:
+    from PIL import Image
+
+    from export import ExportConfig, export_model
+
+    root = tmp_path_factory.mktemp("explain-class")
+    for kind in ("rollout", "gradrollout"):
+        export_model(tiny_vit, root / kind, ExportConfig(explain=kind, parity_images=1))
+    Image.new("RGB", (40, 30), (20, 90, 200)).save(root / "photo.png")
+    return {"root": root, "photo": str(root / "photo.png")}
+
+
+def test_explain_class_is_checked_against_the_artifact_before_any_work(explain_artifacts, tmp_path, capsys):
+    from runtime.__main__ import main
+
+    a = explain_artifacts
+    out = tmp_path / "p"
+    assert main(["predict", str(a["root"] / "rollout"), a["photo"], "--out", str(out), "--explain-class", "1"]) == 2
+    captured = capsys.readouterr()
+    assert "--explain gradrollout" in captured.err and "'rollout'" in captured.err
+    assert captured.out == "" and not out.exists(), "refused before predicting anything"
+    assert main(["predict", str(a["root"] / "gradrollout"), a["photo"], "--out", str(out),
+                 "--explain-class", "class_1,clas_2"]) == 2
+    captured = capsys.readouterr()
+    assert "unknown class 'clas_2' (did you mean 'class_2'?)" in captured.err and captured.out == ""
+    assert main(["predict", str(a["root"] / "gradrollout"), a["photo"], "--out", str(out),
+                 "--explain-class", "class_1,2"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["000_photo_classes.png", "000_photo_explain.png",
+                                                     "000_photo_probs.png", "predictions.json"]
+
+
+def test_evit_runs_each_stage_with_its_own_parser(explain_artifacts, tmp_path):
+    """`evit STAGE` is `python -m STAGE`: the same parser (its usage names evit), the same result;
+    the console script in pyproject.toml points at it."""
+    import json
+    import tomllib
+
+    from evit.__main__ import main as evit
+    from runtime.__main__ import main as runtime
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    module, function = scripts["evit"].split(":")
+    assert getattr(importlib.import_module(module), function) is evit
+    usage = subprocess.run([sys.executable, "-m", "evit", "export", "onnx", "--help"], capture_output=True, text=True,
+                           cwd=ROOT)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: evit export onnx"), usage.stdout[:300]
+    argv = ["predict", str(explain_artifacts["root"] / "rollout"), explain_artifacts["photo"], "--out"]
+    assert evit(["runtime", *argv, str(tmp_path / "evit")]) == 0
+    assert runtime([*argv, str(tmp_path / "python-m")]) == 0
+    rows = [json.loads((tmp_path / name / "predictions.json").read_text())["rows"] for name in ("evit", "python-m")]
+    assert rows[0] == rows[1] and rows[0][0]["top_k"]
+    assert sorted(p.name for p in (tmp_path / "evit").iterdir()) == sorted(p.name for p in (tmp_path / "python-m").iterdir())
