@@ -252,3 +252,19 @@ def test_a_card_with_a_bench_file_from_the_command_line(artifact, tmp_path, caps
     assert main(["push", str(artifact), "--repo", REPO, "--bench", str(tmp_path / "bad.json"),
                  "--dry-run", str(tmp_path / "p2")]) == 2
     assert "not a `python -m bench` results.json" in capsys.readouterr().err
+
+
+def test_the_command_line_predicts_from_a_hub_id(artifact, photo, tmp_path):
+    """`python -m runtime predict org/name ...` in a fresh process, huggingface_hub reading its cache
+    folder and offline mode from the environment as a user sets them."""
+    import subprocess
+    import sys
+
+    _, files = repo_files(artifact, PushConfig(repo=REPO))
+    lay_out(tmp_path / "hf-cache", REPO, files)
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hf-cache"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "runtime", "predict", REPO, str(photo), "--out", str(tmp_path / "p")],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row = json.loads((tmp_path / "p" / "predictions.json").read_text())["rows"][0]
+    assert row["top_k"][0][0] == load(artifact).predict(photo).top1[0]
