@@ -23,16 +23,25 @@ def test_eval_checkpoint_scores_every_method(digit_checkpoint, tmp_path, capsys)
     assert main(["eval", str(digit_checkpoint), "--data", "digits-clutter", "--limit", "6", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     results = json.loads((tmp_path / "xai_results.json").read_text())
-    assert [r["method"] for r in results["rows"]] == list(METHODS)
-    for row in results["rows"]:
-        for metric in ("perturbation-pos", "perturbation-neg", "deletion", "insertion", "pointing-game",
-                       "energy-in-box", "sanity-rank-corr"):
-            assert metric in row, (row["method"], metric)
-    assert "| random |" in printed and "pointing-game ↑ (chance 0." in printed
-    assert 0.1 < results["chance"]["pointing-game"] < 0.3
-    assert results["cascade_stages"] == ["head", "block 1", "block 0", "embeddings"]
-    assert results["cascade"]["edges"] == pytest.approx([1.0] * 4)  # weight-independent: never changes
-    assert [r["sanity_pass"] for r in results["rows"] if r["method"] == "edges"] == [False]
+    header, rows = results["header"], results["rows"]
+    metrics = ["perturbation-pos", "perturbation-neg", "deletion", "insertion", "pointing-game", "energy-in-box",
+               "sanity-abs-rank-corr", "sanity-ssim"]
+    assert header["metrics"] == metrics and header["n_images"] == 6 and header["sanity"]["randomisations"] == 3
+    assert [(r["metric"], r["method"]) for r in rows] == [(m, n) for m in metrics for n in METHODS]
+    keys = [c["key"] for c in header["columns"]]
+    assert keys[:5] == ["metric", "method", "mean", "ci_low", "ci_high"] and {"chance", "passes", "vs_centre"} <= set(keys)
+    for row in rows:
+        assert len(row["scores"]) == 6 and row["mean"] == pytest.approx(np.mean(row["scores"]), abs=1e-5)
+        assert row["ci_low"] <= row["mean"] <= row["ci_high"]
+        assert set(row["differences"]) == set(METHODS) - {row["method"]}
+    assert "| random |" in printed and "| centre |" in printed and "pointing-game ↑ (chance 0." in printed
+    assert 0.05 < header["chance"]["pointing-game"] < 0.3
+    cascade = json.loads((tmp_path / "xai_cascade.json").read_text())
+    assert [c["key"] for c in cascade["header"]["columns"]] == ["method", "to head", "to block 1", "to block 0",
+                                                                "to embeddings"]
+    edges = next(r for r in cascade["rows"] if r["method"] == "edges")
+    assert [edges[k] for k in ("to head", "to embeddings")] == pytest.approx([1.0, 1.0])  # weight-independent
+    assert {r["passes"] for r in rows if r["method"] in ("edges", "centre") and "passes" in r} == {"no"}
     for name in ("xai_report.md", "xai_methods.png", "xai_curves.png", "xai_cascade.png"):
         assert (tmp_path / name).stat().st_size > 0
 
@@ -45,8 +54,10 @@ def test_eval_artifact_scores_its_in_graph_map(digit_checkpoint, tmp_path):
     export_model(digit_checkpoint, artifact, ExportConfig(format="onnx"))
     assert main(["eval", str(artifact), "--data", "digits-clutter", "--limit", "5", "--out", str(tmp_path / "r")]) == 0
     rows = json.loads((tmp_path / "r" / "xai_results.json").read_text())["rows"]
-    assert [r["method"] for r in rows] == ["in-graph rollout (onnx fp32)", "random"]
-    assert "sanity-rank-corr" in rows[0] and "pointing-game" in rows[0]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    assert methods == ["in-graph rollout (onnx fp32)", "random", "centre"]
+    graph = {r["metric"] for r in rows if r["method"] == methods[0]}
+    assert {"sanity-abs-rank-corr", "sanity-ssim", "pointing-game"} <= graph
 
 
 @pytest.mark.parametrize("args, message", [
@@ -149,7 +160,7 @@ def test_eval_reads_an_imagenet_style_folder_whole_through_a_label_map(imagenet_
     assert sorted(set(images.targets.tolist())) == [0, 1, 2, 3] and images[0][1] == WNIDS.index(sorted(WNIDS)[0])
     assert main(["eval", str(checkpoint), "--data", str(root / "val"),
                  "--label-map", str(root / "LOC_synset_mapping.txt"), "--methods", "rollout", "--no-sanity", "--out", str(tmp_path)]) == 0
-    assert json.loads((tmp_path / "xai_results.json").read_text())["n_images"] == 12
+    assert json.loads((tmp_path / "xai_results.json").read_text())["header"]["n_images"] == 12
 
 
 def test_folders_named_as_labels_map_by_name_in_the_models_order(tmp_path):

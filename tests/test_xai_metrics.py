@@ -87,14 +87,44 @@ def test_deletion_uses_rises_step_and_the_mean_colour():
     assert np.allclose(curve[0], 0.9) and np.allclose(curve[1:], 0.9)  # the mean colour still lights the key
 
 
-def test_insertion_starts_from_a_blur_with_a_truncated_kernel():
+def folded_gaussian(size=11, sigma=5.0):
+    """RISE's `gkern` taps worked out by hand: scipy's Gaussian filter (taps to 4 sigma, normalised)
+    of an impulse at the window's centre, its border mode 'reflect' (d c b a | a b c d) folding the
+    tails back in; the impulse's mirror images sit at c + 2 * size * k and -1 - c + 2 * size * k."""
+    radius = int(4 * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    taps = np.exp(-0.5 * (offsets / sigma) ** 2)
+    taps /= taps.sum()
+    c = size // 2
+    images = [c + 2 * size * k for k in range(-3, 4)] + [-1 - c + 2 * size * k for k in range(-3, 4)]
+    return np.array([sum(taps[p - i + radius] for p in images if abs(p - i) <= radius) for i in range(size)])
+
+
+def test_insertion_blurs_with_rises_own_kernel():
+    from scipy.ndimage import gaussian_filter
+
+    taps = di.blur_kernel()
+    assert taps.shape == (11,) and taps.sum() == pytest.approx(1)
+    np.testing.assert_allclose(taps, folded_gaussian(), rtol=1e-12)
+    impulse = np.zeros((11, 11))
+    impulse[5, 5] = 1
+    np.testing.assert_allclose(np.outer(taps, taps), gaussian_filter(impulse, 5.0), atol=1e-15)  # their gkern(11, 5)
     image = np.zeros((1, 32, 32, 3), np.uint8) + FILL
     image[0, 16, 16] = 255
     out = di.blurred(image, FILL.astype(float))
-    radius = len(di.blur_kernel(32)) // 2
-    assert out[0, 16, 16, 0] < 255 and out[0, 16 - radius, 16, 0] > FILL[0]
-    assert (out[0, 16 - radius - 1, :, :] == FILL).all()  # nothing beyond the kernel's radius
+    assert out[0, 16, 16, 0] < 255 and out[0, 11, 16, 0] > FILL[0] and out[0, 16, 21, 0] > FILL[0]  # 5 px each way
+    assert (out[0, 10] == FILL).all() and (out[0, :, 22] == FILL).all()  # nothing beyond the 11 px window
     assert (di.blurred(np.zeros((1, 32, 32, 3), np.uint8) + FILL, FILL.astype(float)) == FILL).all()  # border: mean
+
+
+def test_per_image_aucs_average_to_the_metric():
+    rng = np.random.default_rng(0)
+    curve = rng.random((9, 5))
+    assert di.curve_aucs(curve).mean() == pytest.approx(di.curve_auc(curve))
+    from xai.evaluate import per_image_perturbation
+
+    hits = (rng.random((10, 5)) > 0.5).astype(float)
+    assert per_image_perturbation(hits).mean() == pytest.approx(perturbation.perturbation_auc(hits))
 
 
 def test_pointing_game_and_energy_in_box():
@@ -123,11 +153,59 @@ def test_noise_maps_point_at_the_box_as_often_as_it_covers_the_image():
     assert abs(hits - chance) < POINTING_CHANCE_ATOL
 
 
+def test_a_constant_map_points_at_chance_not_at_the_top_left_cell():
+    flat = np.zeros((2, SIZE, SIZE), np.float32)  # 8 x 8 cells of 1 px
+    boxes = np.array([[0, 0, 1, 1], [4, 4, 8, 8]])  # the top-left cell only; a quarter, elsewhere
+    assert localization.pointing_hits(flat, boxes, (SIZE, SIZE)).tolist() == [1 / 64, 16 / 64]
+    two = np.zeros((1, SIZE, SIZE), np.float32)
+    two[0, 0, 0] = two[0, 7, 7] = 1  # a tie between two cells, one in the box
+    assert localization.pointing_hits(two, boxes[:1], (SIZE, SIZE)).tolist() == [0.5]
+
+
+CENTRE_CHANCE_ATOL = 0.05  # an image-agnostic centre blob's pointing game against the reported chance
+
+
+def test_a_centre_blob_points_at_the_box_about_as_often_as_chance():
+    """Digits placed uniformly over the whole canvas: the layout alone does not win the pointing game."""
+    from xai.methods.centre import centre_maps
+
+    loc = make_localization_set(per_digit=1, seed=5)
+    size = loc.images.shape[1:3]
+    centre = localization.pointing_hits(centre_maps(len(loc.boxes), (8, 8)), loc.boxes, size).mean()
+    chance = localization.chance_level(loc.boxes, size)
+    assert abs(centre - chance) < CENTRE_CHANCE_ATOL, (centre, chance)
+    x0, y0, x1, y1 = loc.boxes.T
+    assert (x0 == 0).any() and (y0 == 0).any() and (x1 == 32).any() and (y1 == 32).any()  # borders included
+
+
 def test_rank_correlation():
     a = np.random.default_rng(0).random((3, 4, 4))
     assert np.allclose(sanity.rank_correlations(a, a), 1)
     assert np.allclose(sanity.rank_correlations(a, -a), -1)
     assert np.allclose(sanity.rank_correlations(a, np.ones_like(a)), 0)
+
+
+def test_a_map_that_turns_into_its_inverse_fails_the_sanity_check():
+    """The sign does not count: an anticorrelated map kept its structure (Adebayo et al. use |rho|)."""
+    from xai.evaluate import sanity_scores
+
+    maps = np.random.default_rng(0).random((6, 8, 8))
+    scores = sanity_scores(maps, [1 - maps, 1 - maps], (32, 32))
+    assert np.allclose(scores["sanity-abs-rank-corr"], 1)
+    assert (scores["sanity-abs-rank-corr"] >= sanity.PASS_BELOW).all()
+
+
+def test_ssim_is_one_for_identical_maps_near_zero_for_unrelated_ones_and_matches_scikit_image():
+    rng = np.random.default_rng(0)
+    a, noise = rng.random((4, 32, 32)), rng.random((4, 32, 32))
+    assert np.allclose(sanity.ssim(a, a), 1)
+    assert np.abs(sanity.ssim(a, noise)).max() < 0.1
+    structural_similarity = pytest.importorskip("skimage.metrics").structural_similarity
+    mixed = 0.6 * a + 0.4 * noise
+    expected = [structural_similarity(a[i], mixed[i], data_range=1.0) for i in range(4)]
+    np.testing.assert_allclose(sanity.ssim(a, mixed), expected, rtol=1e-10)
+    maps = rng.random((4, 8, 8))
+    assert np.allclose(sanity.map_ssim(maps, 3 * maps + 1, (32, 32)), 1)  # scale and offset do not count
 
 
 def test_localization_set_boxes_hold_the_ink_and_are_reproducible():

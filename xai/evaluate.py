@@ -1,16 +1,20 @@
-"""`evaluate`: every method x every metric on one labelled batch, plus the random baseline, as
-flat rows; `write_report` turns them into `xai_results.json`, `xai_report.md` and figures."""
+"""`evaluate`: every method x every metric on one labelled batch, image by image, plus the random
+and centre baselines; `write_report` turns the scores into `xai_results.json` (one row per metric
+and method: the mean, its 95% bootstrap interval, the paired difference with every other method,
+the per-image scores), `xai_cascade.json`, `xai_report.md` and figures."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from _infra.errors import ToolkitError
 from _infra.outputs import WRITTEN_BY
+from . import stats
 from .methods import METHODS, Method
+from .methods.centre import centre_maps
 from .methods.random_map import uniform_maps
 from .metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
 
@@ -18,6 +22,8 @@ from .metrics import METRICS, deletion_insertion as di, localization, perturbati
 ARROWS = {"higher": "↑", "lower": "↓"}
 XAI_COMMAND = "python -m xai eval"  # what xai_results.json says wrote its folder (_infra.outputs)
 RESULTS = "xai_results.json"
+CASCADE = "xai_cascade.json"
+BASELINES = ("random", "centre")  # image-agnostic maps every method is compared with
 
 
 class EvalInputError(ToolkitError):
@@ -29,13 +35,15 @@ class EvalResult:
     subject: str
     n_images: int
     accuracy: float
-    rows: list[dict]  # one per method: name, summary, then one value per metric
+    scores: dict[str, dict[str, np.ndarray]]  # method -> metric -> each image's score (N,)
+    described: dict[str, dict]  # method -> {"summary", "baseline"}, table order
     curves: dict[str, dict[str, list[float]]]  # method -> curve name -> mean curve
     maps: dict[str, np.ndarray] = field(repr=False)  # method -> (B, gh, gw), for the figures
     metrics: list[str] = field(default_factory=list)  # metric names with values, table order
     chance: dict[str, float] = field(default_factory=dict)  # metric -> score of an uninformative map
     cascade_stages: list[str] = field(default_factory=list)  # randomised from the top down to each
-    cascade: dict[str, list[float]] = field(default_factory=dict)  # method -> mean rank corr per stage
+    cascade: dict[str, list[float]] = field(default_factory=dict)  # method -> mean |rank corr| per stage
+    sanity_seeds: int = 0  # full randomisations the sanity scores average over
 
 
 def check_inputs(images: np.ndarray, labels: np.ndarray, boxes: np.ndarray | None) -> None:
@@ -54,11 +62,13 @@ def check_inputs(images: np.ndarray, labels: np.ndarray, boxes: np.ndarray | Non
 
 def explanations(subject, images: np.ndarray, methods: list[Method], probs: np.ndarray,
                  targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The subject's maps for `targets` (None: its predicted classes), with the random baseline
-    added for graphs (seeded by `probs`, so another model gets fresh noise)."""
+    """The subject's maps for `targets` (None: its predicted classes), with the image-agnostic
+    baselines (random, seeded by `probs` so another model gets fresh noise; centre) added for
+    graphs, which compute only their own map."""
     maps = subject.explain(images, [m for m in methods if m.name in METHODS], targets)
-    if any(m.baseline for m in methods) and "random" not in maps:
-        maps["random"] = uniform_maps(probs, subject.grid)
+    if any(m.baseline for m in methods):
+        maps.setdefault("random", uniform_maps(probs, subject.grid))
+        maps.setdefault("centre", centre_maps(len(images), subject.grid))
     return maps
 
 
@@ -79,37 +89,68 @@ def randomised_maps(subject, images: np.ndarray, methods: list[Method],
     return stages, maps
 
 
+def further_randomisations(subject, images: np.ndarray, methods: list[Method], predicted: np.ndarray,
+                           seeds: tuple[int, ...]) -> list[dict[str, np.ndarray]]:
+    """Maps from fully randomised checkpoints with each of `seeds` (a graph, re-exported per
+    randomisation, gets none: its sanity check rests on one)."""
+    if not hasattr(subject, "cascade"):
+        return []
+    out = []
+    for seed in seeds:
+        randomised = subject.randomised(seed)
+        out.append(explanations(randomised, images, methods, randomised.forward(images), predicted))
+    return out
+
+
 def cascade_curves(maps: dict[str, np.ndarray], stage_maps: list[dict[str, np.ndarray]]) -> dict[str, list[float]]:
-    """Per method, the mean Spearman correlation with its map at each randomisation stage."""
-    return {name: [float(sanity.rank_correlations(m, s[name]).mean()) for s in stage_maps]
+    """Per method, the mean absolute Spearman correlation with its map at each randomisation stage."""
+    return {name: [float(np.abs(sanity.rank_correlations(m, s[name])).mean()) for s in stage_maps]
             for name, m in maps.items() if stage_maps and all(name in s for s in stage_maps)}
 
 
+def sanity_scores(maps: np.ndarray, randomised: list[np.ndarray], size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Per image, the absolute rank correlation and the SSIM with each randomised map `(B, gh, gw)`,
+    averaged over the randomisations."""
+    return {"sanity-abs-rank-corr": np.mean([np.abs(sanity.rank_correlations(maps, r)) for r in randomised], axis=0),
+            "sanity-ssim": np.mean([sanity.map_ssim(maps, r, size) for r in randomised], axis=0)}
+
+
+def per_image_perturbation(curve: np.ndarray) -> np.ndarray:
+    """Each image's perturbation AUC `(B,)` from a curve `(steps + 1, B)` (their mean is the AUC)."""
+    return np.array([perturbation.perturbation_auc(curve[:, i:i + 1]) for i in range(curve.shape[1])])
+
+
 def score_method(subject, images, labels, boxes, maps, randomised, predicted) -> tuple[dict, dict]:
-    """One method's metric values and mean curves; `randomised`: its fully randomised maps or None."""
+    """One method's per-image scores `{metric: (N,)}` and mean curves; `randomised`: its maps from
+    each full randomisation (empty: no sanity check)."""
     size = images.shape[1:3]
     pos = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=True)
     neg = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=False)
     fill = di.mean_colour(subject.mean)
     dele = di.deletion_curve(subject.forward, images, maps, predicted, fill)
     ins = di.insertion_curve(subject.forward, images, maps, predicted, fill)
-    values = {"perturbation-pos": perturbation.perturbation_auc(pos),
-              "perturbation-neg": perturbation.perturbation_auc(neg),
-              "deletion": di.curve_auc(dele), "insertion": di.curve_auc(ins)}
+    scores = {"perturbation-pos": per_image_perturbation(pos), "perturbation-neg": per_image_perturbation(neg),
+              "deletion": di.curve_aucs(dele), "insertion": di.curve_aucs(ins)}
     if boxes is not None:
-        values["pointing-game"] = float(localization.pointing_hits(maps, boxes, size).mean())
-        values["energy-in-box"] = float(localization.energy_in_box(maps, boxes, size).mean())
-    if randomised is not None:
-        values["sanity-rank-corr"] = float(sanity.rank_correlations(maps, randomised).mean())
+        scores["pointing-game"] = localization.pointing_hits(maps, boxes, size).astype(np.float64)
+        scores["energy-in-box"] = localization.energy_in_box(maps, boxes, size).astype(np.float64)
+    if randomised:
+        scores.update(sanity_scores(maps, randomised, size))
     curves = {"perturbation-pos": pos.mean(1).tolist(), "perturbation-neg": neg.mean(1).tolist(),
               "deletion": dele.mean(1).tolist(), "insertion": ins.mean(1).tolist()}
-    return values, curves
+    return scores, curves
+
+
+def describe(name: str) -> dict:
+    method = METHODS.get(name)
+    return {"summary": method.summary if method else "the graph's own output", "baseline": bool(method and method.baseline)}
 
 
 def evaluate(subject, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray | None = None,
              methods: list[Method] | None = None, sanity_check: bool = True, progress: bool = True) -> EvalResult:
     """Score each method's maps of `images` (uint8 `(N, H, W, 3)` at the model's size) for the
-    predicted classes; `labels` are the true classes, `boxes` optional object boxes `(N, 4)`."""
+    predicted classes, image by image; `labels` are the true classes, `boxes` optional object
+    boxes `(N, 4)`."""
     from tqdm.auto import tqdm
 
     labels = np.asarray(labels)
@@ -119,22 +160,112 @@ def evaluate(subject, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray 
     predicted = probs.argmax(-1)
     maps = explanations(subject, images, methods, probs)
     stages, stage_maps = randomised_maps(subject, images, methods, predicted) if sanity_check else ([], [])
-    full = stage_maps[-1] if stage_maps else {}
-    rows, curves = [], {}
+    full = stage_maps[-1:] + (further_randomisations(subject, images, methods, predicted, sanity.SEEDS[1:])
+                              if stage_maps else [])
+    scores, curves = {}, {}
     for name in tqdm(list(maps), desc="scoring methods", disable=not progress):
-        values, curves[name] = score_method(subject, images, labels, boxes, maps[name], full.get(name), predicted)
-        method = METHODS.get(name)
-        row = {"method": name, "summary": method.summary if method else "the graph's own output",
-               "baseline": bool(method and method.baseline), **values}
-        if "sanity-rank-corr" in values:
-            row["sanity_pass"] = values["sanity-rank-corr"] < sanity.PASS_BELOW
-        rows.append(row)
-    names = [m for m in METRICS if any(m in r for r in rows)]
+        randomised = [f[name] for f in full if name in f]
+        scores[name], curves[name] = score_method(subject, images, labels, boxes, maps[name], randomised, predicted)
+    names = [m for m in METRICS if any(m in s for s in scores.values())]
     chance = {} if boxes is None else {"pointing-game": localization.chance_level(boxes, images.shape[1:3])}
     return EvalResult(subject=subject.name, n_images=len(images), accuracy=float((predicted == labels).mean()),
-                      rows=rows, curves=curves, maps=maps, metrics=names, chance=chance,
-                      cascade_stages=stages, cascade=cascade_curves(maps, stage_maps))
+                      scores=scores, described={name: describe(name) for name in maps}, curves=curves, maps=maps,
+                      metrics=names, chance=chance, cascade_stages=stages, cascade=cascade_curves(maps, stage_maps),
+                      sanity_seeds=len(full))
 
+
+# ---- summaries: means, intervals, paired differences, as result rows ----------------------------
+
+def differences(scores: dict[str, np.ndarray], better: str, indices: np.ndarray) -> dict[str, dict[str, dict]]:
+    """For each method, its paired difference with every other `{other: {mean, ci_low, ci_high, verdict}}`."""
+    out = {}
+    for a, sa in scores.items():
+        out[a] = {}
+        for b, sb in scores.items():
+            if a != b:
+                d = stats.paired_difference(sa, sb, indices)
+                out[a][b] = {"mean": d.mean, "ci_low": d.low, "ci_high": d.high, "verdict": stats.verdict(d, better)}
+    return out
+
+
+def metric_rows(result: EvalResult, metric: str, indices: np.ndarray) -> list[dict]:
+    """One row per method for `metric`: mean, 95% interval, how many methods it is separated from
+    either way, its standing against the random and centre baselines, and the per-image scores."""
+    better = METRICS[metric].better
+    scores = {m: s[metric] for m, s in result.scores.items() if metric in s}
+    diffs = differences(scores, better, indices)
+    rows = []
+    for name, values in scores.items():
+        ci = stats.bootstrap_interval(values, indices)
+        verdicts = [d["verdict"] for d in diffs[name].values()]
+        row = {"method": name, "metric": metric, "better": better, "mean": ci.mean, "ci_low": ci.low,
+               "ci_high": ci.high, "ahead_of": verdicts.count("better"), "behind": verdicts.count("worse"),
+               **{f"vs_{b}": diffs[name][b]["verdict"] for b in BASELINES if b in diffs[name]}}
+        if metric in result.chance:
+            row["chance"] = result.chance[metric]
+        rows.append({**row, **result.described[name], "differences": diffs[name],
+                     "scores": [float(f"{v:.6g}") for v in values]})
+    return rows
+
+
+def mark_sanity(rows: list[dict]) -> None:
+    """`passes` on the sanity rows: the 95% upper ends of both similarities below `PASS_BELOW`."""
+    highs = {}
+    for r in rows:
+        if METRICS[r["metric"]].needs == "randomised":
+            highs.setdefault(r["method"], []).append(r["ci_high"])
+    for r in rows:
+        if r["method"] in highs and METRICS[r["metric"]].needs == "randomised":
+            r["passes"] = "yes" if max(highs[r["method"]]) < sanity.PASS_BELOW else "no"
+
+
+def result_rows(result: EvalResult, n_resamples: int = stats.N_RESAMPLES, seed: int = stats.SEED) -> list[dict]:
+    """Every (metric, method) row, metric by metric, methods in table order."""
+    indices = stats.resample_indices(result.n_images, n_resamples, seed)
+    rows = [row for metric in result.metrics for row in metric_rows(result, metric, indices)]
+    mark_sanity(rows)
+    return rows
+
+
+def column(key: str, title: str, unit: str | None = None, digits: int | None = None) -> dict:
+    """A column the results table shows (the team's result shape: key, title, unit, digits)."""
+    return {"key": key, "title": title, "unit": unit, **({} if digits is None else {"digits": digits})}
+
+
+def result_columns(rows: list[dict]) -> list[dict]:
+    """The shown columns, those some row has a value for."""
+    columns = [column("metric", "metric"), column("method", "method"), column("mean", "mean"),
+               column("ci_low", "95% low"), column("ci_high", "95% high"),
+               column("ahead_of", "ahead of"), column("behind", "behind"),
+               *(column(f"vs_{b}", f"vs {b}") for b in BASELINES),
+               column("chance", "chance"), column("passes", "sanity pass")]
+    return [c for c in columns if any(c["key"] in r for r in rows)]
+
+
+def results_json(result: EvalResult, command: str, machine: dict | None = None) -> dict:
+    """`xai_results.json`: the header (what was run, on what, the columns) and one row per metric x method."""
+    rows = result_rows(result)
+    header = {"scenario": "xai-eval", "command": command, "machine": machine or {}, "subject": result.subject,
+              "n_images": result.n_images, "accuracy": result.accuracy, "metrics": result.metrics,
+              "methods": result.described, "chance": result.chance, "curves": result.curves,
+              "interval": {"level": stats.LEVEL, "resamples": stats.N_RESAMPLES, "seed": stats.SEED,
+                           "kind": "percentile bootstrap over images; paired for differences"},
+              "sanity": {"randomisations": result.sanity_seeds, "pass_below": sanity.PASS_BELOW},
+              "columns": result_columns(rows)}
+    return {WRITTEN_BY: XAI_COMMAND, "header": header, "rows": rows}
+
+
+def cascade_json(result: EvalResult, command: str, machine: dict | None = None) -> dict:
+    """`xai_cascade.json`: per method, the mean absolute rank correlation at each randomisation stage."""
+    keys = [f"to {s}" for s in result.cascade_stages]
+    rows = [{"method": name, **dict(zip(keys, curve))} for name, curve in result.cascade.items()]
+    header = {"scenario": "xai-eval-cascade", "command": command, "machine": machine or {},
+              "subject": result.subject, "n_images": result.n_images, "stages": result.cascade_stages,
+              "columns": [column("method", "method"), *(column(k, k, digits=3) for k in keys)]}
+    return {"header": header, "rows": rows}
+
+
+# ---- Markdown for the terminal and the report ------------------------------------------------------
 
 def column_title(metric: str, chance: dict[str, float]) -> str:
     """`name arrow`, plus the chance level where the metric has one (the pointing game)."""
@@ -142,65 +273,96 @@ def column_title(metric: str, chance: dict[str, float]) -> str:
     return f"{title} (chance {chance[metric]:.3f})" if metric in chance else title
 
 
+def cell(row: dict) -> str:
+    """`mean [low, high]`, perturbation AUCs (x 100) to 2 decimals, the rest to 3."""
+    f = "{:.2f}" if row["metric"].startswith("perturbation") else "{:.3f}"
+    return f"{f.format(row['mean'])} [{f.format(row['ci_low'])}, {f.format(row['ci_high'])}]"
+
+
 def markdown_table(data: dict) -> str:
-    """Markdown table from an `xai_results.json`-shaped dict (`rows`, `metrics`, `chance`): one
-    row per method, one column per metric (arrow = better direction). The CLI, the report and
-    the docs' tables (`scripts/docs_tables.py`) all print through here."""
-    chance = data.get("chance", {})
-    head = ["method", *[column_title(m, chance) for m in data["metrics"]]]
+    """Markdown table from an `xai_results.json`-shaped dict: one row per method, one column per
+    metric (arrow = better direction), each cell the mean and its 95% interval."""
+    header, rows = data["header"], data["rows"]
+    chance = header.get("chance", {})
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    by = {(r["method"], r["metric"]): r for r in rows}
+    head = ["method", *[column_title(m, chance) for m in header["metrics"]]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in data["rows"]:
-        cells = [row["method"]]
-        for m in data["metrics"]:
-            v = row.get(m)
-            cells.append("n/a" if v is None else f"{v:.2f}" if m.startswith("perturbation") else f"{v:.3f}")
-        lines.append("| " + " | ".join(cells) + " |")
+    for name in methods:
+        cells = [cell(by[name, m]) if (name, m) in by else "n/a" for m in header["metrics"]]
+        lines.append("| " + " | ".join([name, *cells]) + " |")
     return "\n".join(lines)
 
 
+def separation_lines(data: dict) -> list[str]:
+    """Per metric, which methods are ahead of which (the interval of the difference excludes 0);
+    every other pair is not separated."""
+    lines = []
+    for metric in data["header"]["metrics"]:
+        rows = [r for r in data["rows"] if r["metric"] == metric]
+        ahead = [f"{r['method']} > {b}" for r in rows for b, d in r["differences"].items() if d["verdict"] == "better"]
+        pairs = len(rows) * (len(rows) - 1) // 2
+        lines.append(f"- `{metric}`: {len(ahead)} of {pairs} pairs separated"
+                     + (f": {', '.join(ahead)}" if ahead else "") + "; every other pair not separated.")
+    return lines
+
+
 def cascade_table(data: dict) -> str:
-    """Markdown table of the cascading randomisation from an `xai_results.json`-shaped dict: one
-    row per method, one column per stage (randomised from the top down to it), the mean Spearman
-    correlation with the trained model's map."""
-    head = ["method", *[f"to {s}" for s in data["cascade_stages"]]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join([name, *(f"{v:.3f}" for v in curve)]) + " |" for name, curve in data["cascade"].items()]
+    """Markdown table of an `xai_cascade.json`-shaped dict: one row per method, one column per stage."""
+    keys = [c["key"] for c in data["header"]["columns"][1:]]
+    lines = ["| " + " | ".join(["method", *keys]) + " |", "|" + "---|" * (len(keys) + 1)]
+    lines += ["| " + " | ".join([r["method"], *(f"{r[k]:.3f}" for k in keys)]) + " |" for r in data["rows"]]
     return "\n".join(lines)
 
 
 def format_table(result: EvalResult) -> str:
-    return markdown_table(vars(result))
+    return markdown_table(results_json(result, ""))
 
 
-def format_cascade(result: EvalResult) -> str:
-    return cascade_table(vars(result))
-
-
-def report_lines(result: EvalResult, command: str) -> list[str]:
-    """`xai_report.md`: the table, the cascading randomisation, what the metrics mean."""
-    lines = [f"# Explanation quality: {result.subject}", "",
-             f"{result.n_images} images, model accuracy {result.accuracy:.4f}. Explained class: the predicted one "
-             "(in the randomised models too).", "", format_table(result), ""]
-    if result.cascade:
+def report_lines(data: dict, cascade: dict | None, command: str) -> list[str]:
+    """`xai_report.md`: the table with intervals, which pairs are separated, the cascading
+    randomisation, what the metrics mean."""
+    h = data["header"]
+    lines = [f"# Explanation quality: {h['subject']}", "",
+             f"{h['n_images']} images, model accuracy {h['accuracy']:.4f}. Explained class: the predicted one "
+             f"(in the randomised models too). Each cell: the mean over images and its 95% bootstrap interval "
+             f"({stats.N_RESAMPLES} resamples).", "", markdown_table(data), "",
+             "Ranked only where the paired 95% interval of the difference excludes 0 (`a > b`: a is better):", "",
+             *separation_lines(data), ""]
+    if cascade is not None and cascade["rows"]:
         lines += ["Cascading randomisation (Adebayo et al.): weights drawn afresh from the top down to each "
-                  f"stage; mean Spearman correlation with the trained model's map (passes below {sanity.PASS_BELOW} "
-                  "at the last stage).", "", format_cascade(result), ""]
+                  "stage; mean absolute Spearman correlation with the trained model's map.", "",
+                  cascade_table(cascade), ""]
     lines += ["Metrics:", ""]
-    lines += [f"- `{m}` ({METRICS[m].better} is better): {METRICS[m].summary}" for m in result.metrics]
+    lines += [f"- `{m}` ({METRICS[m].better} is better): {METRICS[m].summary}" for m in h["metrics"]]
     return lines + (["", f"Command: `{command}`"] if command else [])
 
 
-def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str = "") -> dict[str, Path]:
-    """`xai_results.json`, `xai_report.md`, `xai_methods.png` (images x methods), `xai_curves.png`,
-    and `xai_cascade.png` (rank correlation per randomisation stage) when the sanity check ran."""
+def dumps(data: dict) -> str:
+    """JSON with the header indented and one line per row (rows carry every image's scores)."""
+    head = {k: v for k, v in data.items() if k != "rows"}
+    text = json.dumps(head, indent=1)[:-2]  # without the closing brace
+    rows = ",\n".join(json.dumps(r) for r in data["rows"])
+    return f'{text},\n "rows": [\n{rows}\n ]\n}}\n'
+
+
+def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str = "",
+                 machine: dict | None = None) -> dict[str, Path]:
+    """`xai_results.json` (rows with intervals and per-image scores), `xai_report.md`,
+    `xai_methods.png` (images x methods), `xai_curves.png`, and with the sanity check
+    `xai_cascade.json` and `xai_cascade.png` (rank correlation per randomisation stage)."""
     from .plots import plot_cascade, plot_method_grid, plot_metric_curves
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / RESULTS, "report": out / "xai_report.md",
              "grid": out / "xai_methods.png", "curves": out / "xai_curves.png"}
-    data = {k: v for k, v in asdict(result).items() if k != "maps"}
-    paths["json"].write_text(json.dumps({WRITTEN_BY: XAI_COMMAND, **data, "command": command}, indent=2))
-    paths["report"].write_text("\n".join(report_lines(result, command)) + "\n")
+    data = results_json(result, command, machine)
+    paths["json"].write_text(dumps(data))
+    cascade = cascade_json(result, command, machine) if result.cascade else None
+    if cascade is not None:
+        paths["cascade_json"] = out / CASCADE
+        paths["cascade_json"].write_text(dumps(cascade))
+    paths["report"].write_text("\n".join(report_lines(data, cascade, command)) + "\n")
     shown = np.linspace(0, len(images) - 1, min(6, len(images))).round().astype(int)
     plot_method_grid(images[shown], {k: v[shown] for k, v in result.maps.items()}, paths["grid"], result.subject)
     plot_metric_curves(result.curves, paths["curves"], result.subject)

@@ -4,10 +4,14 @@ Explanation of Black-box Models", BMVC 2018, https://arxiv.org/abs/1806.07421, a
 
 Deletion: pixels set to the mean colour (zero after normalisation), most relevant first; the
 explained class's probability should fall fast (lower AUC is better). Insertion: from a blurred
-copy of the image (a Gaussian kernel truncated at one sigma: 11 px wide, sigma 5 px at 224 px,
-scaled with the image, padded with the mean colour), the original pixels put back most relevant
-first; the probability should rise fast (higher is better). Step: one image row's worth of pixels
-(224 at 224 px), so `H` steps. AUC: trapezoid of the mean probability over the fraction changed.
+copy of the image, the original pixels put back most relevant first; the probability should rise
+fast (higher is better). The blur is RISE's own: `gkern(11, 5)`, a unit impulse in an 11 x 11
+window smoothed by `scipy.ndimage.gaussian_filter(sigma=5)` (whose default border mode reflects
+the Gaussian's tails back into the window), applied by a convolution with zero padding on the
+normalised image, i.e. padded with the mean colour. Its size is fixed in pixels as in their code,
+so it blurs a 32 px image far more, relative to its size, than a 224 px one. Step: one image
+row's worth of pixels (224 at 224 px), so `H` steps. AUC: trapezoid of the mean probability over
+the fraction changed; per image, the same trapezoid of its own curve (their mean is the AUC).
 """
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ import numpy as np
 
 from . import Forward, Metric, pixel_order, register_metric, trapezoid
 
-BLUR_SIGMA_AT_224 = 5.0  # RISE's insertion substrate: sigma 5 px ...
-BLUR_RADIUS_AT_224 = 5  # ... on an 11 x 11 kernel, at 224 px
+BLUR_SIZE = 11  # RISE's insertion substrate (eclique/RISE, evaluation.py): klen = 11 ...
+BLUR_SIGMA = 5.0  # ... ksig = 5, in pixels at any image size
 
 
 def n_steps(size: tuple[int, int]) -> int:
@@ -24,21 +28,23 @@ def n_steps(size: tuple[int, int]) -> int:
     return size[0]
 
 
-def blur_kernel(width: int) -> np.ndarray:
-    """RISE's 1-D Gaussian taps scaled to an image `width` px wide, truncated at one sigma, sum 1."""
-    sigma = BLUR_SIGMA_AT_224 * width / 224
-    radius = max(1, round(BLUR_RADIUS_AT_224 * width / 224))
-    x = np.arange(-radius, radius + 1)
-    taps = np.exp(-x ** 2 / (2 * sigma ** 2))
-    return taps / taps.sum()
+def blur_kernel(size: int = BLUR_SIZE, sigma: float = BLUR_SIGMA) -> np.ndarray:
+    """RISE's `gkern` as its 1-D factor `(size,)`: a unit impulse at the centre of `size` taps
+    smoothed by scipy's Gaussian filter (tails reflected back at the window's ends; sum 1). Their
+    2-D kernel, `gaussian_filter` of a centred 2-D impulse, is the outer product of this with itself."""
+    from scipy.ndimage import gaussian_filter1d
+
+    impulse = np.zeros(size)
+    impulse[size // 2] = 1.0
+    return gaussian_filter1d(impulse, sigma)
 
 
 def blurred(images: np.ndarray, fill: np.ndarray) -> np.ndarray:
-    """The insertion substrate: uint8 `(B, H, W, 3)` blurred by the separable truncated kernel,
-    the border padded with `fill` (the mean colour: RISE zero-pads the normalised image)."""
+    """The insertion substrate: uint8 `(B, H, W, 3)` blurred by RISE's separable kernel, the
+    border padded with `fill` (the mean colour: RISE zero-pads the normalised image)."""
     from scipy.ndimage import correlate1d
 
-    taps = blur_kernel(images.shape[2])
+    taps = blur_kernel()
     centred = images.astype(np.float64) - fill
     for axis in (1, 2):
         centred = correlate1d(centred, taps, axis=axis, mode="constant", cval=0.0)
@@ -91,7 +97,13 @@ def mean_colour(mean) -> np.ndarray:
 
 
 def curve_auc(curve: np.ndarray) -> float:
+    """AUC of the mean curve `(steps + 1, B)` over the fraction changed 0..1."""
     return trapezoid(curve.mean(axis=1), np.linspace(0, 1, len(curve)))
+
+
+def curve_aucs(curve: np.ndarray) -> np.ndarray:
+    """Each image's AUC `(B,)` of `curve` `(steps + 1, B)`; their mean is `curve_auc`."""
+    return np.array([curve_auc(curve[:, i:i + 1]) for i in range(curve.shape[1])])
 
 
 register_metric(Metric("deletion", "lower", "class-probability AUC as relevant pixels turn to the mean colour (RISE)"))

@@ -8,7 +8,8 @@ The pointing game takes the maximum on the map's own grid (one cell per patch) a
 cell's centre: a bilinearly upsampled map (align_corners=False) copies edge cells to the border
 unblended while interior peaks are blended down, which draws the argmax of a noise map to the
 border. On the grid, a map that carries no information hits the box as often as the box covers
-the image (`chance_level`), and every pointing-game figure is reported beside that share.
+the image (`chance_level`), and every pointing-game figure is reported beside that share. A tie
+for the maximum is scored as the share of the tied cells in the box (a constant map: chance).
 """
 from __future__ import annotations
 
@@ -25,19 +26,23 @@ def box_masks(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
 
 
-def argmax_points(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Pixel coordinates `(B, 2)` as (x, y) floats of the centre of each map's maximal cell,
-    the maps `(B, gh, gw)` covering an image of `size` (H, W)."""
-    b, gh, gw = maps.shape
-    cell = maps.reshape(b, -1).argmax(1)
-    rows, cols = np.divmod(cell, gw)
-    return np.stack([(cols + 0.5) * size[1] / gw, (rows + 0.5) * size[0] / gh], axis=1)
+def cell_centres(grid: tuple[int, int], size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x, y) of each grid cell's centre, each `(gh, gw)`, for an image of `size` (H, W)."""
+    gh, gw = grid
+    ys, xs = np.meshgrid((np.arange(gh) + 0.5) * size[0] / gh, (np.arange(gw) + 0.5) * size[1] / gw, indexing="ij")
+    return xs, ys
 
 
 def pointing_hits(maps: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Per image: does the centre of the map's maximal cell fall inside the box? `(B,)` bool."""
-    x, y = argmax_points(maps, size).T
-    return (x >= boxes[:, 0]) & (x < boxes[:, 2]) & (y >= boxes[:, 1]) & (y < boxes[:, 3])
+    """Per image: does the centre of the map's maximal cell fall inside the box? `(B,)` in 0..1.
+    Where several cells share the maximum, the share of them that do: the expected hit of breaking
+    the tie at random, so a constant map scores the share of cells in the box (chance), never
+    whatever cell comes first."""
+    xs, ys = cell_centres(maps.shape[1:], size)
+    top = maps == maps.max(axis=(1, 2), keepdims=True)  # (B, gh, gw)
+    x0, y0, x1, y1 = (boxes[:, i, None, None] for i in range(4))
+    inside = (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
+    return (top & inside).sum(axis=(1, 2)) / top.sum(axis=(1, 2))
 
 
 def chance_level(boxes: np.ndarray, size: tuple[int, int]) -> float:
