@@ -9,6 +9,7 @@ Both are images/s; `ratio` = training path / ceiling. The training split is cut 
 epoch of `warmup + steps` steps, so no evaluation or checkpoint falls inside the timed window.
 On CUDA the timed steps also count the host's waits for the GPU (torch's sync debug mode): each
 one lets the GPU run dry while Python queues the next kernels; the ceiling has none.
+With --compile, each row also says what the path's run compiled (run.json's counts, per phase).
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--warmup-steps", type=int, default=10, help="untimed steps first")
     parser.add_argument("--num-workers", type=int, default=None, help="loader workers (default: finetune's)")
     parser.add_argument("--limit-test", type=int, default=512, help="test images evaluated after the path's run")
-    parser.add_argument("--compile", action="store_true", help="torch.compile both the ceiling's and the path's model")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile both the ceiling's and the path's model (finetune's --compile train)")
 
 
 def columns() -> list[dict]:
@@ -48,7 +50,9 @@ def columns() -> list[dict]:
     return [column("preset"), column("batch"), column("precision"), column("compile"),
             column("host_syncs_per_step", "host syncs per step", digits=2),
             column("ceiling_img_s", "ceiling", "img/s", 0), column("training_img_s", "training path", "img/s", 0),
-            column("ratio", digits=3), *(column(t.verdict_key, t.label) for t in of(NAME))]
+            column("ratio", digits=3), *(column(t.verdict_key, t.label) for t in of(NAME)),
+            *(column(f"{phase}_{key}", f"{phase} {key}") for phase in ("train", "eval")
+              for key in ("graphs", "recompiles"))]
 
 
 def parse_case(case: str) -> tuple[str, int]:
@@ -177,7 +181,7 @@ def training_path(preset: str, batch: int, args, device: str) -> tuple[float, di
                              eval_batch_size=max(batch, 128), max_steps=total, limit_train=batch * total,
                              limit_test=args.limit_test, logging_steps=10 * total, progress=False,
                              precision=args.precision, input_pipeline=args.input_pipeline,
-                             num_workers=args.num_workers, compile=args.compile, lr=1e-4)
+                             num_workers=args.num_workers, compile="train" if args.compile else "off", lr=1e-4)
         result = finetune(cfg, callbacks=[clock])
     syncs = clock.syncs
     if syncs.places:
@@ -185,6 +189,13 @@ def training_path(preset: str, batch: int, args, device: str) -> tuple[float, di
               file=sys.stderr, flush=True)
     per_step = None if syncs.count is None else round(syncs.count / args.steps, 2)
     return args.steps * batch * result.processes / (clock.stop - clock.start), {**result.setup, "syncs": per_step}
+
+
+def compile_counts(setup: dict) -> dict:
+    """Graphs compiled and recompiles per phase of the path's run (from its run.json setup)."""
+    phases = setup["compile"].get("phases", {})
+    return {f"{phase}_{key}": phases.get(phase, {}).get(key, 0) for phase in ("train", "eval")
+            for key in ("graphs", "recompiles")}
 
 
 def run(args) -> dict:
@@ -212,7 +223,7 @@ def measure(args) -> dict:
         rows.append({"preset": preset, "batch": batch, "precision": setup["precision"],
                      "input_pipeline": setup["input_pipeline"], "workers": setup["dataloader"]["num_workers"],
                      "compile": args.compile, "host_syncs_per_step": setup["syncs"],
-                     "ceiling_img_s": top, "training_img_s": path, "ratio": path / top})
+                     "ceiling_img_s": top, "training_img_s": path, "ratio": path / top, **compile_counts(setup)})
         print(f"{preset}:{batch} {rows[-1]['precision']}: ceiling {top:.1f} img/s, training path {path:.1f} "
               f"img/s, ratio {path / top:.3f}", file=sys.stderr, flush=True)  # kept if a later case times out
     header = {"device": device.name or device.kind, "data": args.data, "steps": args.steps,
