@@ -27,7 +27,7 @@ from _infra.outputs import WRITTEN_BY
 from _infra.errors import ToolkitError
 from finetune.scores import classification_scores
 
-from .scenarios import column, format_columns
+from .scenarios import column, command_line, format_columns
 from .targets import header as targets_header, judge, of as targets_of
 from .placement import format_placement, placement as op_placement, unavailable_reason as placement_unavailable
 from .timing import interleaved_latency, machine_info
@@ -424,7 +424,9 @@ def device_section(rows: list[dict]) -> str:
 def write_report(rows: list[dict], out: Path, header: dict) -> None:
     machine = machine_info()
     judged = [t for t in targets_of("bench") if any(t.selects(r) for r in rows)]
-    header = {"scenario": "bench", **header, "machine": machine, "columns": COLUMNS, "targets": targets_header(judged)}
+    said = {"command": command_line(), "about": f"{header['images']} test images, throughput at batch {header['batch']}"}
+    header = {"scenario": "bench", **{k: v for k, v in said.items() if v}, **header, "machine": machine,
+              "columns": COLUMNS, "targets": targets_header(judged)}
     (out / RESULTS).write_text(json.dumps({WRITTEN_BY: BENCH_COMMAND, "header": header, "rows": rows}, indent=2))
     (out / "report.md").write_text(
         f"# Benchmark: {header['checkpoint']} on {header['data']} ({header['images']} test images)\n\n"

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import LABELS, save_tiny_checkpoint, write_image_folder
+from test_bench_scenarios import assert_shape
 
 from bench.run import REFERENCE, TARGETS, BenchError, BenchTarget, heatmap_parity, run_bench
 from export import ExportConfig
@@ -51,6 +52,10 @@ def test_every_target_row_against_the_reference(setup, tmp_path):
     assert "latency_ms_p50" in by["onnx fp32"] and by["onnx int8"]["size_mb"] < by["onnx fp32"]["size_mb"]
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(saved["rows"]) == len(TARGETS) and "cpu" in saved["header"]["machine"]
+    assert_shape(saved)  # its columns and the targets that judged its rows (bench.targets), verdicts in the rows
+    assert {t["name"] for t in saved["header"]["targets"]} == {"int8_accuracy_gap", "int8_agreement", "fp16_agreement",
+                                                              "fp32_heatmap_corr", "int8_heatmap_corr"}
+    assert by["onnx fp32"]["fp32_heatmap_corr"] == "met" and "accuracy_gap" in by["onnx int8"]
     assert "| onnx int8 |" in (tmp_path / "out" / "report.md").read_text()
 
 

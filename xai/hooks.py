@@ -5,11 +5,13 @@ to the explained class's logit. Torch lives here; the methods themselves are num
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import torch
 
-from .vit import readout_rows
+from .vit import gradient_x_input, readout_rows
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class Capture:
     pixels: np.ndarray | None = None  # (B, 3, H, W) the normalised input
     attention_relevance: list[np.ndarray] | None = None  # per layer (B, heads, N, N), LRP (`xai.lrp`)
     readout: tuple[int, ...] = (0,)  # token rows the logit reads (CLS; and distillation, distilled DeiT)
+    # a `xai.vit.Layout` class of LRP rules -> pixel relevance (B, 3, H, W) for the explained logit,
+    # computed when called (one more forward and backward: AttnLRP, `xai.methods.attnlrp`)
+    rule_relevance: Callable[[type], np.ndarray] | None = None
 
 
 def pixel_values(images: np.ndarray, mean, std) -> torch.Tensor:
@@ -74,7 +79,14 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
                    attentions=[a.detach().numpy().astype(np.float32) for a in out.attentions],
                    attention_grads=attention_grads,
                    tokens=stored["tokens"].detach().numpy().astype(np.float32),
-                   token_grads=token_grads, pixels=pixel_values.detach().numpy().astype(np.float32))
+                   token_grads=token_grads, pixels=pixel_values.detach().numpy().astype(np.float32),
+                   rule_relevance=partial(rule_relevance, model, pixel_values.detach(), chosen) if gradients else None)
+
+
+def rule_relevance(model, pixel_values: torch.Tensor, targets: torch.Tensor, rules: type) -> np.ndarray:
+    """Pixel relevance `(B, 3, H, W)` of each image's `targets` logit under the LRP rules of `rules`
+    (a `xai.vit.Layout` class), as Gradient x Input through `xai.vit.walk`."""
+    return gradient_x_input(model, rules(model), pixel_values, targets).numpy().astype(np.float32)
 
 
 LRP_MATCH_ATOL = 1e-4  # the LRP pass's own forward against the model's attention probabilities

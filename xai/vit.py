@@ -169,3 +169,16 @@ def walk(model, layout: Layout, pixel_values: "Tensor", readout: int | None = No
     z = layout.final(layout.norm(base.layernorm, x), n)
     logits = read_logits(readout_heads(model), lambda i: layout.token(z, i))
     return ViTPass(logits=logits, blocks=blocks, last=x, final=z)
+
+
+def gradient_x_input(model, layout: Layout, pixel_values: "Tensor", targets: "Tensor") -> "Tensor":
+    """Pixels `(B, 3, H, W)` times the gradient of each image's `targets` logit through `walk` in
+    `layout`: LRP in its Gradient x Input form when the layout carries the rules as changes to the
+    gradient (Achtibat et al., ICML 2024, https://arxiv.org/abs/2402.05602, Sec. 3.3)."""
+    import torch
+
+    x = pixel_values.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        logits = walk(model, layout, x).logits
+        (grad,) = torch.autograd.grad(logits.gather(1, targets[:, None]).sum(), x)  # images are independent
+    return x.detach() * grad
