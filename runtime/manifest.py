@@ -120,7 +120,7 @@ def field_problems(raw: dict) -> list[str]:
     if explain not in EXPLAIN_KINDS:
         problems.append(f"explain {explain!r}; known: {', '.join(EXPLAIN_KINDS)}")
     problems += shape_problems(raw) + io_problems(raw)
-    problems += [f"files: {p}" for p in record_problems(raw["files"])]
+    problems += [f"files: {p}" for p in record_problems(raw.get("files"))]  # a default, but never empty
     return problems
 
 
@@ -187,7 +187,7 @@ def io_problems(raw: dict) -> list[str]:
         channels = shape[3] if layout == "NHWC" else shape[1]
         if channels != 3 or (isinstance(resize, list) and list(image) != list(resize)):
             problems.append(f"input.shape {shape} does not take RGB images of preprocessing.resize {resize}")
-    problems += class_input_problems(raw["class_input"], raw["explain"], batch)
+    problems += class_input_problems(raw.get("class_input", {}), raw["explain"], batch)
     problems += output_problems(raw, batch)
     return problems
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import errno
+import hashlib
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ import struct
 import tempfile
 import warnings
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,8 +23,13 @@ import pytest
 from PIL import Image
 
 from runtime import images
+from runtime import manifest as mf
+from runtime.contract import CLASSIFIER_OUTPUTS, EXPLAIN, FORMATS, class_input_spec, output_specs
 from runtime.images import (MAX_PIXELS, MAX_SIDE, ImageLoadError, describe, resize_batch, to_rgb, upsample,
                             upsample_all)
+from runtime.manifest import (MANIFEST, SCHEMA_VERSION, ArtifactError, Manifest, ManifestError, build_manifest,
+                              field_problems, is_artifact_folder, read_manifest, seal_model, verify_files,
+                              write_manifest)
 from _infra.errors import ToolkitError
 
 
@@ -273,3 +280,348 @@ def test_upsample_all_mixes_enlarging_and_shrinking_axes():
         want = upsample(m, size)
         assert got.dtype == np.float32 and got.shape == (size[1], size[0])
         assert np.abs(got - want).max() < 1e-6
+
+
+# ---- runtime.manifest: the artifact contract, checked field by field ----
+
+LABELS = ["cat", "dog", "fox", "owl"]
+SHA = "0123456789abcdef" * 4
+MODEL_FILES = {"onnx": "model.onnx", "coreml": "model.mlpackage"}
+
+
+class ViTForImageClassification:
+    """What `build_manifest` reads of a checkpoint's model: its config and its class name."""
+
+    def __init__(self, config):
+        self.config = config
+
+
+def checkpoint() -> SimpleNamespace:
+    """A checkpoint's facts, non-square (H 32, W 48) so that a swapped axis shows."""
+    config = SimpleNamespace(num_hidden_layers=2, num_attention_heads=3, model_type="vit")
+    return SimpleNamespace(model=ViTForImageClassification(config), labels=LABELS, image_size=(32, 48),
+                           resample="bicubic", mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3), patch_grid=(4, 6),
+                           n_special_tokens=1, source="org/ck", sha256="ab" * 32)
+
+
+def facts(fmt: str, explain: str, batch: int | None = None) -> dict:
+    """What the ONNX and Core ML writers hand `build_manifest` (export/onnx.py, export/coreml.py)."""
+    ck, model_file = checkpoint(), MODEL_FILES[fmt]
+    if fmt == "onnx":
+        return {"model_file": model_file, "outputs": output_specs(explain, ck, batch),
+                "input": {"name": "image", "dtype": "uint8", "layout": "NHWC", "color": "RGB", "shape": [batch, 32, 48, 3]},
+                "class_input": class_input_spec(explain, "int64", batch),
+                "files": {model_file: {"size": 3, "sha256": SHA}}}
+    outputs = {n: s for n, s in output_specs(explain, ck, 1).items() if n != "probs"}
+    outputs[CLASSIFIER_OUTPUTS[1]] = {"shape": [len(LABELS)], "dtype": "dict[label, float]"}
+    outputs[CLASSIFIER_OUTPUTS[0]] = {"shape": [], "dtype": "string"}
+    return {"model_file": model_file, "outputs": outputs, "normalisation": "ImageType scale and bias",
+            "input": {"name": "image", "dtype": "image", "layout": "NCHW", "color": "RGB", "shape": [1, 3, 32, 48]},
+            "class_input": class_input_spec(explain, "int32", 1),
+            "files": {f"{model_file}/Manifest.json": {"size": 3, "sha256": SHA}}}
+
+
+def raw_manifest(fmt: str = "onnx", explain: str = "rollout", batch: int | None = None) -> dict:
+    return asdict(build_manifest(checkpoint(), fmt, FORMATS[fmt].precisions[0], explain, facts(fmt, explain, batch),
+                                 {"numpy": "2"}))
+
+
+DELETE = object()
+
+
+def edited(raw: dict, changes: dict) -> dict:
+    """`raw` with each dotted key ("preprocessing.resize") set to its value, or removed (DELETE)."""
+    raw = copy.deepcopy(raw)
+    for key, value in changes.items():
+        *parents, name = key.split(".")
+        holder = raw
+        for part in parents:
+            holder = holder[part]
+        if value is DELETE:
+            del holder[name]
+        else:
+            holder[name] = value
+    return raw
+
+
+def test_build_manifest_records_every_fact_as_json_types():
+    raw = raw_manifest()
+    assert raw == {
+        "format": "onnx", "model_file": "model.onnx", "precision": "fp32", "explain": "rollout", "labels": LABELS,
+        "input": facts("onnx", "rollout")["input"],
+        "preprocessing": {"resize": [32, 48], "resample": "bicubic", "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3],
+                          "normalisation": "inside the graph"},
+        "outputs": {"logits": {"shape": [None, 4], "dtype": "float32"}, "probs": {"shape": [None, 4], "dtype": "float32"},
+                    "rollout": {"shape": [None, 4, 6], "dtype": "float32"}},
+        "patch_grid": [4, 6], "n_special_tokens": 1, "num_layers": 2, "num_heads": 3,
+        "source": {"checkpoint": "org/ck", "sha256": "ab" * 32, "model_type": "vit",
+                   "architecture": "ViTForImageClassification"},
+        "versions": {"numpy": "2"}, "files": {"model.onnx": {"size": 3, "sha256": SHA}}, "parity": {},
+        "class_input": {}, "schema_version": SCHEMA_VERSION}
+    assert all(type(raw[k]) is list for k in ("labels", "patch_grid"))
+    assert all(type(raw["preprocessing"][k]) is list for k in ("resize", "mean", "std"))
+    coreml = raw_manifest("coreml", "gradrollout")
+    assert coreml["preprocessing"]["normalisation"] == "ImageType scale and bias"
+    assert coreml["class_input"]["name"] == "target" and coreml["class_input"]["dtype"] == "int32"
+    bare = build_manifest(checkpoint(), "onnx", "fp32", "none", {k: v for k, v in facts("onnx", "none").items()
+                                                                 if k in ("model_file", "input", "outputs")}, {})
+    assert bare.files == {} and bare.class_input == {} and bare.parity == {}
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+@pytest.mark.parametrize("explain", list(EXPLAIN))
+def test_what_the_writers_describe_passes(fmt, explain):
+    assert field_problems(raw_manifest(fmt, explain)) == []
+    assert field_problems(raw_manifest(fmt, explain, batch=1)) == []
+
+
+def test_manifest_properties():
+    assert Manifest(**raw_manifest()).image_size == (32, 48)
+    assert [Manifest(**raw_manifest(explain=k)).heatmap_output for k in EXPLAIN] == ["rollout", "rollout", "relevance",
+                                                                                     None]
+
+
+SHAPE_MISMATCH = "input.shape [None, 32, 48, 3] does not take RGB images of preprocessing.resize {}"
+SPEC = 'outputs[{!r}] must be {{"shape": [sizes or null], "dtype": name}}'
+CLASS_SPEC = "class_input must be {name 'target', dtype int64 or int32, shape [batch], predicted -1}"
+RE_EXPORT = "schema_version {!r}; this runtime reads 4: re-export the model with this version"
+UPGRADE = "schema_version {!r}; this runtime reads 4: upgrade explainable-vit"
+PLAIN_NAME = "model_file {!r} must be a plain file name inside the artifact folder"
+FILES = "files: files must map every file of the model to its size and sha256"
+PROBLEMS = [  # (format, explain, changes, every problem field_problems must list, in order)
+    ("onnx", "rollout", {"labels": DELETE}, ["missing field 'labels'"]),
+    ("onnx", "rollout", {"labels": DELETE, "extra": 1, "format": "tflite"},
+     ["missing field 'labels'", "unknown field 'extra'"]),
+    ("onnx", "rollout", {"files": DELETE}, [FILES]),
+    ("onnx", "rollout", {"files": {}}, [FILES]),
+    ("onnx", "rollout", {"files": {"../x": {"size": 1, "sha256": SHA}}},
+     ["files: file name '../x' must be a relative path inside the artifact folder"]),
+    ("onnx", "rollout", {"class_input": DELETE, "parity": DELETE, "schema_version": DELETE}, []),
+    ("onnx", "rollout", {"schema_version": 3, "format": "tflite"}, [RE_EXPORT.format(3)]),
+    ("onnx", "rollout", {"schema_version": 5}, [UPGRADE.format(5)]),
+    ("onnx", "rollout", {"schema_version": "4"}, [UPGRADE.format("4")]),
+    ("onnx", "rollout", {"schema_version": 3, "num_heads": DELETE}, ["missing field 'num_heads'", RE_EXPORT.format(3)]),
+    ("onnx", "rollout", {"format": 7}, ["format, precision and explain must be names"]),
+    ("onnx", "rollout", {"precision": None}, ["format, precision and explain must be names"]),
+    ("onnx", "rollout", {"explain": ["rollout"]}, ["format, precision and explain must be names"]),
+    *[("onnx", "rollout", {"model_file": v}, [PLAIN_NAME.format(v)]) for v in ("", ".", "..", "a/m.onnx", "a\\m.onnx", 3)],
+    ("onnx", "rollout", {"format": "tflite"}, ["format 'tflite'; known: onnx, coreml", SHAPE_MISMATCH.format([32, 48])]),
+    ("onnx", "rollout", {"precision": "fp64"}, ["precision 'fp64' for onnx; known: fp32, fp16, int8"]),
+    ("coreml", "rollout", {"precision": "fp64"}, ["precision 'fp64' for coreml; known: fp16, fp32, int8"]),
+    ("onnx", "rollout", {"explain": "magic", "outputs": {}},
+     ["explain 'magic'; known: rollout, attentions, gradrollout, none"]),
+    *[("onnx", "rollout", {"labels": v}, ["labels must be a list of at least two non-empty class names"])
+      for v in ("ab", ["a"], ["a", ""], ["a", 3])],
+    ("onnx", "rollout", {"labels": ["a", "b"]}, []),  # two classes are enough
+    ("onnx", "rollout", {"labels": list("bacbaeddcefgfg")},
+     ["labels must be unique; named more than once: 'a', 'b', 'c', 'd', 'e'"]),
+    ("onnx", "rollout", {"labels": list("zbbacc")}, ["labels must be unique; named more than once: 'b', 'c'"]),
+    *[("onnx", "rollout", {"patch_grid": v}, ["patch_grid must be two positive integers"])
+      for v in ([4], [4, 0], [4, True], [4, 6.0], "4x6", [4, 6, 1])],
+    *[("onnx", "rollout", {name: v}, [f"{name} must be a positive integer"])
+      for name in ("num_layers", "num_heads") for v in (0, True, "2", 2.0)],
+    *[("onnx", "rollout", {"n_special_tokens": v},
+       [f"n_special_tokens {v!r}; a ViT has 1 (CLS), a DeiT 1 or 2 (CLS + distillation)"]) for v in (0, 3, True)],
+    ("onnx", "rollout", {"n_special_tokens": 2}, []),
+    ("onnx", "rollout", {"preprocessing": "bilinear"}, ["preprocessing must be an object"]),
+    ("onnx", "rollout", {"preprocessing.resample": "cubic"},
+     ["preprocessing.resample 'cubic'; known: nearest, lanczos, bilinear, bicubic, box, hamming"]),
+    ("onnx", "rollout", {"preprocessing.resample": DELETE},
+     ["preprocessing.resample None; known: nearest, lanczos, bilinear, bicubic, box, hamming"]),
+    *[("onnx", "rollout", {"preprocessing.resize": v},
+       ["preprocessing.resize must be two positive integers [H, W]", SHAPE_MISMATCH.format(v)])
+      for v in ([32], [32, 0], [32, True], [32, 48, 3])],
+    ("onnx", "rollout", {"preprocessing.resize": [32, 48.0]}, ["preprocessing.resize must be two positive integers [H, W]"]),
+    ("onnx", "rollout", {"preprocessing.resize": [48, 32]}, [SHAPE_MISMATCH.format([48, 32])]),
+    ("onnx", "rollout", {"preprocessing.resize": DELETE}, ["preprocessing.resize must be two positive integers [H, W]"]),
+    *[("onnx", "rollout", {"preprocessing.mean": v}, ["preprocessing.mean must be three finite numbers"])
+      for v in ([0.5, 0.4], [0.5, float("nan"), 0.3], [0.5, float("inf"), 0.3], [0.5, True, 0.3], [0.5, "0.4", 0.3],
+                "0.5", DELETE)],
+    ("onnx", "rollout", {"preprocessing.mean": [-1, 0, 2.5]}, []),
+    *[("onnx", "rollout", {"preprocessing.std": v}, ["preprocessing.std must be three finite numbers > 0"])
+      for v in ([0.2, 0, 0.3], [0.2, -0.1, 0.3], [0.2, float("inf"), 0.3], [0.2, 0.3])],
+    ("onnx", "rollout", {"preprocessing.std": [1, 1, 1]}, []),
+    *[("onnx", "rollout", {"input": v}, ["input must be an object with a name"])
+      for v in ("image", {"dtype": "uint8"}, {"name": ""}, {"name": 3})],
+    ("onnx", "rollout", {"input.dtype": "float32"}, ["input dtype/layout 'float32'/'NHWC'; a onnx graph takes uint8/NHWC"]),
+    ("onnx", "rollout", {"input.layout": "NCHW"}, ["input dtype/layout 'uint8'/'NCHW'; a onnx graph takes uint8/NHWC"]),
+    ("coreml", "rollout", {"input.dtype": "uint8"}, ["input dtype/layout 'uint8'/'NCHW'; a coreml graph takes image/NCHW"]),
+    *[("onnx", "rollout", {"input.shape": v}, ["input.shape must have four dimensions"])
+      for v in ([None, 32, 48], "NHWC", DELETE)],
+    *[("onnx", "rollout", {"input.shape": [b, 32, 48, 3]},
+       [f"input batch {b!r} must be a positive integer (or null: dynamic)"]
+       + [f"outputs[{n!r}] batch None differs from the input's {b!r}" for n in ("logits", "probs", "rollout")])
+      for b in (0, True, "1")],
+    ("onnx", "rollout", {"input.shape": [2, 32, 48, 3]},
+     [f"outputs[{n!r}] batch None differs from the input's 2" for n in ("logits", "probs", "rollout")]),
+    *[("onnx", "rollout", {"input.shape": v},
+       [f"input.shape {v} does not take RGB images of preprocessing.resize [32, 48]"])
+      for v in ([None, 32, 48, 4], [None, 48, 32, 3], [None, 3, 32, 48])],
+    *[("coreml", "rollout", {"input.shape": v},
+       [f"input.shape {v} does not take RGB images of preprocessing.resize [32, 48]"])
+      for v in ([1, 4, 32, 48], [1, 3, 48, 32], [1, 32, 48, 3])],
+    ("onnx", "rollout", {"class_input": {"name": "target"}},
+     ["class_input given for explain 'rollout': only gradrollout graphs take a class"]),
+    *[("onnx", "gradrollout", {key: v}, [CLASS_SPEC]) for key, v in (
+        ("class_input", {}), ("class_input", "target"), ("class_input.name", "cls"),
+        ("class_input.dtype", "float32"), ("class_input.shape", [1]), ("class_input.shape", None),
+        ("class_input.predicted", 0), ("class_input.predicted", DELETE))],
+    ("onnx", "gradrollout", {"class_input.dtype": "int32"}, []),
+    ("onnx", "rollout", {"outputs": []}, ["outputs must be an object"]),
+    ("onnx", "rollout", {"outputs.rollout": DELETE},
+     ["outputs ['logits', 'probs']; onnx rollout graphs of 2 layers have ['logits', 'probs', 'rollout']"]),
+    ("onnx", "attentions", {"num_layers": 3},
+     ["outputs ['attention_0', 'attention_1', 'logits', 'probs', 'rollout']; onnx attentions graphs of 3 layers have "
+      "['attention_0', 'attention_1', 'attention_2', 'logits', 'probs', 'rollout']"]),
+    ("onnx", "attentions", {"num_layers": 0}, ["num_layers must be a positive integer"]),
+    ("coreml", "none", {"outputs.probs": {"shape": [1, 4], "dtype": "float32"}},
+     ["outputs ['classLabel', 'classLabel_probs', 'logits', 'probs']; coreml none graphs of 2 layers have "
+      "['classLabel', 'classLabel_probs', 'logits']"]),
+    *[("onnx", "rollout", {"outputs.logits": v}, [SPEC.format("logits")]) for v in (
+        "float32", {"shape": [None, 4]}, {"shape": [None, 4], "dtype": 3}, {"shape": "N,4", "dtype": "float32"},
+        {"shape": [None, -1], "dtype": "float32"}, {"shape": [None, True], "dtype": "float32"},
+        {"shape": [None, 4.0], "dtype": "float32"})],
+    ("onnx", "rollout", {"outputs.logits.shape": [None, 0]}, []),
+    ("onnx", "rollout", {"outputs.logits.shape": [1, 4]}, ["outputs['logits'] batch 1 differs from the input's None"]),
+    ("onnx", "rollout", {"outputs.logits.shape": [4]}, []),  # one dimension: no batch to compare
+    ("onnx", "rollout", {"labels": ["a"], "precision": "fp64", "preprocessing.std": [0, 1, 1], "input.dtype": "int8",
+                         "files": {}},
+     ["precision 'fp64' for onnx; known: fp32, fp16, int8", "labels must be a list of at least two non-empty class names",
+      "preprocessing.std must be three finite numbers > 0",
+      "input dtype/layout 'int8'/'NHWC'; a onnx graph takes uint8/NHWC", FILES]),
+]
+
+
+@pytest.mark.parametrize("fmt, explain, changes, expected", PROBLEMS, ids=[
+    f"{i}-{fmt}-{explain}-{'+'.join(changes)}" for i, (fmt, explain, changes, _) in enumerate(PROBLEMS)])
+def test_every_problem_is_named_exactly(fmt, explain, changes, expected):
+    assert field_problems(edited(raw_manifest(fmt, explain), changes)) == expected
+
+
+def artifact(folder: Path, raw: dict | None = None) -> Path:
+    """An ONNX artifact folder as far as the manifest sees it: manifest.json and a model file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.onnx").write_bytes(b"abc")
+    (folder / MANIFEST).write_text(json.dumps(raw_manifest() if raw is None else raw))
+    return folder
+
+
+def manifest_error(folder) -> str:
+    with pytest.raises(ManifestError) as e:
+        read_manifest(folder)
+    return str(e.value)
+
+
+def test_read_manifest_returns_what_was_written(tmp_path):
+    m = Manifest(**raw_manifest())
+    path = write_manifest(m, artifact(tmp_path / "a"))
+    assert path == tmp_path / "a" / MANIFEST and path.read_text() == json.dumps(asdict(m), indent=2)
+    assert read_manifest(tmp_path / "a") == m
+    assert read_manifest(str(tmp_path / "a")) == m
+
+
+def test_read_manifest_lists_every_field_problem_with_its_path(tmp_path):
+    raw = edited(raw_manifest(), {"labels": ["a"], "precision": "fp64"})
+    folder = artifact(tmp_path / "a", raw)
+    with pytest.raises(ManifestError) as e:
+        read_manifest(folder)
+    assert e.value.problems == [f"{folder / MANIFEST}: {p}" for p in field_problems(raw)] and len(e.value.problems) == 2
+
+
+def test_a_missing_model_file_is_refused_but_a_link_is_left_to_the_seal(tmp_path):
+    folder = artifact(tmp_path / "a")
+    (folder / "model.onnx").unlink()
+    assert manifest_error(folder) == f"{folder / MANIFEST}: model file 'model.onnx' is missing"
+    (folder / "model.onnx").symlink_to(tmp_path / "nowhere")  # dangling: verify_files names it as a link
+    assert read_manifest(folder).model_file == "model.onnx"
+
+
+def test_manifest_json_that_is_not_a_manifest(tmp_path):
+    folder = artifact(tmp_path / "a")
+    path = folder / MANIFEST
+    for text, what in [(b"{", "is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 "
+                             "(char 1)"),
+                       (b'{"a": "\xff"}', "is not valid JSON: 'utf-8' codec can't decode byte 0xff in position 7: "
+                                          "invalid start byte"),
+                       (b"[" * 100_000, "is nested too deeply to be a manifest"),
+                       (b"[1, 2]", "is not a JSON object")]:
+        path.write_bytes(text)
+        assert manifest_error(folder) == f"{path} {what}"
+
+
+def test_manifest_json_that_is_not_a_regular_file(tmp_path):
+    assert manifest_error(tmp_path) == f"{tmp_path} has no {MANIFEST}: not an export artifact folder"
+    path = tmp_path / MANIFEST
+    path.mkdir()
+    assert manifest_error(tmp_path) == f"{path} is a folder; a manifest is a regular file of the artifact"
+    path.rmdir()
+    os.mkfifo(path)
+    assert manifest_error(tmp_path) == f"{path} is a FIFO; a manifest is a regular file of the artifact"
+    path.unlink()
+    path.symlink_to(artifact(tmp_path / "elsewhere") / MANIFEST)
+    assert manifest_error(tmp_path) == f"{path} is a symbolic link; a manifest is a regular file of the artifact"
+    (tmp_path / "file").write_text("x")
+    assert manifest_error(tmp_path / "file") == f"{tmp_path / 'file' / MANIFEST} cannot be read (Not a directory)"
+
+
+def test_a_manifest_over_the_size_cap_is_refused(tmp_path):
+    folder = artifact(tmp_path / "a")
+    (folder / MANIFEST).write_bytes(b" " * (mf.MAX_MANIFEST_BYTES + 1))
+    assert manifest_error(folder) == f"{folder / MANIFEST} is larger than 8 MiB: not a manifest this toolkit wrote"
+    (folder / MANIFEST).write_bytes(json.dumps(raw_manifest()).encode().ljust(mf.MAX_MANIFEST_BYTES))
+    assert read_manifest(folder).format == "onnx"  # exactly at the cap: read
+
+
+def test_the_size_cap_is_the_manifest_modules_own(tmp_path, monkeypatch):
+    monkeypatch.setattr(mf, "MAX_MANIFEST_BYTES", 1 << 20)
+    folder = artifact(tmp_path / "a")
+    (folder / MANIFEST).write_bytes(json.dumps(raw_manifest()).encode().ljust((1 << 20) + 1))
+    assert manifest_error(folder) == f"{folder / MANIFEST} is larger than 1 MiB: not a manifest this toolkit wrote"
+    assert not is_artifact_folder(folder)
+
+
+def test_is_artifact_folder_asks_only_for_format_model_file_and_schema_version(tmp_path):
+    folder = tmp_path / "a"
+    assert not is_artifact_folder(folder)
+    folder.mkdir()
+    for text, ours in [('{"format": 1, "model_file": 2, "schema_version": 1}', True),
+                       ('{"format": 1, "model_file": 2, "schema_version": 1, "more": 3}', True),
+                       ('{"format": 1, "model_file": 2}', False), ('{"model_file": 2, "schema_version": 1}', False),
+                       ('{"format": 1, "schema_version": 1}', False), ('["format", "model_file", "schema_version"]', False),
+                       ("{", False), ("[" * 100_000, False)]:
+        (folder / MANIFEST).write_text(text)
+        assert is_artifact_folder(folder) is ours, text
+    (folder / MANIFEST).write_bytes(b'{"format": "\xff", "model_file": 2, "schema_version": 1}')
+    assert not is_artifact_folder(folder)  # not UTF-8: not ours
+
+
+def record(data: bytes) -> dict:
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def test_seal_model_records_the_model_and_its_external_data_only(tmp_path):
+    folder = artifact(tmp_path / "onnx")
+    (folder / "model.onnx.data").write_bytes(b"weights")
+    (folder / ".DS_Store").write_bytes(b"finder")
+    assert seal_model(folder, "model.onnx") == {"model.onnx": record(b"abc"), "model.onnx.data": record(b"weights")}
+    assert list(seal_model(str(folder), "model.onnx")) == ["model.onnx", "model.onnx.data"]
+    package = tmp_path / "coreml"
+    (package / "model.mlpackage" / "Data").mkdir(parents=True)
+    (package / "model.mlpackage" / "Manifest.json").write_bytes(b"{}")
+    (package / "model.mlpackage" / "Data" / "weight.bin").write_bytes(b"w")
+    (package / "notes.txt").write_text("beside the package: not part of the model")
+    assert seal_model(package, "model.mlpackage") == {"model.mlpackage/Data/weight.bin": record(b"w"),
+                                                      "model.mlpackage/Manifest.json": record(b"{}")}
+
+
+def test_verify_files_names_each_change_and_what_to_do(tmp_path):
+    folder = artifact(tmp_path / "a")
+    (folder / "model.onnx.data").write_bytes(b"weights")
+    m = Manifest(**{**raw_manifest(), "files": seal_model(folder, "model.onnx")})
+    assert verify_files(folder, m) is None and verify_files(str(folder), m) is None
+    (folder / "model.onnx.data").write_bytes(b"WEIGHTS")
+    with pytest.raises(ArtifactError) as e:
+        verify_files(folder, m)
+    assert len(e.value.problems) == 2 and "model.onnx.data" in e.value.problems[0]
+    assert e.value.problems[-1] == "re-export the model, or copy the artifact folder whole"
+    assert not isinstance(e.value, ManifestError)
