@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .patch_probe import PatchProbe, patch_probe
 from .vit import gradient_x_input, readout_rows
 
 
@@ -30,6 +31,7 @@ class Capture:
     # a `xai.vit.Layout` class of LRP rules -> pixel relevance (B, 3, H, W) for the explained logit,
     # computed when called (one more forward and backward: AttnLRP, `xai.methods.attnlrp`)
     rule_relevance: Callable[[type], np.ndarray] | None = None
+    patch_probe: PatchProbe | None = None  # patch tokens and the logit's gradient anywhere (path methods)
 
 
 def pixel_values(images: np.ndarray, mean, std) -> torch.Tensor:
@@ -80,7 +82,8 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
                    attention_grads=attention_grads,
                    tokens=stored["tokens"].detach().numpy().astype(np.float32),
                    token_grads=token_grads, pixels=pixel_values.detach().numpy().astype(np.float32),
-                   rule_relevance=partial(rule_relevance, model, pixel_values.detach(), chosen) if gradients else None)
+                   rule_relevance=partial(rule_relevance, model, pixel_values.detach(), chosen) if gradients else None,
+                   patch_probe=patch_probe(model, pixel_values.detach(), chosen) if gradients else None)
 
 
 def rule_relevance(model, pixel_values: torch.Tensor, targets: torch.Tensor, rules: type) -> np.ndarray:

@@ -61,4 +61,5 @@ def patches_to_grid(row: np.ndarray, grid: tuple[int, int], n_special: int) -> n
 
 # registration order = table order
 from . import raw_attention, rollout, grad_rollout, gradcam, transformer_attribution, attnlrp  # noqa: E402,F401
+from . import integrated_gradients, smoothgrad  # noqa: E402,F401
 from . import random_map, centre, edges  # noqa: E402,F401

@@ -1,0 +1,52 @@
+"""The patch-embedding output of a HF ViT/DeiT classifier as an input of its own: the model's patch
+tokens, those of a reference image, and the explained logit's gradient at any other value of them.
+Path methods (integrated gradients, SmoothGrad) evaluate that gradient at many points; this is
+the only place that runs the model for them, so their files stay numpy maths."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+TokenGradient = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (k*B, P, D) -> logit (k*B,), grad (k*B, P, D)
+
+
+@dataclass(frozen=True)
+class PatchProbe:
+    """One batch's patch tokens and a gradient oracle over them (float32 numpy in and out)."""
+
+    tokens: np.ndarray  # (B, P, D) patch-embedding output for the input
+    reference: np.ndarray  # (B, P, D) the same for the all-zero normalised input (the mean colour)
+    gradient: TokenGradient  # k stacked copies of the batch -> explained logit and d logit / d tokens
+
+
+def patch_embeddings(model):
+    """The patch-embedding module (a strided convolution) of a ViT/DeiT classifier."""
+    return getattr(model, model.base_model_prefix).embeddings.patch_embeddings
+
+
+def patch_probe(model, pixel_values: torch.Tensor, targets: torch.Tensor) -> PatchProbe:
+    """Probe `model` (eval mode) at normalised `(B, 3, H, W)` pixels for the classes `targets` `(B,)`."""
+    module = patch_embeddings(model)
+    with torch.no_grad():
+        tokens = module(pixel_values)
+        reference = module(torch.zeros_like(pixel_values))
+
+    def gradient(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = len(values) // len(pixel_values)
+        if k * len(pixel_values) != len(values) or values.shape[1:] != tuple(tokens.shape[1:]):
+            raise ValueError(f"tokens {values.shape} are not copies of the batch's {tuple(tokens.shape)}")
+        fed = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).requires_grad_(True)
+        hook = module.register_forward_hook(lambda mod, args, output: fed)  # the tokens replace the output
+        try:
+            with torch.enable_grad():
+                logits = model(pixel_values=pixel_values.repeat(k, 1, 1, 1)).logits
+        finally:
+            hook.remove()
+        score = logits.gather(1, targets.repeat(k)[:, None])[:, 0]
+        (grad,) = torch.autograd.grad(score.sum(), fed)  # rows are independent: one backward
+        return score.detach().numpy(), grad.numpy()
+
+    return PatchProbe(tokens=tokens.numpy(), reference=reference.numpy(), gradient=gradient)
