@@ -50,3 +50,4 @@ def trapezoid(y: np.ndarray, x: np.ndarray) -> float:
 
 
 from . import perturbation, deletion_insertion, localization, sanity  # noqa: E402,F401
+from . import road, faithfulness_correlation  # noqa: E402,F401
