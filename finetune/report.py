@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shlex
 import sys
@@ -79,3 +80,58 @@ def write_report(result: RunResult) -> dict:
                           title=f"{name} on {Path(result.data_source).name}")
     plot_training_curves(result.log_history, out / "training_curves.png", title=f"{name}: training")
     return m
+
+
+# ---------------------------------------------------------------------------------- recipe rows
+RECIPE_COLUMNS = [
+    {"key": "run", "title": "run", "unit": None},
+    {"key": "compile", "title": "compile", "unit": None},
+    {"key": "process_wall_s", "title": "process wall", "unit": "s", "digits": 0},
+    {"key": "load_and_check_data_s", "title": "data load + check", "unit": "s", "digits": 1},
+    {"key": "train_s", "title": "training, with its evaluations", "unit": "s", "digits": 1},
+    {"key": "evaluate_s", "title": "final evaluation", "unit": "s", "digits": 1},
+    {"key": "train_graphs", "title": "train graphs", "unit": None},
+    {"key": "train_recompiles", "title": "train recompiles", "unit": None},
+    {"key": "eval_graphs", "title": "eval graphs", "unit": None},
+    {"key": "compile_s", "title": "compiling", "unit": "s", "digits": 1},
+    {"key": "cache_hits", "title": "compile cache hits", "unit": None},
+    {"key": "accuracy", "title": "test accuracy per epoch", "unit": None},
+]
+
+
+def recipe_row(name: str, run: dict, process_wall_s: float | None = None) -> dict:
+    """One finished run (its run.json) as a results row: seconds per phase, what compiled, accuracy."""
+    setup = run["setup"]
+    compiled, seconds = setup.get("compile", {}), setup.get("seconds", {})
+    if not isinstance(compiled, dict):  # runs from before --compile had choices recorded a bool
+        compiled = {"chosen": "train" if compiled else "off"}
+    phases = compiled.get("phases", {})
+
+    def count(phase: str, key: str):
+        return phases.get(phase, {}).get(key, 0)
+
+    def both(key: str):
+        return count("train", key) + count("eval", key)
+
+    accuracy = [h["eval_accuracy"] for h in run["log_history"] if "eval_accuracy" in h]
+    return {"run": name, "compile": compiled["chosen"],
+            "process_wall_s": process_wall_s, "load_and_check_data_s": seconds.get("load_and_check_data"),
+            "train_s": seconds.get("train"), "evaluate_s": seconds.get("evaluate"),
+            "train_graphs": count("train", "graphs"), "train_recompiles": count("train", "recompiles"),
+            "eval_graphs": count("eval", "graphs"), "compile_s": round(both("compile_s"), 1),
+            "cache_hits": both("fx_graph_cache_hits") + both("aot_autograd_cache_hits"),
+            "accuracy": " / ".join(f"{a:.4f}" for a in accuracy), "command": run.get("command"),
+            "recompile_reasons": {p: v.get("recompile_reasons", []) for p, v in phases.items()}}
+
+
+def recipe_results(runs: dict[str, Path], walls: dict[str, float] | None = None, about: str = "") -> dict:
+    """{header, rows} (the results shape docs tables are made from) of named runs' run.json files;
+    `walls`: each run's process wall seconds, measured by whoever started it."""
+    loaded = {name: json.loads(Path(path).read_text()) for name, path in runs.items()}
+    rows = [recipe_row(name, run, (walls or {}).get(name)) for name, run in loaded.items()]
+    first = next(iter(loaded.values()), {})
+    device = first.get("setup", {}).get("device", "cpu")
+    where = {"gpu": device} if device != "cpu" else {"cpu": platform.processor() or platform.machine()}
+    machine = {**where, "cores": os.cpu_count(), "versions": first.get("versions", {})}
+    return {"header": {"scenario": "finetune recipes", "about": about, "machine": machine,
+                       "columns": RECIPE_COLUMNS}, "rows": rows}
