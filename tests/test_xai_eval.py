@@ -37,10 +37,10 @@ def test_eval_checkpoint_scores_every_method(digit_checkpoint, tmp_path, capsys)
     assert "| random |" in printed and "| centre |" in printed and "pointing-game ↑ (chance 0." in printed
     assert 0.05 < header["chance"]["pointing-game"] < 0.3
     cascade = json.loads((tmp_path / "xai_cascade.json").read_text())
-    assert [c["key"] for c in cascade["header"]["columns"]] == ["method", "to head", "to block 1", "to block 0",
-                                                                "to embeddings"]
+    assert [c["key"] for c in cascade["header"]["columns"]] == ["method", "to_head", "to_block_1", "to_block_0",
+                                                                "to_embeddings"]
     edges = next(r for r in cascade["rows"] if r["method"] == "edges")
-    assert [edges[k] for k in ("to head", "to embeddings")] == pytest.approx([1.0, 1.0])  # weight-independent
+    assert [edges[k] for k in ("to_head", "to_embeddings")] == pytest.approx([1.0, 1.0])  # weight-independent
     assert {r["passes"] for r in rows if r["method"] in ("edges", "centre") and "passes" in r} == {"no"}
     for name in ("xai_report.md", "xai_methods.png", "xai_curves.png", "xai_cascade.png"):
         assert (tmp_path / name).stat().st_size > 0

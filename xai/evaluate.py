@@ -245,7 +245,10 @@ def result_columns(rows: list[dict]) -> list[dict]:
 def results_json(result: EvalResult, command: str, machine: dict | None = None) -> dict:
     """`xai_results.json`: the header (what was run, on what, the columns) and one row per metric x method."""
     rows = result_rows(result)
-    header = {"scenario": "xai-eval", "command": command, "machine": machine or {}, "subject": result.subject,
+    about = (f"{result.n_images} images, model accuracy on them {result.accuracy:.4f}; mean over images with its "
+             f"{stats.LEVEL:.0%} percentile-bootstrap interval ({stats.N_RESAMPLES} resamples); ahead of / behind: "
+             "the methods whose paired interval of the difference excludes 0, either way")
+    header = {"scenario": "xai-eval", "command": command, "about": about, "machine": machine or {}, "subject": result.subject,
               "n_images": result.n_images, "accuracy": result.accuracy, "metrics": result.metrics,
               "methods": result.described, "chance": result.chance, "curves": result.curves,
               "interval": {"level": stats.LEVEL, "resamples": stats.N_RESAMPLES, "seed": stats.SEED,
@@ -255,13 +258,21 @@ def results_json(result: EvalResult, command: str, machine: dict | None = None) 
     return {WRITTEN_BY: XAI_COMMAND, "header": header, "rows": rows}
 
 
+def stage_key(stage: str) -> str:
+    """'block 1' -> 'to_block_1', a column key."""
+    return "to_" + stage.replace(" ", "_")
+
+
 def cascade_json(result: EvalResult, command: str, machine: dict | None = None) -> dict:
     """`xai_cascade.json`: per method, the mean absolute rank correlation at each randomisation stage."""
-    keys = [f"to {s}" for s in result.cascade_stages]
+    keys = [stage_key(s) for s in result.cascade_stages]
     rows = [{"method": name, **dict(zip(keys, curve))} for name, curve in result.cascade.items()]
     header = {"scenario": "xai-eval-cascade", "command": command, "machine": machine or {},
+              "about": f"{result.n_images} images; mean absolute Spearman correlation with the trained model's map, "
+                       "weights drawn afresh from the top down to each stage",
               "subject": result.subject, "n_images": result.n_images, "stages": result.cascade_stages,
-              "columns": [column("method", "method"), *(column(k, k, digits=3) for k in keys)]}
+              "columns": [column("method", "method"),
+                          *(column(k, f"to {s}", digits=3) for k, s in zip(keys, result.cascade_stages))]}
     return {"header": header, "rows": rows}
 
 
@@ -309,8 +320,9 @@ def separation_lines(data: dict) -> list[str]:
 
 def cascade_table(data: dict) -> str:
     """Markdown table of an `xai_cascade.json`-shaped dict: one row per method, one column per stage."""
-    keys = [c["key"] for c in data["header"]["columns"][1:]]
-    lines = ["| " + " | ".join(["method", *keys]) + " |", "|" + "---|" * (len(keys) + 1)]
+    columns = data["header"]["columns"][1:]
+    keys = [c["key"] for c in columns]
+    lines = ["| " + " | ".join(["method", *(c["title"] for c in columns)]) + " |", "|" + "---|" * (len(keys) + 1)]
     lines += ["| " + " | ".join([r["method"], *(f"{r[k]:.3f}" for k in keys)]) + " |" for r in data["rows"]]
     return "\n".join(lines)
 
