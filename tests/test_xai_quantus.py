@@ -126,10 +126,11 @@ def quantus_road(subject, images, maps, labels, noise):
 def test_road_equals_quantus_without_noise(subject, morf):
     images, maps = smooth_images(N, grey=True), full_maps(N)
     labels = subject.forward(images).argmax(-1)
-    ours = road.road_curve(subject.forward, images, maps, labels, morf=morf, noise=0.0).mean(axis=1)
+    curve = road.road_curve(subject.forward, images, maps, labels, morf=morf, noise=0.0)
     theirs = quantus_road(subject, images, maps if morf else 1 - maps, labels, noise=0.0)  # LeRF: order reversed
-    assert 0 < ours.min() < 1  # the curve moves: the comparison can fail
-    np.testing.assert_array_equal(ours, theirs)
+    assert 0 < curve.mean(axis=1).min() < 1  # the curve moves: the comparison can fail
+    np.testing.assert_array_equal(curve.mean(axis=1), theirs)
+    assert road.road_scores(curve).mean() == pytest.approx(100 * theirs.mean())
 
 
 def test_road_with_noise_agrees_with_quantus_in_the_mean(subject):
@@ -162,3 +163,11 @@ def test_faithfulness_correlation_equals_quantus(subject):
                                        subsets=quantus_subsets(runs, N, size, seed=7))
     assert np.ptp(ours) > 0.1  # the images differ: the comparison can fail
     np.testing.assert_allclose(ours, theirs, atol=CORRELATION_ATOL)
+
+
+def test_a_constant_map_scores_zero_correlation(subject):
+    """Every subset of one size has the same sum: no correlation to speak of (Quantus gives NaN)."""
+    images = smooth_images(3, grey=False)
+    maps = np.full((3, SIZE, SIZE), 0.5, np.float32)
+    r = fc.faithfulness_correlation(subject.forward, images, maps, np.zeros(3, int), np.zeros(3, np.uint8))
+    np.testing.assert_array_equal(r, 0.0)

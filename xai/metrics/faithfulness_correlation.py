@@ -10,6 +10,8 @@ Score: the mean over the images.
 """
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import numpy as np
 
 from . import Forward, Metric, register_metric, upsample
@@ -18,26 +20,29 @@ RUNS = 100  # random subsets per image (Quantus's default)
 SUBSET_FRACTION = 0.05  # of the pixels in each subset
 
 
-def random_subsets(n_images: int, n_pixels: int, size: int, runs: int = RUNS, seed: int = 0) -> np.ndarray:
-    """`(runs, B, size)` pixel indices, drawn without replacement within each subset."""
+def random_subsets(n_images: int, n_pixels: int, size: int, runs: int = RUNS, seed: int = 0) -> Iterator[np.ndarray]:
+    """`runs` arrays `(B, size)` of pixel indices, drawn without replacement within each subset
+    (one run at a time: all of them at once would be runs x B x size indices)."""
     rng = np.random.default_rng(seed)
-    return np.stack([np.argpartition(rng.random((n_images, n_pixels)), size - 1, axis=1)[:, :size]
-                     for _ in range(runs)])
+    for _ in range(runs):
+        yield np.argpartition(rng.random((n_images, n_pixels)), size - 1, axis=1)[:, :size]
 
 
-def subset_drops(forward: Forward, images: np.ndarray, subsets: np.ndarray, classes: np.ndarray,
-                 fill: np.ndarray) -> np.ndarray:
-    """`(runs, B)`: probability of `classes` on uint8 `images` `(B, H, W, 3)` minus that with each
-    run's pixel `subsets` `(runs, B, k)` set to `fill` `(3,)`."""
+def subset_effects(forward: Forward, images: np.ndarray, flat_maps: np.ndarray, subsets: Iterable[np.ndarray],
+                   classes: np.ndarray, fill: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sums, drops), each `(runs, B)`: the sum of `flat_maps` `(B, H*W)` over each run's pixel
+    `subsets` `(B, k)`, and the probability of `classes` on uint8 `images` `(B, H, W, 3)` minus
+    that with those pixels set to `fill` `(3,)`."""
     b, h, w, c = images.shape
     rows = np.arange(b)
     before = forward(images)[rows, classes]
-    drops = []
+    sums, drops = [], []
     for subset in subsets:
         out = images.reshape(b, h * w, c).copy()
         out[rows[:, None], subset] = np.asarray(fill, np.uint8)
+        sums.append(flat_maps[rows[:, None], subset].sum(-1))
         drops.append(before - forward(out.reshape(b, h, w, c))[rows, classes])
-    return np.stack(drops).astype(np.float64)
+    return np.stack(sums), np.stack(drops).astype(np.float64)
 
 
 def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -56,16 +61,16 @@ def _centred(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def faithfulness_correlation(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray,
-                             fill: np.ndarray, subsets: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+                             fill: np.ndarray, subsets: Iterable[np.ndarray] | None = None, runs: int = RUNS,
+                             seed: int = 0) -> np.ndarray:
     """Per-image correlation `(B,)` between the map's sum over random pixel subsets and the drop in
     the probability of `classes` when they are filled; `maps` `(B, gh, gw)` are upsampled first.
-    `subsets` `(runs, B, k)`: pixel indices (None: `random_subsets` with `seed`)."""
+    `subsets`: per run, pixel indices `(B, k)` (None: `runs` subsets from `random_subsets`)."""
     b, h, w = images.shape[:3]
     if subsets is None:
-        subsets = random_subsets(b, h * w, max(1, round(SUBSET_FRACTION * h * w)), seed=seed)
+        subsets = random_subsets(b, h * w, max(1, round(SUBSET_FRACTION * h * w)), runs, seed)
     flat = upsample(maps, (h, w)).reshape(b, -1).astype(np.float64)
-    sums = np.take_along_axis(flat[None], subsets, axis=2).sum(-1)  # (runs, B)
-    return pearson_rows(sums, subset_drops(forward, images, subsets, classes, fill))
+    return pearson_rows(*subset_effects(forward, images, flat, subsets, classes, fill))
 
 
 register_metric(Metric("faithfulness-correlation", "higher",

@@ -9,7 +9,7 @@ image dropped), one sparse linear system per image and channel, then Gaussian no
 `NOISE` of the pixel range) is added to the imputed values. At each percentage p of `PERCENTAGES`
 the p% most relevant pixels (MoRF: accuracy should collapse, lower is better) or the p% least
 relevant (LeRF: accuracy should hold, higher is better) are removed and the model's accuracy
-against the labels is measured. Score: the mean accuracy over the percentages x 100.
+against the labels is measured. Score: the accuracy x 100, mean over the percentages (and images).
 """
 from __future__ import annotations
 
@@ -100,9 +100,9 @@ def road_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, labels: n
     return np.stack(hits).astype(np.float64)
 
 
-def road_score(curve: np.ndarray) -> float:
-    """Mean accuracy x 100 over the percentages of a `road_curve`."""
-    return 100 * float(curve.mean())
+def road_scores(curve: np.ndarray) -> np.ndarray:
+    """Per-image score `(B,)`: correctness x 100, mean over the percentages of a `road_curve`."""
+    return 100 * curve.mean(axis=0)
 
 
 register_metric(Metric("road-morf", "lower", "accuracy (%), mean over 10..90% most relevant pixels imputed (ROAD, Rong 2022)"))
