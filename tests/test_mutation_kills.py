@@ -272,6 +272,19 @@ def test_upsample_is_pils_bilinear_at_w_h():
     assert got.dtype == np.float32 and got.shape == (5, 7) and np.array_equal(got, want)
 
 
+def test_enlarging_is_two_taps_and_shrinking_falls_back_to_pil():
+    """The fast path of `upsample_all` holds for every enlargement (PIL's bilinear then touches at most
+    two inputs per output); a wrong tap makes `_two_taps` give up, which only PIL's slow path hides."""
+    for n_in in (1, 2, 3, 4, 7, 14, 16):
+        for n_out in sorted({n_in, n_in + 1, 2 * n_in + 1, 53, 224}):
+            if n_out >= n_in:
+                assert images._two_taps(n_in, n_out) is not None, (n_in, n_out)
+    assert images._two_taps(6, 3) is None and images._two_taps(14, 4) is None
+    i0, i1, w0, w1 = images._two_taps(2, 4)
+    assert i0.tolist() == [0, 0, 0, 1] and i1.tolist() == [1, 1, 1, 1]
+    assert w0.tolist() == [1.0, 0.75, 0.25, 1.0] and w1.tolist() == [0.0, 0.25, 0.75, 0.0]
+
+
 def test_upsample_all_mixes_enlarging_and_shrinking_axes():
     """One axis enlarged and the other shrunk takes PIL's path; the dtype is float32 on both paths."""
     maps = np.random.default_rng(3).random((3, 4, 6))  # float64 in: float32 out
