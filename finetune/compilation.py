@@ -79,7 +79,7 @@ def compile_model(model: torch.nn.Module, choice: CompileChoice) -> None:
 
 def pad_batch(inputs: dict, size: int) -> tuple[dict, int]:
     """A batch of B < `size` items padded with zero images and -100 labels to `size` -> (batch, B)."""
-    n = len(inputs["labels"])
+    n = len(inputs["pixel_values"])
     if n >= size:
         return inputs, n
     padded = {}
