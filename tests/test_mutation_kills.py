@@ -638,3 +638,66 @@ def test_verify_files_names_each_change_and_what_to_do(tmp_path):
     assert len(e.value.problems) == 2 and "model.onnx.data" in e.value.problems[0]
     assert e.value.problems[-1] == "re-export the model, or copy the artifact folder whole"
     assert not isinstance(e.value, ManifestError)
+
+
+# ---- xai.metrics.perturbation and bench's parity figures ----
+
+def test_perturbation_curve_scores_each_image_against_its_own_label():
+    """Three images whose answers differ: a curve built from one prediction for the batch, or from
+    the batch's first answer, would score them alike."""
+    from xai.metrics import perturbation
+
+    def forward(images):  # class 1 while pixel (0, 0) is lit, else class 0
+        p1 = np.where(images[:, 0, 0].max(-1) > 0, 0.9, 0.1)
+        return np.stack([1 - p1, p1], axis=1)
+
+    images = np.zeros((3, 4, 4, 3), np.uint8)
+    images[:2] = 255
+    maps = np.ones((3, 4, 4))
+    maps[:, 0, 0] = 0  # pixel (0, 0) is the least relevant: never among the 90% removed
+    curve = perturbation.perturbation_curve(forward, images, maps, np.array([1, 0, 1]), positive=True)
+    assert curve.dtype == np.float64 and curve.shape == (10, 3)
+    assert curve[0].tolist() == [1.0, 0.0, 0.0]  # lit and 1: right; lit but 0: wrong; dark but 1: wrong
+    assert curve.tolist() == [[1.0, 0.0, 0.0]] * 10
+    negative = perturbation.perturbation_curve(forward, images, maps, np.array([1, 0, 1]), positive=False)
+    assert negative.tolist() == [[1.0, 0.0, 0.0]] + [[0.0, 1.0, 0.0]] * 9  # (0, 0) goes first: lit images read 0
+
+
+def test_heatmap_parity_hand_computed():
+    from bench.run import heatmap_parity
+
+    a = np.array([[[1.0, 2.0], [3.0, 4.0]]])
+    corr, iou = heatmap_parity(a, np.array([[[1.0, 2.0], [4.0, 3.0]]]), top=0.5)
+    assert corr.tolist() == pytest.approx([0.8]) and iou.tolist() == [1.0]  # same top half, another order
+    corr, iou = heatmap_parity(a, np.array([[[1.0, 2.0], [4.0, 3.0]]]), top=0.25)
+    assert iou.tolist() == [0.0]  # the top patch differs
+    corr, iou = heatmap_parity(np.ones((1, 2, 2)), a)
+    assert corr.tolist() == [0.0]  # a constant map correlates with nothing (no division by zero)
+    grid = np.arange(9.0).reshape(1, 3, 3)
+    swapped = grid.copy()
+    swapped[0, 2, 1:] = [8.0, 7.0]
+    assert heatmap_parity(grid, swapped)[1].tolist() == [0.0]  # 10% of 9 patches: the top one, never fewer than 1
+    two = np.stack([a[0], -a[0]]), np.stack([a[0], a[0]])
+    corr, iou = heatmap_parity(*two)
+    assert corr.tolist() == pytest.approx([1.0, -1.0]) and iou.tolist() == [1.0, 0.0]  # per image, in order
+
+
+def test_quality_row_compares_with_the_reference_only_when_given():
+    from bench.run import heatmap_parity, quality
+
+    logits = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 4.0], [5.0, 1.0, 0.0]])  # predicts 0, 1, 2, 0
+    targets = np.array([0, 1, 1, 2])
+    reference = {"logits": np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 4.0], [0.0, 1.0, 5.0]])}
+    maps = np.random.default_rng(4).random((4, 3, 3))
+    reference_maps = maps.copy()
+    reference_maps[1] = 1 - maps[1]  # one image's map inverted: correlation -1, no top patch shared
+    scores = {"accuracy": 0.5, "macro_f1": pytest.approx(4 / 9)}  # F1 2/3, 2/3, 0 over the 3 classes
+    assert quality(logits, targets, None, None, None) == scores
+    assert quality(logits, targets, None, maps, None) == scores
+    assert quality(logits, targets, None, None, reference_maps) == scores
+    corr, iou = heatmap_parity(maps, reference_maps)
+    assert corr.min() < corr.mean() < 1 and 0 < iou.mean() < 1
+    row = quality(logits, targets, reference, maps, reference_maps)
+    assert row == {**scores, "agreement": 0.75, "max_abs_logit_diff": 5.0, "heatmap_corr": pytest.approx(corr.mean()),
+                   "heatmap_corr_min": pytest.approx(corr.min()), "heatmap_iou_top10": pytest.approx(iou.mean())}
+    assert all(type(v) is float for v in row.values())
