@@ -37,16 +37,15 @@ goldens: $(STAMP)
 
 # Mutation testing (not part of `make test`): mutmut mutates the modules [tool.mutmut] names in
 # pyproject.toml (of bench/run.py only its parity code, MUTANTS) and runs the fast tests listed
-# there against each mutant; prints the count per module and status, then every mutant left alive
-# (docs/mutation.md says why each may live). About 6 minutes on one core.
+# there against each mutant; lists every mutant left alive (docs/mutation.md says why each may
+# live) and writes the score per file to benchmarks/results/mutation.json. About 5 minutes, one core.
 MUTATION_JOBS ?= 1
 MUTANTS ?= runtime.images.* runtime.manifest.* xai.metrics.perturbation.* bench.run.x_heatmap_parity* bench.run.x_quality*
 mutation: $(STAMP)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MUTANTS),'$(m)')
-	$(VENV)/bin/mutmut results --all true | grep -v 'not checked' \
-		| sed -E 's/^ *([a-z_.]+)\.x[^:]*: (.*)$$/\1: \2/' | sort | uniq -c
 	$(VENV)/bin/mutmut results | grep -v 'not checked' || true
+	$(PY) -m scripts.mutation_results
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .build apple/.build

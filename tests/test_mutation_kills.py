@@ -701,3 +701,22 @@ def test_quality_row_compares_with_the_reference_only_when_given():
     assert row == {**scores, "agreement": 0.75, "max_abs_logit_diff": 5.0, "heatmap_corr": pytest.approx(corr.mean()),
                    "heatmap_corr_min": pytest.approx(corr.min()), "heatmap_iou_top10": pytest.approx(iou.mean())}
     assert all(type(v) is float for v in row.values())
+
+
+def test_mutation_results_count_each_status_per_file():
+    """scripts/mutation_results.py reads `mutmut results --all true`; mutants not run are left out."""
+    from scripts.mutation_results import COLUMNS, counts, rows
+
+    found = counts("    runtime.images.x_to_rgb__mutmut_1: killed\n    runtime.images.x__rgb__mutmut_2: survived\n"
+                   "    runtime.images.x__rgb__mutmut_3: killed\n    bench.run.x_quality__mutmut_1: no tests\n"
+                   "    bench.run.x_run_bench__mutmut_9: not checked\n    runtime.manifest.xǁManifestǁa__mutmut_1: timeout\n"
+                   "    bench.run.x_quality__mutmut_2: suspicious\n")
+    table = rows(found, {"bench.run": "quality"})
+    assert table == [
+        {"file": "runtime/images.py", "mutants": 3, "killed": 2, "survived": 1, "timeout": 0, "no_tests": 0,
+         "other": 0, "score": 2 / 3},
+        {"file": "bench/run.py (quality)", "mutants": 2, "killed": 0, "survived": 0, "timeout": 0, "no_tests": 1,
+         "other": 1, "score": 0.0},
+        {"file": "runtime/manifest.py", "mutants": 1, "killed": 0, "survived": 0, "timeout": 1, "no_tests": 0,
+         "other": 0, "score": 0.0}]
+    assert {c["key"] for c in COLUMNS} == set(table[0])

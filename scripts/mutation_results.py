@@ -1,0 +1,67 @@
+"""The mutation score per file, from the last `mutmut run` (`make mutation` calls this): writes
+`benchmarks/results/mutation.json` in the results shape `{header: {columns, ...}, rows}`, which
+docs/mutation.md renders (`python -m scripts.docs_tables`).
+
+    python -m scripts.mutation_results            # after `mutmut run`, from the repository root
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from importlib.metadata import version
+from pathlib import Path
+
+from bench.scenarios import format_columns
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "mutation.json"
+LINE = re.compile(r"^\s*(?P<module>[\w.]+?)\.x[_ǁ][^:]*: (?P<status>.+)$")  # "runtime.images.x_to_rgb__mutmut_3: killed"
+STATUSES = ("killed", "survived", "timeout", "no tests")
+COLUMNS = [{"key": "file", "title": "file", "unit": None}, {"key": "mutants", "title": "mutants", "unit": None},
+           *[{"key": s.replace(" ", "_"), "title": s, "unit": None} for s in STATUSES],
+           {"key": "other", "title": "other", "unit": None},
+           {"key": "score", "title": "killed share", "unit": None, "digits": 3}]
+
+
+def counts(results: str) -> dict[str, Counter]:
+    """`mutmut results --all true` output -> module -> Counter of statuses (mutants not run left out)."""
+    found: dict[str, Counter] = {}
+    for line in results.splitlines():
+        m = LINE.match(line)
+        if m and m["status"] != "not checked":
+            found.setdefault(m["module"], Counter())[m["status"]] += 1
+    return found
+
+
+def rows(found: dict[str, Counter], scope: dict[str, str]) -> list[dict]:
+    """One row per module: its file (and which part of it, `scope`), each status, the killed share."""
+    out = []
+    for module, c in found.items():
+        total = sum(c.values())
+        path = module.replace(".", "/") + ".py"
+        out.append({"file": f"{path} ({scope[module]})" if module in scope else path, "mutants": total,
+                    **{s.replace(" ", "_"): c[s] for s in STATUSES},
+                    "other": total - sum(c[s] for s in STATUSES), "score": c["killed"] / total})
+    return out
+
+
+def main() -> int:
+    done = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "results", "--all", "true"],
+                          capture_output=True, text=True, cwd=ROOT, check=True)
+    found = counts(done.stdout)
+    if not found:
+        print("no mutmut results: run `make mutation`", file=sys.stderr)
+        return 2
+    header = {"scenario": "mutation", "command": "make mutation", "columns": COLUMNS,
+              "about": f"mutmut {version('mutmut')} against the tests [tool.mutmut] in pyproject.toml selects"}
+    table = rows(found, {"bench.run": "heatmap_parity, quality"})
+    OUT.write_text(json.dumps({"header": header, "rows": table}, indent=1) + "\n")
+    print(format_columns(table, COLUMNS) + f"\n\nwrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
