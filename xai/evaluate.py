@@ -327,10 +327,6 @@ def cascade_table(data: dict) -> str:
     return "\n".join(lines)
 
 
-def format_table(result: EvalResult) -> str:
-    return markdown_table(results_json(result, ""))
-
-
 def report_lines(data: dict, cascade: dict | None, command: str) -> list[str]:
     """`xai_report.md`: the table with intervals, which pairs are separated, the cascading
     randomisation, what the metrics mean."""
