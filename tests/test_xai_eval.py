@@ -63,6 +63,7 @@ def test_eval_artifact_scores_its_in_graph_map(digit_checkpoint, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--methods", "rollout,lrp"], "unknown method(s) lrp"),
     (["--limit", "0"], "--limit must be >= 1"),
+    (["--metrics", "deletion,road-morff"], "unknown metric(s) road-morff (did you mean 'road-morf'?)"),
     (["--data", "digits", "--limit", "3", "--methods", "rollout"], None),  # fine: same labels, no boxes
 ])
 def test_eval_errors_are_one_line(digit_checkpoint, tmp_path, capsys, args, message):
@@ -72,6 +73,16 @@ def test_eval_errors_are_one_line(digit_checkpoint, tmp_path, capsys, args, mess
         assert "pointing-game" not in (tmp_path / "xai_report.md").read_text()
     else:
         assert code == 2 and message in capsys.readouterr().err
+
+
+def test_metrics_names_what_is_scored_costly_ones_included(digit_checkpoint, tmp_path):
+    """`--metrics` scores exactly the named metrics through their registry entries, the costly ones
+    (ROAD, faithfulness correlation) too, which the default set leaves out."""
+    assert main(["eval", str(digit_checkpoint), "--data", "digits", "--limit", "3", "--methods", "rollout",
+                 "--metrics", "road-morf,faithfulness-correlation", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "xai_results.json").read_text())["rows"]
+    assert {r["metric"] for r in rows} == {"road-morf", "faithfulness-correlation"}
+    assert {r["method"] for r in rows} == {"rollout"}
 
 
 def test_eval_refuses_data_with_other_labels(tiny_vit, tmp_path, capsys):

@@ -121,10 +121,8 @@ def test_per_image_aucs_average_to_the_metric():
     rng = np.random.default_rng(0)
     curve = rng.random((9, 5))
     assert di.curve_aucs(curve).mean() == pytest.approx(di.curve_auc(curve))
-    from xai.evaluate import per_image_perturbation
-
     hits = (rng.random((10, 5)) > 0.5).astype(float)
-    assert per_image_perturbation(hits).mean() == pytest.approx(perturbation.perturbation_auc(hits))
+    assert perturbation.per_image_auc(hits).mean() == pytest.approx(perturbation.perturbation_auc(hits))
 
 
 def test_pointing_game_and_energy_in_box():
@@ -187,10 +185,13 @@ def test_rank_correlation():
 
 def test_a_map_that_turns_into_its_inverse_fails_the_sanity_check():
     """The sign does not count: an anticorrelated map kept its structure (Adebayo et al. use |rho|)."""
-    from xai.evaluate import sanity_scores
+    from xai.evaluate import score_method
+    from xai.metrics import METRICS, Scoring
 
     maps = np.random.default_rng(0).random((6, 8, 8))
-    scores = sanity_scores(maps, [1 - maps, 1 - maps], (32, 32))
+    scoring = Scoring(None, np.zeros((6, 32, 32, 3), np.uint8), maps, np.zeros(6), np.zeros(6), np.zeros(3, np.uint8),
+                      randomised=(1 - maps, 1 - maps))
+    scores, _ = score_method([METRICS["sanity-abs-rank-corr"], METRICS["sanity-ssim"]], scoring)
     assert np.allclose(scores["sanity-abs-rank-corr"], 1)
     assert (scores["sanity-abs-rank-corr"] >= sanity.PASS_BELOW).all()
 
@@ -229,3 +230,20 @@ def test_digits_clutter_split_shares_no_digit():
 
 def test_metrics_registry_lists_directions():
     assert {m.better for m in METRICS.values()} == {"higher", "lower"}
+
+
+def test_every_metric_holds_its_scoring_and_the_loop_calls_what_the_registry_names():
+    """The evaluation loop has no list of its own: a metric registered with a scorer is scored, and
+    one whose needs the batch lacks (boxes, randomised maps) is skipped."""
+    from xai.evaluate import default_metrics, score_method
+    from xai.metrics import METRICS, Metric, Scoring
+
+    assert all(callable(m.score) for m in METRICS.values())
+    assert {"road-morf", "faithfulness-correlation"}.isdisjoint(m.name for m in default_metrics())
+    probe = Metric("probe", "higher", "the first pixel's red", score=lambda s: (s.images[:, 0, 0, 0] / 255.0, [1.0]))
+    boxed = Metric("boxed", "higher", "needs boxes", "boxes", score=lambda s: (np.ones(len(s.images)), None))
+    images = np.zeros((3, 8, 8, 3), np.uint8)
+    images[:, 0, 0, 0] = (0, 51, 255)
+    scoring = Scoring(None, images, np.zeros((3, 2, 2)), np.zeros(3), np.zeros(3), np.zeros(3, np.uint8))
+    scores, curves = score_method([probe, boxed], scoring)
+    assert list(scores) == ["probe"] and np.allclose(scores["probe"], (0, 0.2, 1)) and curves == {"probe": [1.0]}

@@ -18,6 +18,7 @@ import numpy as np
 from _infra.cli import ArgumentParser, add_common, did_you_mean, named_or_path, reading, seed, unknown_name
 from .evaluate import RESULTS, XAI_COMMAND, EvalInputError, evaluate, markdown_table, write_report
 from .methods import METHODS, get_methods
+from .metrics import METRICS
 from .metrics.sanity import PASS_BELOW
 
 
@@ -40,6 +41,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                "is rewritten whole; a folder the toolkit did not write is never replaced)")
     p.add_argument("--methods", default=None, metavar="A,B",
                    help=f"comma list, for a checkpoint (default: all): {', '.join(METHODS)}")
+    p.add_argument("--metrics", default=None, metavar="A,B",
+                   help="comma list (default: all but " + ", ".join(n for n, m in METRICS.items() if not m.default)
+                        + ", which are costly and scored only when named): " + ", ".join(METRICS))
     p.add_argument("--limit", type=int, default=500,
                    help="evaluate N test images, taken in turn from each class (seeded; all when fewer)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the --limit sample (>= 0)")
@@ -150,45 +154,46 @@ def randomised_artifact(folder: str, backend: str | None, scratch: Path | None =
     return subject
 
 
-def parse_methods(text: str | None) -> list[str] | None:
-    """`--methods a,b`: None (every method) when not given; empty, blank or repeated names are refused."""
+def parse_names(text: str | None, flag: str = "--methods", known=METHODS) -> list[str] | None:
+    """`--methods a,b` (or `--metrics`): None (the default set) when not given; empty, blank,
+    repeated or unknown names are refused, each unknown one with its nearest known name."""
     if text is None:
         return None
     names = [n.strip() for n in text.split(",")]
     if not any(names):
-        raise EvalInputError(f"--methods is empty; give one or more of: {', '.join(METHODS)} (or leave it out for all)")
+        raise EvalInputError(f"{flag} is empty; give one or more of: {', '.join(known)} (or leave it out)")
     if "" in names:
-        raise EvalInputError(f"--methods '{text}' has an empty name")
+        raise EvalInputError(f"{flag} '{text}' has an empty name")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise EvalInputError(f"--methods names {', '.join(repeated)} more than once")
+        raise EvalInputError(f"{flag} names {', '.join(repeated)} more than once")
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise EvalInputError(f"unknown {flag[2:-1]}(s) {', '.join(n + did_you_mean(n, known) for n in unknown)}; "
+                             f"known: {', '.join(known)}")
     return names
 
 
-def check_options(args) -> list:
-    """Every option checked before any work; the methods to run."""
+def check_options(args) -> tuple[list, list | None]:
+    """Every option checked before any work; the methods and the metrics (None: the default set) to run."""
     from runtime.backend import BACKENDS
 
     if args.limit < 1:
         raise EvalInputError("--limit must be >= 1")
     if args.backend is not None and args.backend not in BACKENDS:
         raise EvalInputError(unknown_name("backend", args.backend, BACKENDS))
-    names = parse_methods(args.methods)
-    unknown = [n for n in names or [] if n not in METHODS]
-    if unknown:
-        raise EvalInputError(f"unknown method(s) {', '.join(n + did_you_mean(n, METHODS) for n in unknown)}; "
-                             f"known: {', '.join(METHODS)}")
-    return get_methods(names)
+    metrics = parse_names(args.metrics, "--metrics", METRICS)
+    return get_methods(parse_names(args.methods)), metrics and [METRICS[n] for n in metrics]
 
 
 def run_eval(args) -> int:
     from _infra.outputs import path_sources, result_folder
 
-    methods = check_options(args)
+    methods, metrics = check_options(args)
     out = Path(args.out)
     with result_folder(out, RESULTS, XAI_COMMAND, "a report folder of xai eval",
                        sources=path_sources(args.source, args.data, args.label_map)) as work:
-        result, paths = evaluate_into(work, args, methods)
+        result, paths = evaluate_into(work, args, methods, metrics)
     paths = {k: out / p.name for k, p in paths.items()}
     data = json.loads(paths["json"].read_text())
     print(f"{result.subject}: {result.n_images} images, accuracy {result.accuracy:.4f}; "
@@ -210,7 +215,7 @@ def machine() -> dict:
     return machine_info()
 
 
-def evaluate_into(work: Path, args, methods: list):
+def evaluate_into(work: Path, args, methods: list, metrics: list | None = None):
     """Load the model and the images, evaluate, write the report into `work`: (result, paths)."""
     from runtime.checkpoint import CheckpointError
     from runtime.manifest import MANIFEST
@@ -222,7 +227,7 @@ def evaluate_into(work: Path, args, methods: list):
     except CheckpointError as e:
         raise EvalInputError(str(e)) from e
     images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map, resample)
-    result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity)
+    result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity, metrics=metrics)
     return result, write_report(result, work, images, command="python -m xai " + shlex.join(sys.argv[1:]),
                                 machine=machine())
 

@@ -16,7 +16,7 @@ from . import stats
 from .methods import METHODS, Method
 from .methods.centre import centre_maps
 from .methods.random_map import uniform_maps
-from .metrics import METRICS, deletion_insertion as di, localization, perturbation, sanity
+from .metrics import METRICS, Metric, Scoring, deletion_insertion as di, localization, sanity
 
 
 ARROWS = {"higher": "↑", "lower": "↓"}
@@ -108,37 +108,21 @@ def cascade_curves(maps: dict[str, np.ndarray], stage_maps: list[dict[str, np.nd
             for name, m in maps.items() if stage_maps and all(name in s for s in stage_maps)}
 
 
-def sanity_scores(maps: np.ndarray, randomised: list[np.ndarray], size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Per image, the absolute rank correlation and the SSIM with each randomised map `(B, gh, gw)`,
-    averaged over the randomisations."""
-    return {"sanity-abs-rank-corr": np.mean([np.abs(sanity.rank_correlations(maps, r)) for r in randomised], axis=0),
-            "sanity-ssim": np.mean([sanity.map_ssim(maps, r, size) for r in randomised], axis=0)}
-
-
-def per_image_perturbation(curve: np.ndarray) -> np.ndarray:
-    """Each image's perturbation AUC `(B,)` from a curve `(steps + 1, B)` (their mean is the AUC)."""
-    return np.array([perturbation.perturbation_auc(curve[:, i:i + 1]) for i in range(curve.shape[1])])
-
-
-def score_method(subject, images, labels, boxes, maps, randomised, predicted) -> tuple[dict, dict]:
-    """One method's per-image scores `{metric: (N,)}` and mean curves; `randomised`: its maps from
-    each full randomisation (empty: no sanity check)."""
-    size = images.shape[1:3]
-    pos = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=True)
-    neg = perturbation.perturbation_curve(subject.forward, images, maps, labels, positive=False)
-    fill = di.mean_colour(subject.mean)
-    dele = di.deletion_curve(subject.forward, images, maps, predicted, fill)
-    ins = di.insertion_curve(subject.forward, images, maps, predicted, fill)
-    scores = {"perturbation-pos": per_image_perturbation(pos), "perturbation-neg": per_image_perturbation(neg),
-              "deletion": di.curve_aucs(dele), "insertion": di.curve_aucs(ins)}
-    if boxes is not None:
-        scores["pointing-game"] = localization.pointing_hits(maps, boxes, size).astype(np.float64)
-        scores["energy-in-box"] = localization.energy_in_box(maps, boxes, size).astype(np.float64)
-    if randomised:
-        scores.update(sanity_scores(maps, randomised, size))
-    curves = {"perturbation-pos": pos.mean(1).tolist(), "perturbation-neg": neg.mean(1).tolist(),
-              "deletion": dele.mean(1).tolist(), "insertion": ins.mean(1).tolist()}
+def score_method(metrics: list[Metric], scoring: Scoring) -> tuple[dict, dict]:
+    """One method's per-image scores `{metric: (N,)}` and mean curves `{metric: list}` for each
+    metric of `metrics` the batch has what it needs for (boxes, randomised maps)."""
+    scores, curves = {}, {}
+    for metric in metrics:
+        if metric.applies(scoring):
+            scores[metric.name], curve = metric.score(scoring)
+            if curve is not None:
+                curves[metric.name] = curve
     return scores, curves
+
+
+def default_metrics() -> list[Metric]:
+    """The metrics `evaluate` scores unless asked for others (the costly ones only by name)."""
+    return [m for m in METRICS.values() if m.default]
 
 
 def describe(name: str) -> dict:
@@ -147,25 +131,29 @@ def describe(name: str) -> dict:
 
 
 def evaluate(subject, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray | None = None,
-             methods: list[Method] | None = None, sanity_check: bool = True, progress: bool = True) -> EvalResult:
+             methods: list[Method] | None = None, sanity_check: bool = True, progress: bool = True,
+             metrics: list[Metric] | None = None) -> EvalResult:
     """Score each method's maps of `images` (uint8 `(N, H, W, 3)` at the model's size) for the
-    predicted classes, image by image; `labels` are the true classes, `boxes` optional object
-    boxes `(N, 4)`."""
+    predicted classes, image by image, with each of `metrics` (default: `default_metrics()`);
+    `labels` are the true classes, `boxes` optional object boxes `(N, 4)`."""
     from tqdm.auto import tqdm
 
     labels = np.asarray(labels)
     check_inputs(images, labels, boxes)
     methods = list(METHODS.values()) if methods is None else methods
+    metrics = default_metrics() if metrics is None else metrics
+    sanity_check = sanity_check and any(m.needs == "randomised" for m in metrics)
     probs = subject.forward(images)
     predicted = probs.argmax(-1)
     maps = explanations(subject, images, methods, probs)
     stages, stage_maps = randomised_maps(subject, images, methods, predicted) if sanity_check else ([], [])
     full = stage_maps[-1:] + (further_randomisations(subject, images, methods, predicted, sanity.SEEDS[1:])
                               if stage_maps else [])
-    scores, curves = {}, {}
+    scores, curves, fill = {}, {}, di.mean_colour(subject.mean)
     for name in tqdm(list(maps), desc="scoring methods", disable=not progress):
-        randomised = [f[name] for f in full if name in f]
-        scores[name], curves[name] = score_method(subject, images, labels, boxes, maps[name], randomised, predicted)
+        scoring = Scoring(subject.forward, images, maps[name], labels, predicted, fill, boxes,
+                          tuple(f[name] for f in full if name in f))
+        scores[name], curves[name] = score_method(metrics, scoring)
     names = [m for m in METRICS if any(m in s for s in scores.values())]
     chance = {} if boxes is None else {"pointing-game": localization.chance_level(boxes, images.shape[1:3])}
     return EvalResult(subject=subject.name, n_images=len(images), accuracy=float((predicted == labels).mean()),

@@ -1,13 +1,15 @@
-"""Faithfulness and localization metrics, a registry. Each needs only forward passes of the model
-(a `forward(images uint8 (B, H, W, 3)) -> probs (B, C)` callable), so it runs on any backend.
+"""Faithfulness and localization metrics, a registry that holds each metric's scoring function:
+the evaluation loop (`xai.evaluate`) calls what the registry names. Each needs only forward passes
+of the model (a `forward(images uint8 (B, H, W, 3)) -> probs (B, C)` callable), so it runs on any
+backend; a new metric is one file that registers a `Metric` with its `score`.
 
 Heatmaps `(B, gh, gw)` are upsampled bilinearly to the image size first (as Chefer et al. do), except
 for the pointing game, which reads the maximum on the patch grid (see `localization`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -17,11 +19,37 @@ Forward = Callable[[np.ndarray], np.ndarray]  # uint8 (B, H, W, 3) -> probs (B, 
 
 
 @dataclass(frozen=True)
+class Scoring:
+    """What a metric reads to score one method's maps of one batch."""
+    forward: Forward
+    images: np.ndarray  # uint8 (N, H, W, 3), at the model's size
+    maps: np.ndarray  # (N, gh, gw), the method's maps of the predicted classes
+    labels: np.ndarray  # (N,) true classes
+    predicted: np.ndarray  # (N,) the model's classes
+    fill: np.ndarray  # uint8 (3,): the model's mean colour (what "removed" pixels become)
+    boxes: Optional[np.ndarray] = None  # (N, 4) object boxes (localization sets only)
+    randomised: tuple = ()  # the method's maps `(N, gh, gw)` under each randomised model (sanity)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.images.shape[1:3]
+
+
+Scored = tuple  # (per-image scores (N,) float64, mean curve as a list or None)
+
+
+@dataclass(frozen=True)
 class Metric:
     name: str
     better: str  # "higher" or "lower"
     summary: str
     needs: str = ""  # "boxes" (localization set) or "randomised" (a randomised model's maps)
+    score: Optional[Callable[[Scoring], Scored]] = field(default=None, compare=False, repr=False)
+    default: bool = True  # scored unless `--metrics` names others (False: costly, asked for by name)
+
+    def applies(self, scoring: Scoring) -> bool:
+        """Whether this batch has what the metric needs (boxes, randomised maps)."""
+        return {"boxes": scoring.boxes is not None, "randomised": bool(scoring.randomised)}.get(self.needs, True)
 
 
 METRICS: dict[str, Metric] = {}

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import Forward, Metric, register_metric, upsample
+from . import Forward, Metric, Scored, Scoring, register_metric, upsample
 
 RUNS = 100  # random subsets per image (Quantus's default)
 SUBSET_FRACTION = 0.05  # of the pixels in each subset
@@ -73,6 +73,9 @@ def faithfulness_correlation(forward: Forward, images: np.ndarray, maps: np.ndar
     return pearson_rows(*subset_effects(forward, images, flat, subsets, classes, fill))
 
 
+# Not scored by default: RUNS forwards of the whole batch per method; asked for by name (`--metrics`).
 register_metric(Metric("faithfulness-correlation", "higher",
                        "Pearson r of the map's sum over random pixel subsets and the probability drop "
-                       "when they are filled (Bhatt 2020)"))
+                       "when they are filled (Bhatt 2020)",
+                       score=lambda s: (faithfulness_correlation(s.forward, s.images, s.maps, s.predicted, s.fill), None),
+                       default=False))

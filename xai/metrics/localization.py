@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Metric, register_metric, upsample
+from . import Metric, Scored, Scoring, register_metric, upsample
 
 
 def box_masks(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -61,5 +61,6 @@ def energy_in_box(maps: np.ndarray, boxes: np.ndarray, size: tuple[int, int]) ->
 
 register_metric(Metric("pointing-game", "higher",
                        "share of maps whose maximal patch's centre lies in the object's box (chance: its area share)",
-                       "boxes"))
-register_metric(Metric("energy-in-box", "higher", "share of the map's mass inside the object's box", "boxes"))
+                       "boxes", score=lambda s: (pointing_hits(s.maps, s.boxes, s.size).astype(np.float64), None)))
+register_metric(Metric("energy-in-box", "higher", "share of the map's mass inside the object's box", "boxes",
+                       score=lambda s: (energy_in_box(s.maps, s.boxes, s.size).astype(np.float64), None)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Forward, Metric, pixel_order, register_metric, trapezoid
+from . import Forward, Metric, Scored, Scoring, pixel_order, register_metric, trapezoid
 
 STEPS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
@@ -39,5 +39,19 @@ def perturbation_auc(curve: np.ndarray) -> float:
     return 100 * trapezoid(curve.mean(axis=1), np.array((0.0, *STEPS)))
 
 
-register_metric(Metric("perturbation-pos", "lower", "accuracy AUC, most relevant pixels removed first (Chefer 2021)"))
-register_metric(Metric("perturbation-neg", "higher", "accuracy AUC, least relevant pixels removed first (Chefer 2021)"))
+def per_image_auc(curve: np.ndarray) -> np.ndarray:
+    """Each image's perturbation AUC `(B,)` from a curve `(steps + 1, B)` (their mean is the AUC)."""
+    return np.array([perturbation_auc(curve[:, i:i + 1]) for i in range(curve.shape[1])])
+
+
+def scorer(positive: bool):
+    def score(s: Scoring) -> Scored:
+        curve = perturbation_curve(s.forward, s.images, s.maps, s.labels, positive=positive)
+        return per_image_auc(curve), curve.mean(1).tolist()
+    return score
+
+
+register_metric(Metric("perturbation-pos", "lower", "accuracy AUC, most relevant pixels removed first (Chefer 2021)",
+                       score=scorer(positive=True)))
+register_metric(Metric("perturbation-neg", "higher", "accuracy AUC, least relevant pixels removed first (Chefer 2021)",
+                       score=scorer(positive=False)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Metric, register_metric, upsample
+from . import Metric, Scored, Scoring, register_metric, upsample
 
 PASS_BELOW = 0.5
 SEEDS = (0, 1, 2)  # randomisations of a checkpoint (an artifact is re-exported once: seed 0)
@@ -68,9 +68,19 @@ def map_ssim(maps: np.ndarray, randomised: np.ndarray, size: tuple[int, int]) ->
     return ssim(unit_range(upsample(maps, size)), unit_range(upsample(randomised, size)))
 
 
+def score_rank(s: Scoring) -> Scored:
+    """Per image, the absolute rank correlation with each randomised map, averaged over the randomisations."""
+    return np.mean([np.abs(rank_correlations(s.maps, r)) for r in s.randomised], axis=0), None
+
+
+def score_ssim(s: Scoring) -> Scored:
+    """Per image, the SSIM with each randomised map, averaged over the randomisations."""
+    return np.mean([map_ssim(s.maps, r, s.size) for r in s.randomised], axis=0), None
+
+
 register_metric(Metric("sanity-abs-rank-corr", "lower",
                        f"absolute Spearman correlation with the randomised model's map, mean of {len(SEEDS)} "
-                       f"randomisations (passes below {PASS_BELOW})", "randomised"))
+                       f"randomisations (passes below {PASS_BELOW})", "randomised", score=score_rank))
 register_metric(Metric("sanity-ssim", "lower",
                        f"SSIM with the randomised model's map, mean of {len(SEEDS)} randomisations "
-                       f"(passes below {PASS_BELOW})", "randomised"))
+                       f"(passes below {PASS_BELOW})", "randomised", score=score_ssim))
