@@ -283,8 +283,9 @@ def test_decompression_bomb_and_oversized_images_fail_alone(world, tmp_path):
     Image.new("1", (9500, 9500), 1).save(big)  # 90 megapixels: under the limit, reduced for display
     prediction = runtime.load(world["onnx"]).predict([bomb, world["img"], big])
     assert [s for s, _ in prediction.errors] == [str(bomb)] and "pixels" in prediction.errors[0][1]
-    assert len(prediction.probs) == 2
-    assert prediction.heatmaps_full[1].shape == (MAX_SIDE, MAX_SIDE) == prediction.images[1].size
+    assert len(prediction.probs) == 3 and prediction.predicted == [1, 2]  # one entry per input, in order
+    assert np.isnan(prediction.probs[0]).all() and not np.isnan(prediction.probs[1:]).any()
+    assert prediction.heatmaps_full[2].shape == (MAX_SIDE, MAX_SIDE) == prediction.images[2].size
 
 
 def test_long_file_names_make_pictures(world, tmp_path):
