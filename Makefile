@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(PY) -m scripts.demo --out $(DEMO)
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 	$(MAKE) swift-test
 
 # The Swift package (Package.swift at the root, sources in apple/): build, then test. On Linux the
