@@ -394,7 +394,7 @@ COLUMNS = [column("target"), column("status"), column("accuracy", digits=4), col
            column("heatmap_corr", "heatmap corr (mean)", digits=4),
            column("heatmap_corr_min", "heatmap corr (worst)", digits=4),
            column("heatmap_iou_top10", "top-10% IoU", digits=4), column("latency_ms_p50", "latency p50", "ms", 3),
-           column("explain_overhead", "explain overhead", digits=3),
+           column("explain_overhead", "explain overhead", "x", 3),
            column("throughput_ips", "throughput", "img/s", 1), column("memory_mb", "memory", "MB", 1),
            column("size_mb", "size", "MB", 2)]
 

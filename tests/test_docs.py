@@ -156,3 +156,15 @@ def test_the_link_check_catches_a_broken_link_and_anchor(tmp_path):
                       " [fine](docs/bench.md#at-224-px)\n")
     assert broken_links(readme) == ["README.md: docs/no-such.md (no such file)",
                                     "README.md: docs/bench.md#no-such-heading (no such heading)"]
+
+
+def test_bench_results_declare_the_columns_bench_writes_now():
+    """The committed bench results head their columns as bench.run.COLUMNS does (title and unit), so
+    a unit added in the code reaches the documents; the explanation overhead is a ratio ("x")."""
+    from bench.run import COLUMNS
+
+    now = {c["key"]: (c["title"], c["unit"]) for c in COLUMNS}
+    assert now["explain_overhead"] == ("explain overhead", "x")
+    for path in sorted((ROOT / RESULTS_DIR).glob("bench_*.json")):
+        declared = {c["key"]: (c["title"], c["unit"]) for c in json.loads(path.read_text())["header"]["columns"]}
+        assert {k: v for k, v in declared.items() if k in now and v != now[k]} == {}, path.name
