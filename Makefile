@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m scripts.demo --out $(DEMO)
+	$(PY) -m evit demo --out $(DEMO)
 
 test: $(STAMP)
 	$(PY) -m pytest -q --durations=15

@@ -1,6 +1,7 @@
 """`evit STAGE ...`: every stage of the toolkit under one command, with the same parsers as
 `python -m STAGE` (which stay): `evit finetune ...`, `evit export onnx|coreml ...`, `evit runtime
-predict|compare ...`, `evit bench ...`, `evit xai eval ...`. `evit STAGE --help` for each one."""
+predict|compare|serve ...`, `evit bench ...`, `evit xai eval ...`, and `evit demo --out DIR` (the
+offline demo). `evit STAGE --help` for each one."""
 from __future__ import annotations
 
 import importlib
@@ -9,12 +10,13 @@ import sys
 from _infra.cli import did_you_mean
 
 PROG = "evit"
-STAGES = {  # subcommand -> (package whose __main__ runs it, one line for `evit --help`)
-    "finetune": ("finetune", "fine-tune a Hugging Face ViT/DeiT classifier (needs the [train] extra)"),
-    "export": ("export", "export a checkpoint to ONNX or Core ML with its explanation in the graph ([export])"),
-    "runtime": ("runtime", "predict, explain and compare with an exported artifact (the base install)"),
-    "bench": ("bench", "every backend and precision against PyTorch; named scenarios ([bench])"),
-    "xai": ("xai", "score explanation methods: faithfulness, localization, sanity ([train])"),
+STAGES = {  # subcommand -> (module whose main(argv, prog) runs it, one line for `evit --help`)
+    "finetune": ("finetune.__main__", "fine-tune a Hugging Face ViT/DeiT classifier (needs the [train] extra)"),
+    "export": ("export.__main__", "export a checkpoint to ONNX or Core ML with its explanation in the graph ([export])"),
+    "runtime": ("runtime.__main__", "predict, explain and compare with an exported artifact (the base install)"),
+    "bench": ("bench.__main__", "every backend and precision against PyTorch; named scenarios ([bench])"),
+    "xai": ("xai.__main__", "score explanation methods: faithfulness, localization, sanity ([train])"),
+    "demo": ("evit.demo", "offline: fine-tune on digits, export, predict and explain, score, bench ([bench])"),
 }
 
 
@@ -47,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: unknown stage '{argv[0]}'{did_you_mean(argv[0], STAGES)}; "
               f"choose from {', '.join(STAGES)} (see '{PROG} --help')", file=sys.stderr)
         return 2
-    package, _ = STAGES[argv[0]]
-    stage = importlib.import_module(f"{package}.__main__")
+    module, _ = STAGES[argv[0]]
+    stage = importlib.import_module(module)
     return stage.main(argv[1:], prog=f"{PROG} {argv[0]}")
 
 

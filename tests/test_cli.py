@@ -174,7 +174,7 @@ def test_the_pillow_colour_table_is_matplotlibs_jet():
 # ------------------------------------------------------------------ one command family
 STAGES = ("finetune", "export", "runtime", "bench", "xai")
 WORKING_COMMANDS = ("finetune", "export onnx", "export coreml", "runtime predict", "runtime compare", "bench",
-                    "xai eval")  # the commands that write an --out
+                    "xai eval", "demo")  # the commands that write an --out
 HELP_SECONDS = 1.0  # the goal; the assertion allows HELP_SLACK on this shared 2-core host
 HELP_SLACK = 2.0
 HEAVY = ("torch", "transformers", "matplotlib", "coremltools", "datasets", "onnx")
@@ -197,6 +197,7 @@ def every_parser() -> dict[str, argparse.ArgumentParser]:
     for stage in STAGES:
         walk(stage, importlib.import_module(f"{stage}.__main__").build_parser())
     walk("bench scenario", scenario_parser(scenarios()))
+    walk("demo", importlib.import_module("evit.demo").build_parser())
     return found
 
 
@@ -241,7 +242,8 @@ def test_lists_are_comma_lists_and_the_space_form_still_parses():
 
 
 @pytest.mark.parametrize("argv", [["finetune"], ["export"], ["export", "onnx"], ["runtime"], ["runtime", "predict"],
-                                  ["bench"], ["bench", "scenario"], ["xai"], ["xai", "eval"], ["evit"]],
+                                  ["bench"], ["bench", "scenario"], ["xai"], ["xai", "eval"], ["evit"],
+                                  ["evit", "demo"]],
                          ids=" ".join)
 def test_help_answers_at_once_without_the_heavy_libraries(argv):
     """`--help` parses before importing torch: timed as a user meets it (a new interpreter), and
@@ -331,3 +333,22 @@ def test_evit_runs_each_stage_with_its_own_parser(explain_artifacts, tmp_path):
     rows = [json.loads((tmp_path / name / "predictions.json").read_text())["rows"] for name in ("evit", "python-m")]
     assert rows[0] == rows[1] and rows[0][0]["top_k"]
     assert sorted(p.name for p in (tmp_path / "evit").iterdir()) == sorted(p.name for p in (tmp_path / "python-m").iterdir())
+
+
+def test_evit_demo_answers_help_and_ships_in_the_wheel():
+    """`evit demo --out DIR` runs from an install: its module is in a package pyproject.toml's
+    package list puts in the wheel (not scripts/, which a wheel leaves out), and `make demo` calls it."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    from evit.__main__ import STAGES
+
+    module = STAGES["demo"][0]
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert module.rpartition(".")[0] in find_packages(str(ROOT), include=include)
+    proc = subprocess.run([sys.executable, "-m", "evit", "demo", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: evit demo") and "--out" in proc.stdout, proc.stderr
+    missing = subprocess.run([sys.executable, "-m", "evit", "demo"], capture_output=True, text=True, cwd=ROOT)
+    assert missing.returncode == 2 and "--out" in missing.stderr and len(missing.stderr.strip().splitlines()) == 1
+    assert "-m evit demo --out" in (ROOT / "Makefile").read_text()
