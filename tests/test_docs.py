@@ -6,6 +6,7 @@ regenerated, and when a relative link points nowhere.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -168,3 +169,104 @@ def test_bench_results_declare_the_columns_bench_writes_now():
     for path in sorted((ROOT / RESULTS_DIR).glob("bench_*.json")):
         declared = {c["key"]: (c["title"], c["unit"]) for c in json.loads(path.read_text())["header"]["columns"]}
         assert {k: v for k, v in declared.items() if k in now and v != now[k]} == {}, path.name
+
+
+# ------------------------------------------------------------ the commands the documents show
+# Every `python -m STAGE ...` / `evit STAGE ...` in README.md and docs/*.md (code blocks and inline
+# code, outside generated tables, whose lines record the command as it was run) is read by the
+# stage's own parser: an option it lacks, a missing required option, `--overwrite` for `--force`,
+# or a list in the old space form fails here. Commands are parsed only; nothing runs.
+GENERATED = re.compile(r"<!-- table:(\S+).*?<!-- /table:\1 -->", re.DOTALL)
+INLINE = re.compile(r"`([^`\n]+)`")
+COMMAND = re.compile(r"(?:^|\s)(?:python -m|-m|evit) (finetune|export|runtime|bench|xai|demo)\b(.*)$")
+PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]+$|\.\.\.|\||[\[\]]")
+
+
+def shown_commands(text: str) -> list[tuple[str, bool]]:
+    """(command line, from a code block) for every stage command of a document."""
+    text = COMMENT.sub("", GENERATED.sub("", text))
+    found = []
+    for block in FENCE.findall(text):
+        for line in block.replace("\\\n", " ").splitlines():
+            found += [(m.group(1) + m.group(2), True) for m in [COMMAND.search(line)] if m]
+    for span in INLINE.findall(FENCE.sub("", text)):
+        found += [(m.group(1) + m.group(2), False) for m in [COMMAND.search(span)] if m]
+    return found
+
+
+def stage_parser(words: list[str]):
+    """The parser that reads `words` (stage, subcommands...) and the words after its subcommands."""
+    import argparse
+    import importlib
+
+    from bench.__main__ import scenario_parser
+    from bench.scenarios import scenarios
+
+    stage, rest = words[0], words[1:]
+    if stage == "bench" and rest[:1] == ["scenario"]:
+        parser, rest = scenario_parser(scenarios()), rest[1:]
+    else:
+        parser = importlib.import_module("evit.demo" if stage == "demo" else f"{stage}.__main__").build_parser()
+    while rest:
+        sub = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not sub or rest[0] not in sub[0].choices:
+            break
+        parser, rest = sub[0].choices[rest[0]], rest[1:]
+    return parser, rest
+
+
+def command_problems(line: str, whole: bool) -> list[str]:
+    """What the stage's parser says against `line`; `whole`: a command shown in full (a code block,
+    or inline with its positional arguments), which must carry every required option."""
+    import contextlib
+    import io
+    import shlex
+
+    from _infra.cli import CommaList
+
+    raw = shlex.split(line.split(" # ")[0].split("   #")[0])
+    words = [w for w in (w.strip("[]") for w in raw) if w]
+    if words[1:2] == ["--help"] or "--help" in words:
+        return []
+    parser, rest = stage_parser(words)
+    options = {s: a for a in parser._actions for s in a.option_strings}
+    problems = [f"{o} is not an option of '{parser.prog}'" for o in rest if o.startswith("--") and o.split("=")[0]
+                not in options]
+    problems += ["--overwrite: the option is --force"] if "--overwrite" in rest else []
+    for i, word in enumerate(rest):
+        action = options.get(word)
+        values = list(itertools.takewhile(lambda w: not w.startswith("-"), rest[i + 1:]))
+        if action and (isinstance(action, CommaList) or action.metavar == "A,B") and len(values) > 1:
+            problems.append(f"{word} {' '.join(values)}: a list is one comma list")
+    fragment = "..." in raw or not (whole or any(not w.startswith("-") for w in rest[:1]))
+    required = {s for a in parser._actions if a.required for s in a.option_strings}
+    missing = [a.option_strings[0] for a in parser._actions if a.required and a.option_strings
+               and not set(a.option_strings) & set(rest)]
+    problems += [f"{m} is required" for m in missing if not fragment]
+    problems += [f"{w.strip('[]')} is required, not optional" for w in raw if w.startswith("[") and w[1:] in required]
+    if not problems and not fragment and not any(PLACEHOLDER.search(w) for w in rest):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.suppress(SystemExit):
+            parser.parse_args(rest)
+        problems += [err.getvalue().strip()] if err.getvalue() else []
+    return problems
+
+
+@pytest.mark.parametrize("doc", documents(ROOT), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_command_shown_parses_with_the_current_options(doc):
+    found = shown_commands(doc.read_text())
+    assert [f"{line}: {p}" for line, whole in found for p in command_problems(line, whole)] == []
+
+
+def test_the_command_check_catches_stale_options():
+    stale = {"bench ck --data digits --targets 'onnx fp32' 'onnx int8'": "--out is required",
+             "export onnx ck --out o --overwrite": "--overwrite: the option is --force",
+             "runtime predict ART x.png --out o --explain-class cat dog": "a list is one comma list",
+             "xai eval ck --data digits --out o --method rollout": "--method is not an option",
+             "export onnx ck --out o --precision fp61": "invalid choice: 'fp61'",
+             "runtime predict ART IMAGE... [--out DIR]": "--out is required, not optional"}
+    for line, problem in stale.items():
+        assert any(problem in p for p in command_problems(line, True)), (line, command_problems(line, True))
+    assert command_problems("bench ck --data digits --out o --targets 'onnx fp32,onnx int8'", True) == []
+    assert shown_commands("`python -m bench --device-results d.json` and\n```\nevit xai eval ck \\\n  --data digits\n```")\
+        == [("xai eval ck    --data digits", True), ("bench --device-results d.json", False)]
