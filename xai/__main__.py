@@ -1,4 +1,5 @@
-"""`python -m xai eval SOURCE --data DATA --out DIR [--methods A,B] [--limit N]`
+"""`python -m xai eval SOURCE --data DATA --out DIR [--methods A,B | --protocol NAME] [--limit N]
+[--device cpu|cuda|mps] [--batch-size B]`
 
 SOURCE is a checkpoint folder (every registered method, computed with PyTorch) or an `export`
 artifact folder (its in-graph map, run by its `runtime` backend). The library modules of `xai`
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +24,9 @@ from .evaluate import RESULTS, XAI_COMMAND, EvalInputError, evaluate, markdown_t
 from .methods import METHODS, get_methods
 from .metrics import METRICS
 from .metrics.sanity import PASS_BELOW
+from .protocols import PROTOCOLS
+
+DEVICES = ("cpu", "cuda", "mps")
 
 
 PROG = "python -m xai"
@@ -44,6 +51,15 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=None, metavar="A,B",
                    help="comma list (default: all but " + ", ".join(n for n, m in METRICS.items() if not m.default)
                         + ", which are costly and scored only when named): " + ", ".join(METRICS))
+    p.add_argument("--protocol", default=None, choices=list(PROTOCOLS),
+                   help="a published evaluation's methods, metrics and options (instead of --methods and --metrics): "
+                        + "; ".join(f"{n}: {pr.summary}" for n, pr in PROTOCOLS.items()))
+    p.add_argument("--device", default="cpu", choices=DEVICES,
+                   help="where a checkpoint's forwards and methods run (cuda or mps only where torch reports it)")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="images per forward and per explained chunk of a checkpoint (the random baseline's noise "
+                        "is seeded per chunk). Under torchrun (WORLD_SIZE, RANK set) each process takes a "
+                        "consecutive slice of whole chunks; rank 0 gathers the scores and writes the report")
     p.add_argument("--limit", type=int, default=500,
                    help="evaluate N test images, taken in turn from each class (seeded; all when fewer)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the --limit sample (>= 0)")
@@ -93,13 +109,14 @@ def load_images(data: str, image_size: tuple[int, int], labels: list[str], limit
     return images, test.targets, boxes
 
 
-def checkpoint_subject(source: str):
+def checkpoint_subject(source: str, device: str = "cpu", batch: int = 64, progress: bool = False):
     from runtime.checkpoint import load_checkpoint
 
     from .subjects import ModelSubject
 
     ck = load_checkpoint(source)
-    subject = ModelSubject(ck.model, ck.patch_grid, ck.n_special_tokens, ck.mean, ck.std, name=f"pytorch {source}")
+    subject = ModelSubject(ck.model.to(device), ck.patch_grid, ck.n_special_tokens, ck.mean, ck.std,
+                           name=f"pytorch {source}", batch=batch, device=device, progress=progress)
     return subject, ck.image_size, ck.labels, ck.resample
 
 
@@ -174,26 +191,100 @@ def parse_names(text: str | None, flag: str = "--methods", known=METHODS) -> lis
     return names
 
 
-def check_options(args) -> tuple[list, list | None]:
-    """Every option checked before any work; the methods and the metrics (None: the default set) to run."""
+@dataclass(frozen=True)
+class Plan:
+    """What the options ask `xai eval` to run."""
+
+    methods: list
+    metrics: list | None  # None: the default set
+    sanity: bool
+    protocol: str | None = None
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's place in a `torchrun` launch (WORLD_SIZE, RANK, LOCAL_RANK); one process without."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def from_env(cls) -> "Shard":
+        env = os.environ
+        return cls(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+
+    def part(self, n: int, batch: int) -> slice:
+        """This rank's consecutive slice of `n` images, whole chunks of `batch` (as one process
+        would chunk them, so every image's maps and scores are the same)."""
+        chunks = -(-n // batch)
+        if chunks < self.world:
+            raise EvalInputError(f"{self.world} processes for {n} images in {chunks} chunk(s) of --batch-size "
+                                 f"{batch}: use fewer processes, a smaller --batch-size or a larger --limit")
+        lo, hi = self.rank * chunks // self.world, (self.rank + 1) * chunks // self.world
+        return slice(lo * batch, min(hi * batch, n))
+
+
+def check_device(device: str) -> str:
+    """`device` when torch reports it available; the process's own GPU under torchrun."""
+    import torch
+
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available[device]:
+        raise EvalInputError(f"--device {device}: torch {torch.__version__} reports no {device} device here; "
+                             f"available: {', '.join(d for d, ok in available.items() if ok)}")
+    if device == "cuda" and Shard.from_env().world > 1:
+        return f"cuda:{Shard.from_env().local_rank % torch.cuda.device_count()}"
+    return device
+
+
+def check_protocol(args) -> Plan | None:
+    """The protocol's plan, or None without --protocol; it fixes the methods and the metrics."""
+    if args.protocol is None:
+        return None
+    protocol = PROTOCOLS[args.protocol]
+    if args.methods is not None or args.metrics is not None:
+        raise EvalInputError(f"--protocol {protocol.name} fixes the methods ({', '.join(protocol.methods)}) and "
+                             f"the metrics ({', '.join(protocol.metrics)}): leave out --methods and --metrics")
+    return Plan(get_methods(list(protocol.methods)), [METRICS[n] for n in protocol.metrics],
+                protocol.sanity and not args.no_sanity, protocol.name)
+
+
+def check_options(args) -> Plan:
+    """Every option checked before any work: what to run."""
     from runtime.backend import BACKENDS
 
-    if args.limit < 1:
-        raise EvalInputError("--limit must be >= 1")
+    problems = [*(["--limit must be >= 1"] if args.limit < 1 else []),
+                *(["--batch-size must be >= 1"] if args.batch_size < 1 else [])]
     if args.backend is not None and args.backend not in BACKENDS:
-        raise EvalInputError(unknown_name("backend", args.backend, BACKENDS))
+        problems.append(unknown_name("backend", args.backend, BACKENDS))
+    if problems:
+        raise EvalInputError(*problems)
+    plan = check_protocol(args)
+    if plan is not None:
+        return plan
     metrics = parse_names(args.metrics, "--metrics", METRICS)
-    return get_methods(parse_names(args.methods)), metrics and [METRICS[n] for n in metrics]
+    return Plan(get_methods(parse_names(args.methods)), metrics and [METRICS[n] for n in metrics], not args.no_sanity)
 
 
 def run_eval(args) -> int:
     from _infra.outputs import path_sources, result_folder
 
-    methods, metrics = check_options(args)
+    plan, shard = check_options(args), Shard.from_env()
+    device = check_device(args.device)
+    if shard.world > 1:
+        import datetime
+
+        import torch.distributed as dist
+
+        dist.init_process_group("gloo", timeout=datetime.timedelta(days=1))  # ranks wait for the slowest
+    if shard.rank > 0:  # its slice, gathered by rank 0, which writes the report
+        evaluate_into(None, args, plan, device, shard)
+        return 0
     out = Path(args.out)
     with result_folder(out, RESULTS, XAI_COMMAND, "a report folder of xai eval",
                        sources=path_sources(args.source, args.data, args.label_map)) as work:
-        result, paths = evaluate_into(work, args, methods, metrics)
+        result, paths = evaluate_into(work, args, plan, device, shard)
     paths = {k: out / p.name for k, p in paths.items()}
     data = json.loads(paths["json"].read_text())
     print(f"{result.subject}: {result.n_images} images, accuracy {result.accuracy:.4f}; "
@@ -203,6 +294,9 @@ def run_eval(args) -> int:
     if failing:
         print(f"\nsanity check failed (95% upper end of |rank correlation| or SSIM with a randomised model "
               f">= {PASS_BELOW}): {', '.join(failing)}")
+    run = data["header"]["run"]
+    print(f"\n{result.n_images} images in {run['seconds']:.1f} s ({run['images_per_second']:.3g} images/s) on "
+          f"{run['device']}, {run['processes']} process(es), batch {run['batch_size']}")
     figures = ", ".join(str(paths[k]) for k in ("grid", "curves", "cascade") if k in paths)
     print(f"\nreport: {paths['report']}  figures: {figures}")
     return 0
@@ -215,21 +309,53 @@ def machine() -> dict:
     return machine_info()
 
 
-def evaluate_into(work: Path, args, methods: list, metrics: list | None = None):
-    """Load the model and the images, evaluate, write the report into `work`: (result, paths)."""
+def load_subject(args, work: Path | None, device: str, progress: bool):
+    """(subject, image size, labels, resample) of a checkpoint or an artifact."""
     from runtime.checkpoint import CheckpointError
     from runtime.manifest import MANIFEST
 
-    is_artifact = (Path(args.source) / MANIFEST).is_file()
     try:
-        subject, size, labels, resample = (artifact_subject(args.source, args.backend, work) if is_artifact
-                                           else checkpoint_subject(args.source))
+        if (Path(args.source) / MANIFEST).is_file():
+            return artifact_subject(args.source, args.backend, work)
+        return checkpoint_subject(args.source, device, args.batch_size, progress)
     except CheckpointError as e:
         raise EvalInputError(str(e)) from e
+
+
+def evaluate_shard(subject, images, targets, boxes, plan: Plan, shard: Shard, batch: int):
+    """Evaluate this process's slice; on rank 0 the whole set's result (slices gathered), else None."""
+    from .evaluate import merge_results
+    from .metrics import localization
+
+    part = shard.part(len(images), batch) if shard.world > 1 else slice(None)
+    result = evaluate(subject, images[part], targets[part], None if boxes is None else boxes[part], plan.methods,
+                      sanity_check=plan.sanity, metrics=plan.metrics, progress=shard.rank == 0)
+    if shard.world == 1:
+        return result
+    import torch.distributed as dist
+
+    parts = [None] * shard.world if shard.rank == 0 else None
+    dist.gather_object(result, parts, dst=0)
+    if shard.rank > 0:
+        return None
+    chance = {} if boxes is None else {"pointing-game": localization.chance_level(boxes, images.shape[1:3])}
+    return merge_results(parts, chance)
+
+
+def evaluate_into(work: Path | None, args, plan: Plan, device: str = "cpu", shard: Shard = Shard()):
+    """Load the model and the images, evaluate (this process's slice under torchrun), and on rank 0
+    write the report into `work`: (result, paths); None on the other ranks."""
+    subject, size, labels, resample = load_subject(args, work, device, progress=shard.rank == 0)
     images, targets, boxes = load_images(args.data, size, labels, args.limit, args.seed, args.label_map, resample)
-    result = evaluate(subject, images, targets, boxes, methods, sanity_check=not args.no_sanity, metrics=metrics)
+    start = time.perf_counter()
+    result = evaluate_shard(subject, images, np.asarray(targets), boxes, plan, shard, args.batch_size)
+    seconds = time.perf_counter() - start
+    if result is None:
+        return None
+    run = {"protocol": plan.protocol, "device": device, "batch_size": args.batch_size, "processes": shard.world,
+           "seconds": round(seconds, 3), "images_per_second": round(result.n_images / seconds, 4)}
     return result, write_report(result, work, images, command="python -m xai " + shlex.join(sys.argv[1:]),
-                                machine=machine())
+                                machine=machine(), run=run)
 
 
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:

@@ -5,7 +5,7 @@ the per-image scores), `xai_cascade.json`, `xai_report.md` and figures."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +162,26 @@ def evaluate(subject, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray 
                       sanity_seeds=len(full))
 
 
+def weighted_mean(values: list[list[float]], weights: list[int]) -> list[float]:
+    """The mean of equally long curves `values`, each weighted by its number of images."""
+    return list(np.average(np.asarray(values, np.float64), axis=0, weights=weights))
+
+
+def merge_results(parts: list[EvalResult], chance: dict[str, float] | None = None) -> EvalResult:
+    """One `EvalResult` from the results of consecutive slices of the images (processes of a
+    sharded run), in order: per-image scores and maps joined, means weighted by each slice's size;
+    `chance` is the whole set's (it is not a mean over images)."""
+    first, sizes = parts[0], [p.n_images for p in parts]
+    join = lambda get: {k: get(k) for k in first.scores}  # noqa: E731
+    scores = join(lambda m: {metric: np.concatenate([p.scores[m][metric] for p in parts]) for metric in first.scores[m]})
+    curves = join(lambda m: {c: weighted_mean([p.curves[m][c] for p in parts], sizes) for c in first.curves[m]})
+    cascade = {m: weighted_mean([p.cascade[m] for p in parts], sizes) for m in first.cascade}
+    return replace(first, n_images=sum(sizes), scores=scores, curves=curves, cascade=cascade,
+                   accuracy=float(np.average([p.accuracy for p in parts], weights=sizes)),
+                   maps={m: np.concatenate([p.maps[m] for p in parts]) for m in first.maps},
+                   chance=first.chance if chance is None else chance)
+
+
 # ---- summaries: means, intervals, paired differences, as result rows ----------------------------
 
 def differences(scores: dict[str, np.ndarray], better: str, indices: np.ndarray) -> dict[str, dict[str, dict]]:
@@ -230,7 +250,7 @@ def result_columns(rows: list[dict]) -> list[dict]:
     return [c for c in columns if any(c["key"] in r for r in rows)]
 
 
-def results_json(result: EvalResult, command: str, machine: dict | None = None) -> dict:
+def results_json(result: EvalResult, command: str, machine: dict | None = None, run: dict | None = None) -> dict:
     """`xai_results.json`: the header (what was run, on what, the columns) and one row per metric x method."""
     rows = result_rows(result)
     about = (f"{result.n_images} images, model accuracy on them {result.accuracy:.4f}; mean over images with its "
@@ -242,7 +262,7 @@ def results_json(result: EvalResult, command: str, machine: dict | None = None) 
               "interval": {"level": stats.LEVEL, "resamples": stats.N_RESAMPLES, "seed": stats.SEED,
                            "kind": "percentile bootstrap over images; paired for differences"},
               "sanity": {"randomisations": result.sanity_seeds, "pass_below": sanity.PASS_BELOW},
-              "columns": result_columns(rows)}
+              **({"run": run} if run else {}), "columns": result_columns(rows)}
     return {WRITTEN_BY: XAI_COMMAND, "header": header, "rows": rows}
 
 
@@ -343,7 +363,7 @@ def dumps(data: dict) -> str:
 
 
 def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str = "",
-                 machine: dict | None = None) -> dict[str, Path]:
+                 machine: dict | None = None, run: dict | None = None) -> dict[str, Path]:
     """`xai_results.json` (rows with intervals and per-image scores), `xai_report.md`,
     `xai_methods.png` (images x methods), `xai_curves.png`, and with the sanity check
     `xai_cascade.json` and `xai_cascade.png` (rank correlation per randomisation stage)."""
@@ -352,7 +372,7 @@ def write_report(result: EvalResult, out: Path, images: np.ndarray, command: str
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / RESULTS, "report": out / "xai_report.md",
              "grid": out / "xai_methods.png", "curves": out / "xai_curves.png"}
-    data = results_json(result, command, machine)
+    data = results_json(result, command, machine, run)
     paths["json"].write_text(dumps(data))
     cascade = cascade_json(result, command, machine) if result.cascade else None
     if cascade is not None:

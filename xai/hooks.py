@@ -73,15 +73,15 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
     if gradients:
         score = out.logits.gather(1, chosen[:, None]).sum()  # samples are independent: one backward
         grads = torch.autograd.grad(score, [*out.attentions, stored["tokens"]])
-        attention_grads = [g.numpy().astype(np.float32) for g in grads[:-1]]
-        token_grads = grads[-1].numpy().astype(np.float32)
+        attention_grads = [g.cpu().numpy().astype(np.float32) for g in grads[:-1]]
+        token_grads = grads[-1].cpu().numpy().astype(np.float32)
     relevances = lrp_attention_relevance(model, pixel_values, chosen, out.attentions) if relevance else None
-    return Capture(logits=logits.numpy(), targets=chosen.numpy(), attention_relevance=relevances,
+    return Capture(logits=logits.cpu().numpy(), targets=chosen.cpu().numpy(), attention_relevance=relevances,
                    readout=readout_rows(model),
-                   attentions=[a.detach().numpy().astype(np.float32) for a in out.attentions],
+                   attentions=[a.detach().cpu().numpy().astype(np.float32) for a in out.attentions],
                    attention_grads=attention_grads,
-                   tokens=stored["tokens"].detach().numpy().astype(np.float32),
-                   token_grads=token_grads, pixels=pixel_values.detach().numpy().astype(np.float32),
+                   tokens=stored["tokens"].detach().cpu().numpy().astype(np.float32),
+                   token_grads=token_grads, pixels=pixel_values.detach().cpu().numpy().astype(np.float32),
                    rule_relevance=partial(rule_relevance, model, pixel_values.detach(), chosen) if gradients else None,
                    patch_probe=patch_probe(model, pixel_values.detach(), chosen) if gradients else None)
 
@@ -89,7 +89,7 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
 def rule_relevance(model, pixel_values: torch.Tensor, targets: torch.Tensor, rules: type) -> np.ndarray:
     """Pixel relevance `(B, 3, H, W)` of each image's `targets` logit under the LRP rules of `rules`
     (a `xai.vit.Layout` class), as Gradient x Input through `xai.vit.walk`."""
-    return gradient_x_input(model, rules(model), pixel_values, targets).numpy().astype(np.float32)
+    return gradient_x_input(model, rules(model), pixel_values, targets).cpu().numpy().astype(np.float32)
 
 
 LRP_MATCH_ATOL = 1e-4  # the LRP pass's own forward against the model's attention probabilities
@@ -105,4 +105,4 @@ def lrp_attention_relevance(model, pixel_values: torch.Tensor, targets: torch.Te
     if len(rel.attentions) != len(attentions) or worst > LRP_MATCH_ATOL:
         raise ValueError(f"the LRP forward differs from the model's (attention off by {worst:.2e}); "
                          "is this a ViT/DeiT block as transformers writes it?")
-    return [a.numpy().astype(np.float32) for a in rel.attention]
+    return [a.cpu().numpy().astype(np.float32) for a in rel.attention]

@@ -90,8 +90,8 @@ def head_relevance(model, t: torch.Tensor, targets: torch.Tensor) -> tuple[torch
     """(logits, relevance of the final LayerNorm's tokens) from a one-hot relevance on `targets`.
     A distilled DeiT averages two heads (`xai.vit.readout_heads`): the logit's relevance is split
     between them by the residual rule, then each head's linear rule reads its own token."""
-    r = torch.zeros(len(t), model.config.num_labels, dtype=t.dtype)
-    r[torch.arange(len(t)), targets] = 1
+    r = torch.zeros(len(t), model.config.num_labels, dtype=t.dtype, device=t.device)
+    r[torch.arange(len(t), device=t.device), targets] = 1
     r_tokens = torch.zeros_like(t)
     heads = readout_heads(model)
     if len(heads) == 1:

@@ -38,7 +38,7 @@ def patch_probe(model, pixel_values: torch.Tensor, targets: torch.Tensor) -> Pat
         k = len(values) // len(pixel_values)
         if k * len(pixel_values) != len(values) or values.shape[1:] != tuple(tokens.shape[1:]):
             raise ValueError(f"tokens {values.shape} are not copies of the batch's {tuple(tokens.shape)}")
-        fed = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).requires_grad_(True)
+        fed = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).to(pixel_values.device).requires_grad_()
         hook = module.register_forward_hook(lambda mod, args, output: fed)  # the tokens replace the output
         try:
             with torch.enable_grad():
@@ -47,6 +47,6 @@ def patch_probe(model, pixel_values: torch.Tensor, targets: torch.Tensor) -> Pat
             hook.remove()
         score = logits.gather(1, targets.repeat(k)[:, None])[:, 0]
         (grad,) = torch.autograd.grad(score.sum(), fed)  # rows are independent: one backward
-        return score.detach().numpy(), grad.numpy()
+        return score.detach().cpu().numpy(), grad.cpu().numpy()
 
-    return PatchProbe(tokens=tokens.numpy(), reference=reference.numpy(), gradient=gradient)
+    return PatchProbe(tokens=tokens.cpu().numpy(), reference=reference.cpu().numpy(), gradient=gradient)

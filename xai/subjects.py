@@ -44,15 +44,18 @@ def randomise_weights(model, seed: int = 0, names: list[str] | None = None):
         for name, param in model.named_parameters():
             if chosen is not None and name not in chosen:
                 continue
-            fresh = torch.nn.init.trunc_normal_(torch.empty_like(param), 0.0, std, -2 * std, 2 * std,
-                                                generator=generator)
+            # drawn on the CPU (the generator's device), so a model on any device gets the same values
+            fresh = torch.nn.init.trunc_normal_(torch.empty(param.shape, dtype=param.dtype), 0.0, std, -2 * std,
+                                                2 * std, generator=generator)
             param.copy_(fresh + 1 if name in norm_scales else fresh)
     return model.eval()
 
 
 @dataclass(frozen=True)
 class ModelSubject:
-    """A HF ViT/DeiT classifier in eval mode with eager attention, and its preprocessing."""
+    """A HF ViT/DeiT classifier in eval mode with eager attention, and its preprocessing. It runs
+    on `device` (where the model is), `batch` images per forward and per explained chunk; the
+    maps of the random baseline are seeded per chunk, so they depend on `batch`."""
 
     model: object
     grid: tuple[int, int]
@@ -61,23 +64,28 @@ class ModelSubject:
     std: tuple[float, float, float]
     name: str = "pytorch"
     batch: int = 64
+    device: str = "cpu"
+    progress: bool = False  # a progress bar over the explained chunks
 
     def pixels(self, images: np.ndarray) -> torch.Tensor:
-        """uint8 `(B, H, W, 3)` -> normalised float `(B, 3, H, W)`."""
-        return pixel_values(images, self.mean, self.std)
+        """uint8 `(B, H, W, 3)` -> normalised float `(B, 3, H, W)` on the subject's device."""
+        return pixel_values(images, self.mean, self.std).to(self.device)
 
     def forward(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities `(B, C)`."""
         with torch.no_grad():
-            parts = [self.model(pixel_values=self.pixels(images[i:i + self.batch])).logits.softmax(-1)
+            parts = [self.model(pixel_values=self.pixels(images[i:i + self.batch])).logits.softmax(-1).cpu()
                      for i in range(0, len(images), self.batch)]
         return torch.cat(parts).numpy()
 
     def explain(self, images: np.ndarray, methods: list[Method], targets: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Each method's maps `(B, gh, gw)` for `targets` (None: the predicted classes)."""
+        from tqdm.auto import tqdm
+
         gradients, relevance = any(m.gradients for m in methods), any(m.relevance for m in methods)
         out = {m.name: [] for m in methods}
-        for i in range(0, len(images), self.batch):
+        chunks = range(0, len(images), self.batch)
+        for i in tqdm(chunks, desc=f"explaining ({self.device})", unit="batch", disable=not self.progress):
             chunk = None if targets is None else targets[i:i + self.batch]
             cap = capture(self.model, self.pixels(images[i:i + self.batch]), chunk, gradients, relevance)
             for m in methods:
