@@ -47,12 +47,20 @@ public struct Heatmap: Equatable, Sendable {
                     defer { acc.deallocate() }
                     for y in band {
                         acc.initialize(repeating: 0, count: n)
-                        for j in 0..<taps.count[y] {
+                        for j in 0..<taps.count[y] {  // `while` loops: see PixelResampling.vertical
                             let w = taps.weights[y * taps.width + j], line = src + (taps.first[y] + j) * n
-                            for x in 0..<n { acc[x] += Double(line[x]) * w }
+                            var x = 0
+                            while x < n {
+                                acc[x] += Double(line[x]) * w
+                                x &+= 1
+                            }
                         }
                         let out = dst + y * n
-                        for x in 0..<n { out[x] = Float(acc[x]) }
+                        var x = 0
+                        while x < n {
+                            out[x] = Float(acc[x])
+                            x &+= 1
+                        }
                     }
                 }
             }

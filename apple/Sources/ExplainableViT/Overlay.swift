@@ -62,13 +62,17 @@ public enum Overlay {
                             let jet = jet.baseAddress!, dst = out.baseAddress!
                             let flat = scale == nil, divisor = scale ?? 1, width = photo.width
                             Parallel.bands(photo.height) { rows in
-                                for p in rows.lowerBound * width..<rows.upperBound * width {
-                                    let colour = jet + 3 * (flat ? 0 : ColourMap.jetIndex((map[p] - low) / divisor))
-                                    let q = 4 * p
+                                var p = rows.lowerBound * width
+                                let end = rows.upperBound * width
+                                while p < end {  // `while` and `jetIndex` written out: no calls per pixel in a debug build
+                                    let scaled = (map[p] - low) / divisor * Float(256)
+                                    let index = flat || !scaled.isFinite ? 0 : min(max(Int(scaled), 0), 255)
+                                    let colour = jet + 3 * index, q = 4 * p
                                     dst[q] = blend[Int(colour[0]) << 8 | Int(src[q])]
                                     dst[q + 1] = blend[Int(colour[1]) << 8 | Int(src[q + 1])]
                                     dst[q + 2] = blend[Int(colour[2]) << 8 | Int(src[q + 2])]
                                     dst[q + 3] = 255
+                                    p &+= 1
                                 }
                             }
                         }
@@ -91,9 +95,14 @@ public enum Overlay {
     private static func stretchRange(_ values: [Float]) -> (low: Float, scale: Float?) {
         guard var low = values.first else { return (0, nil) }
         var high = low
-        for v in values {  // one pass, both ends (as `min()` and `max()`: `<` and `>`)
-            if v < low { low = v }
-            if v > high { high = v }
+        values.withUnsafeBufferPointer { values in  // one pass, both ends (as `min()` and `max()`: `<` and `>`)
+            var i = 0
+            while i < values.count {
+                let v = values[i]
+                if v < low { low = v }
+                if v > high { high = v }
+                i &+= 1
+            }
         }
         let range = Double(high) - Double(low)
         return (low, range > ColourMap.flatMapRange ? Float(range) : nil)

@@ -67,9 +67,24 @@ enum PixelResampling {
         return v < 0 ? 0 : v > 255 ? 255 : UInt8(truncatingIfNeeded: v)
     }
 
+    /// Whether the horizontal pass sums a pixel's channels as one `SIMD4<Int32>`: in an optimized
+    /// build a third less CPU time than two channels per `UInt64` (12 MP photo capped), in a debug
+    /// build (`-Onone` runs SIMD's generic operators lane by lane) 30 times slower, 16 s for that
+    /// photo. Debug builds (Xcode's default while developing) take the packed path; the bytes are the
+    /// same (tests run both paths against the scalar one).
+    #if DEBUG
+    static let vectorized = false
+    #else
+    static let vectorized = true
+    #endif
+
     /// `lines` rows of `inWidth` pixels -> rows of `taps.outSize` pixels.
-    static func horizontal(_ input: [UInt8], lines: Int, inWidth: Int, taps: ResampleTaps, channels: Int) -> [UInt8] {
+    static func horizontal(_ input: [UInt8], lines: Int, inWidth: Int, taps: ResampleTaps, channels: Int,
+                           vectorized: Bool = vectorized) -> [UInt8] {
         let outWidth = taps.outSize, k = taps.fixedPoint, kw = taps.width
+        // Two samples in the 32-bit halves of one UInt64 when no weight is negative (box, bilinear,
+        // hamming): a sum then stays below 2^31, so nothing carries across.
+        let packed = !vectorized && k.allSatisfy { $0 >= 0 }
         return [UInt8](unsafeUninitializedCapacity: lines * outWidth * 4) { buffer, initialized in
             input.withUnsafeBufferPointer { src in
                 k.withUnsafeBufferPointer { k in
@@ -80,9 +95,17 @@ enum PixelResampling {
                             Parallel.bands(lines) { band in
                                 for y in band {
                                     let row = src + y * inWidth * 4, out = dst + y * outWidth * 4
-                                    for x in 0..<outWidth {
+                                    var x = 0
+                                    while x < outWidth {  // `while`: see `vertical`
                                         let w = k + x * kw, p = row + first[x] * 4, o = out + 4 * x
-                                        pixelVector(p, w, count[x], o, channels)
+                                        if vectorized {
+                                            pixelVector(p, w, count[x], o, channels)
+                                        } else if packed {
+                                            pixelPacked(p, w, count[x], o, channels)
+                                        } else {
+                                            pixel(p, step: 4, w, count[x], o, channels)
+                                        }
+                                        x &+= 1
                                     }
                                 }
                             }
@@ -111,6 +134,27 @@ enum PixelResampling {
     }
 
     @inline(__always)
+    private static func pixelPacked(_ p: UnsafePointer<UInt8>, _ w: UnsafePointer<Int32>, _ n: Int,
+                                    _ o: UnsafeMutablePointer<UInt8>, _ channels: Int) {
+        var rb = UInt64(UInt32(half)) | UInt64(UInt32(half)) << 32, ga = rb
+        var j = 0
+        while j < n {
+            let q = p + 4 * j, wj = UInt64(UInt32(w[j]))
+            rb &+= (UInt64(q[0]) | UInt64(q[2]) << 32) &* wj
+            ga &+= (UInt64(q[1]) | UInt64(q[3]) << 32) &* wj
+            j &+= 1
+        }
+        // clip8 written out (no call per byte in a debug build)
+        let shift = UInt64(ResampleTaps.precisionBits), mask: UInt64 = 0xFFFF_FFFF
+        let r = Int32(truncatingIfNeeded: rb & mask) &>> Int32(shift), g = Int32(truncatingIfNeeded: ga & mask) &>> Int32(shift)
+        let b = Int32(truncatingIfNeeded: rb >> 32) &>> Int32(shift), a = Int32(truncatingIfNeeded: ga >> 32) &>> Int32(shift)
+        o[0] = r < 0 ? 0 : r > 255 ? 255 : UInt8(truncatingIfNeeded: r)
+        o[1] = g < 0 ? 0 : g > 255 ? 255 : UInt8(truncatingIfNeeded: g)
+        o[2] = b < 0 ? 0 : b > 255 ? 255 : UInt8(truncatingIfNeeded: b)
+        o[3] = channels != 4 ? 255 : a < 0 ? 0 : a > 255 ? 255 : UInt8(truncatingIfNeeded: a)
+    }
+
+    @inline(__always)
     private static func pixel(_ p: UnsafePointer<UInt8>, step: Int, _ w: UnsafePointer<Int32>, _ n: Int,
                               _ o: UnsafeMutablePointer<UInt8>, _ channels: Int) {
         var s0 = half, s1 = half, s2 = half, s3 = half
@@ -135,15 +179,34 @@ enum PixelResampling {
                     Parallel.bands(outHeight) { band in
                         let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
                         defer { acc.deallocate() }
+                        // `while` loops and the clip written out: a debug build runs them several
+                        // times faster than `for ... in` ranges and a call per byte; an optimized
+                        // build vectorizes both forms alike.
+                        let shift = Int32(ResampleTaps.precisionBits)
                         for y in band {
                             acc.initialize(repeating: half, count: rowBytes)
                             for j in 0..<taps.count[y] {
                                 let w = k[y * kw + j], line = src + (taps.first[y] + j) * rowBytes
-                                for i in 0..<rowBytes { acc[i] &+= Int32(line[i]) &* w }
+                                var i = 0
+                                while i < rowBytes {
+                                    acc[i] &+= Int32(line[i]) &* w
+                                    i &+= 1
+                                }
                             }
                             let out = dst + y * rowBytes
-                            for i in 0..<rowBytes { out[i] = clip8(acc[i]) }
-                            if channels == 3 { for i in stride(from: 3, to: rowBytes, by: 4) { out[i] = 255 } }
+                            var i = 0
+                            while i < rowBytes {
+                                let v = acc[i] &>> shift
+                                out[i] = v < 0 ? 0 : v > 255 ? 255 : UInt8(truncatingIfNeeded: v)
+                                i &+= 1
+                            }
+                            if channels == 3 {
+                                i = 3
+                                while i < rowBytes {
+                                    out[i] = 255
+                                    i &+= 4
+                                }
+                            }
                         }
                     }
                 }

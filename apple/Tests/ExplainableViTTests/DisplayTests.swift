@@ -132,6 +132,27 @@ final class DisplayTests: XCTestCase {
         }
     }
 
+    /// The horizontal pass's two fast paths (one SIMD4 per pixel: optimized builds; two channels per
+    /// UInt64 or four Int32 sums: debug builds) give the scalar pass's bytes for every filter,
+    /// negative lobes included, RGB and RGBa, shrinking and enlarging.
+    func testBothHorizontalPathsEqualTheScalarPass() throws {
+        for alpha in [false, true] {
+            let photo = try Self.photo(width: 150, height: 70, alpha: alpha), channels = alpha ? 4 : 3
+            for filter in ResampleFilter.allCases {
+                for outWidth in [61, 150, 233] {
+                    let taps = ResampleTaps(inSize: 150, outSize: outWidth, filter: filter)
+                    let scalar = PixelResampling.scalar(photo.pixels, inWidth: 150, outWidth: outWidth, outHeight: 70,
+                                                        horizontal: true, taps: taps, channels: channels)
+                    for vectorized in [true, false] {
+                        XCTAssertEqual(PixelResampling.horizontal(photo.pixels, lines: 70, inWidth: 150, taps: taps,
+                                                                  channels: channels, vectorized: vectorized),
+                                       scalar, "\(filter) to \(outWidth) channels \(channels) vectorized \(vectorized)")
+                    }
+                }
+            }
+        }
+    }
+
     func testOpacityIsEveryAlpha() throws {
         var pixels = try Self.photo(width: 300, height: 100).pixels
         XCTAssertTrue(try RGBAImage(width: 300, height: 100, pixels: pixels).isOpaque)
