@@ -36,11 +36,15 @@ goldens: $(STAMP)
 	$(PY) -m scripts.apple_goldens
 
 # Mutation testing (not part of `make test`): mutmut mutates the modules [tool.mutmut] names in
-# pyproject.toml (of bench/run.py only its parity code, MUTANTS) and runs the fast tests listed
+# pyproject.toml (of bench/run.py only its parity code, of xai/evaluate.py its scoring and summaries:
+# MUTANTS) and runs the fast tests listed
 # there against each mutant; lists every mutant left alive (docs/mutation.md says why each may
 # live) and writes the score per file to benchmarks/results/mutation.json. About 5 minutes, one core.
 MUTATION_JOBS ?= 1
-MUTANTS ?= runtime.images.* runtime.manifest.* xai.metrics.perturbation.* bench.run.x_heatmap_parity* bench.run.x_quality*
+MUTANTS ?= runtime.images.* runtime.manifest.* xai.metrics.x* xai.metrics.perturbation.* \
+	xai.metrics.localization.* xai.metrics.deletion_insertion.* xai.metrics.sanity.* xai.stats.* \
+	$(foreach f,score_method differences metric_rows mark_sanity result_rows,xai.evaluate.x_$(f)__*) \
+	bench.run.x_heatmap_parity* bench.run.x_quality*
 mutation: $(STAMP)
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MUTANTS),'$(m)')

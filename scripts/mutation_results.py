@@ -36,12 +36,19 @@ def counts(results: str) -> dict[str, Counter]:
     return found
 
 
+def source_path(module: str) -> str:
+    """'runtime.images' -> 'runtime/images.py'; a package's own code (mutmut names it by the
+    package, 'xai.metrics') -> 'xai/metrics/__init__.py'."""
+    path = module.replace(".", "/")
+    return f"{path}/__init__.py" if (ROOT / path).is_dir() else f"{path}.py"
+
+
 def rows(found: dict[str, Counter], scope: dict[str, str]) -> list[dict]:
     """One row per module: its file (and which part of it, `scope`), each status, the killed share."""
     out = []
     for module, c in found.items():
         total = sum(c.values())
-        path = module.replace(".", "/") + ".py"
+        path = source_path(module)
         out.append({"file": f"{path} ({scope[module]})" if module in scope else path, "mutants": total,
                     **{s.replace(" ", "_"): c[s] for s in STATUSES},
                     "other": total - sum(c[s] for s in STATUSES), "score": c["killed"] / total})
@@ -57,7 +64,8 @@ def main() -> int:
         return 2
     header = {"scenario": "mutation", "command": "make mutation", "columns": COLUMNS,
               "about": f"mutmut {version('mutmut')} against the tests [tool.mutmut] in pyproject.toml selects"}
-    table = rows(found, {"bench.run": "heatmap_parity, quality"})
+    table = rows(found, {"bench.run": "heatmap_parity, quality",
+                         "xai.evaluate": "score_method, differences, metric_rows, mark_sanity, result_rows"})
     OUT.write_text(json.dumps({"header": header, "rows": table}, indent=1) + "\n")
     print(format_columns(table, COLUMNS) + f"\n\nwrote {OUT.relative_to(ROOT)}")
     return 0

@@ -710,7 +710,7 @@ def test_mutation_results_count_each_status_per_file():
     found = counts("    runtime.images.x_to_rgb__mutmut_1: killed\n    runtime.images.x__rgb__mutmut_2: survived\n"
                    "    runtime.images.x__rgb__mutmut_3: killed\n    bench.run.x_quality__mutmut_1: no tests\n"
                    "    bench.run.x_run_bench__mutmut_9: not checked\n    runtime.manifest.xǁManifestǁa__mutmut_1: timeout\n"
-                   "    bench.run.x_quality__mutmut_2: suspicious\n")
+                   "    bench.run.x_quality__mutmut_2: suspicious\n    xai.metrics.xǁMetricǁapplies__mutmut_1: killed\n")
     table = rows(found, {"bench.run": "quality"})
     assert table == [
         {"file": "runtime/images.py", "mutants": 3, "killed": 2, "survived": 1, "timeout": 0, "no_tests": 0,
@@ -718,5 +718,7 @@ def test_mutation_results_count_each_status_per_file():
         {"file": "bench/run.py (quality)", "mutants": 2, "killed": 0, "survived": 0, "timeout": 0, "no_tests": 1,
          "other": 1, "score": 0.0},
         {"file": "runtime/manifest.py", "mutants": 1, "killed": 0, "survived": 0, "timeout": 1, "no_tests": 0,
-         "other": 0, "score": 0.0}]
+         "other": 0, "score": 0.0},
+        {"file": "xai/metrics/__init__.py", "mutants": 1, "killed": 1, "survived": 0, "timeout": 0, "no_tests": 0,
+         "other": 0, "score": 1.0}]  # a package's own code: its __init__.py
     assert {c["key"] for c in COLUMNS} == set(table[0])
