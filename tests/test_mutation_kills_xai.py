@@ -80,7 +80,7 @@ def test_differences_pair_every_method_with_every_other_in_both_directions(bette
 
 
 def test_metric_rows_hold_the_interval_standing_baselines_chance_and_scores():
-    scores = {m: {"pointing-game": v, "deletion": 1 - v} for m, v in STEADY.items()}
+    scores = {m: {"pointing-game": v.copy(), "deletion": 1 - v} for m, v in STEADY.items()}
     scores["extra"] = {"deletion": np.full(N, 0.7)}  # scored on one metric only
     scores["grad"]["pointing-game"][0] = 0.123456789  # kept to 6 significant digits
     res = result(scores, chance={"pointing-game": 0.25})
@@ -383,3 +383,48 @@ def test_a_registered_metric_is_listed_and_its_name_refused_twice():
             register_metric(Metric("test-only-metric", "lower", ""))
     finally:
         METRICS.pop("test-only-metric", None)
+
+
+def test_the_fill_is_the_normalisation_mean_as_a_uint8_colour():
+    fill = di.mean_colour([0.485, 0.456, 0.406])  # ImageNet's: 123.675, 116.28, 103.53
+    assert fill.dtype == np.uint8 and fill.tolist() == [124, 116, 104]
+    assert di.mean_colour((0.0, 0.5, 1.0)).tolist() == [0, 128, 255]
+
+
+@pytest.mark.parametrize("name, curve", [("deletion", di.deletion_curve), ("insertion", di.insertion_curve)])
+def test_deletion_and_insertion_score_the_predicted_class_per_image(name, curve):
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    maps, predicted = rng.random((3, 4, 4)), np.array([1, 0, 1])
+    s = Scoring(Recorder(), images, maps, np.array([0, 0, 0]), predicted, FILL)
+    scores, mean = METRICS[name].score(s)
+    want = curve(Recorder(), images, maps, predicted, FILL)
+    assert scores.tolist() == di.curve_aucs(want).tolist() and mean == want.mean(1).tolist() and len(mean) == 5
+    assert scores.tolist() != di.curve_aucs(curve(Recorder(), images, maps, s.labels, FILL)).tolist()
+
+
+def test_pixel_order_keeps_raster_order_among_many_ties():
+    """A sort that is not stable reorders equal values once there are more than a few (introsort)."""
+    maps = np.zeros((2, 16, 16))
+    maps[1, 3, 5] = 1.0
+    order = pixel_order(maps, (16, 16))
+    assert order[0].tolist() == list(range(256))
+    assert order[1, 0] == 3 * 16 + 5 and order[1, 1:].tolist() == [i for i in range(256) if i != 3 * 16 + 5]
+
+
+def test_perturbation_scores_the_true_label_in_either_direction():
+    from xai.metrics import perturbation
+
+    rng = np.random.default_rng(8)
+    images = rng.integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
+    maps, labels = rng.random((3, 4, 4)), np.array([0, 1, 1])
+
+    def forward(x):  # class 1 while the image is bright on average
+        bright = (x.reshape(len(x), -1).mean(1) > 100).astype(float)
+        return np.stack([1 - bright, bright], 1)
+
+    s = Scoring(forward, images, maps, labels, 1 - labels, FILL)
+    for name, positive in (("perturbation-pos", True), ("perturbation-neg", False)):
+        curve = perturbation.perturbation_curve(forward, images, maps, labels, positive=positive)
+        scores, mean = METRICS[name].score(s)
+        assert scores.tolist() == perturbation.per_image_auc(curve).tolist() and mean == curve.mean(1).tolist()
