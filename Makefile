@@ -39,7 +39,7 @@ goldens: $(STAMP)
 # pyproject.toml (of bench/run.py only its parity code, of xai/evaluate.py its scoring and summaries:
 # MUTANTS) and runs the fast tests listed
 # there against each mutant; lists every mutant left alive (docs/mutation.md says why each may
-# live) and writes the score per file to benchmarks/results/mutation.json. About 5 minutes, one core.
+# live) and writes the score per file to benchmarks/results/mutation.json. About 8 minutes, one core.
 MUTATION_JOBS ?= 1
 MUTANTS ?= runtime.images.* runtime.manifest.* xai.metrics.x* xai.metrics.perturbation.* \
 	xai.metrics.localization.* xai.metrics.deletion_insertion.* xai.metrics.sanity.* xai.stats.* \
