@@ -64,10 +64,12 @@ class Wrapped(torch.nn.Module):
 
 
 def from_grey(x: np.ndarray) -> np.ndarray:
+    """`(B, 1, H, W)` in [0, 1] -> uint8 `(B, H, W, 3)`, rounded as our ROAD rounds."""
     return np.repeat((x[:, 0, :, :, None] * 255).round().clip(0, 255).astype(np.uint8), 3, axis=-1)
 
 
 def pack(images: np.ndarray) -> np.ndarray:
+    """uint8 `(B, H, W, 3)` -> `(B, 1, H, W)` float: R * 65536 + G * 256 + B (exact in float32)."""
     rgb = images.astype(np.int64)
     return (rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2]).astype(np.float64)[:, None]
 

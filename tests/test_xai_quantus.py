@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from lab.quantus_speed import from_grey, pack, unpack  # Quantus's layouts, shared with the speed probe
 from xai.metrics import faithfulness_correlation as fc, road
 
 quantus = pytest.importorskip("quantus")
@@ -65,22 +66,6 @@ class Wrapped(torch.nn.Module):
     def forward(self, x):
         probs = self.forward_np(self.decode(x.detach().double().numpy()))
         return torch.from_numpy(np.log(np.maximum(probs, 1e-30)))
-
-
-def from_grey(x: np.ndarray) -> np.ndarray:
-    """`(B, 1, H, W)` in [0, 1] -> uint8 `(B, H, W, 3)`, rounded as our ROAD rounds."""
-    return np.repeat((x[:, 0, :, :, None] * 255).round().clip(0, 255).astype(np.uint8), 3, axis=-1)
-
-
-def pack(images: np.ndarray) -> np.ndarray:
-    """uint8 `(B, H, W, 3)` -> `(B, 1, H, W)` float: R * 65536 + G * 256 + B (exact in float32)."""
-    rgb = images.astype(np.int64)
-    return (rgb[..., 0] * 65536 + rgb[..., 1] * 256 + rgb[..., 2]).astype(np.float64)[:, None]
-
-
-def unpack(x: np.ndarray) -> np.ndarray:
-    v = np.rint(x[:, 0]).astype(np.int64)
-    return np.stack([v // 65536, v // 256 % 256, v % 256], axis=-1).astype(np.uint8)
 
 
 def test_imputation_equals_quantus_without_noise():
