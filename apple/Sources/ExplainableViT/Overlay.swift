@@ -64,10 +64,9 @@ public enum Overlay {
                             Parallel.bands(photo.height) { rows in
                                 var p = rows.lowerBound * width
                                 let end = rows.upperBound * width
-                                while p < end {  // `while` and `jetIndex` written out: no calls per pixel in a debug build
-                                    let scaled = (map[p] - low) / divisor * Float(256)
-                                    let index = flat || !scaled.isFinite ? 0 : min(max(Int(scaled), 0), 255)
-                                    let colour = jet + 3 * index, q = 4 * p
+                                while p < end {  // `while`: a debug build runs it faster than a `for ... in` range
+                                    let colour = jet + 3 * (flat ? 0 : ColourMap.jetIndex((map[p] - low) / divisor))
+                                    let q = 4 * p
                                     dst[q] = blend[Int(colour[0]) << 8 | Int(src[q])]
                                     dst[q + 1] = blend[Int(colour[1]) << 8 | Int(src[q + 1])]
                                     dst[q + 2] = blend[Int(colour[2]) << 8 | Int(src[q + 2])]

@@ -144,14 +144,10 @@ enum PixelResampling {
             ga &+= (UInt64(q[1]) | UInt64(q[3]) << 32) &* wj
             j &+= 1
         }
-        // clip8 written out (no call per byte in a debug build)
-        let shift = UInt64(ResampleTaps.precisionBits), mask: UInt64 = 0xFFFF_FFFF
-        let r = Int32(truncatingIfNeeded: rb & mask) &>> Int32(shift), g = Int32(truncatingIfNeeded: ga & mask) &>> Int32(shift)
-        let b = Int32(truncatingIfNeeded: rb >> 32) &>> Int32(shift), a = Int32(truncatingIfNeeded: ga >> 32) &>> Int32(shift)
-        o[0] = r < 0 ? 0 : r > 255 ? 255 : UInt8(truncatingIfNeeded: r)
-        o[1] = g < 0 ? 0 : g > 255 ? 255 : UInt8(truncatingIfNeeded: g)
-        o[2] = b < 0 ? 0 : b > 255 ? 255 : UInt8(truncatingIfNeeded: b)
-        o[3] = channels != 4 ? 255 : a < 0 ? 0 : a > 255 ? 255 : UInt8(truncatingIfNeeded: a)
+        o[0] = clip8(Int32(truncatingIfNeeded: rb))
+        o[1] = clip8(Int32(truncatingIfNeeded: ga))
+        o[2] = clip8(Int32(truncatingIfNeeded: rb >> 32))
+        o[3] = channels == 4 ? clip8(Int32(truncatingIfNeeded: ga >> 32)) : 255
     }
 
     @inline(__always)
@@ -179,10 +175,8 @@ enum PixelResampling {
                     Parallel.bands(outHeight) { band in
                         let acc = UnsafeMutablePointer<Int32>.allocate(capacity: rowBytes)
                         defer { acc.deallocate() }
-                        // `while` loops and the clip written out: a debug build runs them several
-                        // times faster than `for ... in` ranges and a call per byte; an optimized
-                        // build vectorizes both forms alike.
-                        let shift = Int32(ResampleTaps.precisionBits)
+                        // `while` loops: a debug build runs them several times faster than
+                        // `for ... in` ranges; an optimized build vectorizes both forms alike.
                         for y in band {
                             acc.initialize(repeating: half, count: rowBytes)
                             for j in 0..<taps.count[y] {
@@ -196,8 +190,7 @@ enum PixelResampling {
                             let out = dst + y * rowBytes
                             var i = 0
                             while i < rowBytes {
-                                let v = acc[i] &>> shift
-                                out[i] = v < 0 ? 0 : v > 255 ? 255 : UInt8(truncatingIfNeeded: v)
+                                out[i] = clip8(acc[i])
                                 i &+= 1
                             }
                             if channels == 3 {
