@@ -55,6 +55,15 @@ class Metric:
 METRICS: dict[str, Metric] = {}
 
 
+def curve_scorer(curve: Callable[[Scoring], np.ndarray], per_image: Callable[[np.ndarray], np.ndarray]):
+    """A `Metric.score` from a metric's curve `(steps, N)`: each image's score (`per_image` of the
+    curve) and the mean curve over the images."""
+    def score(s: Scoring) -> Scored:
+        values = curve(s)
+        return per_image(values), values.mean(1).tolist()
+    return score
+
+
 def register_metric(metric: Metric) -> Metric:
     return add_unique(METRICS, metric.name, metric, "metric")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Forward, Metric, Scored, Scoring, pixel_order, register_metric, trapezoid
+from . import Forward, Metric, curve_scorer, pixel_order, register_metric, trapezoid
 
 BLUR_SIZE = 11  # RISE's insertion substrate (eclique/RISE, evaluation.py): klen = 11 ...
 BLUR_SIGMA = 5.0  # ... ksig = 5, in pixels at any image size
@@ -106,14 +106,8 @@ def curve_aucs(curve: np.ndarray) -> np.ndarray:
     return np.array([curve_auc(curve[:, i:i + 1]) for i in range(curve.shape[1])])
 
 
-def score_deletion(s: Scoring) -> Scored:
-    curve = deletion_curve(s.forward, s.images, s.maps, s.predicted, s.fill)
-    return curve_aucs(curve), curve.mean(1).tolist()
-
-
-def score_insertion(s: Scoring) -> Scored:
-    curve = insertion_curve(s.forward, s.images, s.maps, s.predicted, s.fill)
-    return curve_aucs(curve), curve.mean(1).tolist()
+score_deletion = curve_scorer(lambda s: deletion_curve(s.forward, s.images, s.maps, s.predicted, s.fill), curve_aucs)
+score_insertion = curve_scorer(lambda s: insertion_curve(s.forward, s.images, s.maps, s.predicted, s.fill), curve_aucs)
 
 
 register_metric(Metric("deletion", "lower", "class-probability AUC as relevant pixels turn to the mean colour (RISE)",

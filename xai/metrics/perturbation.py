@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Forward, Metric, Scored, Scoring, pixel_order, register_metric, trapezoid
+from . import Forward, Metric, curve_scorer, pixel_order, register_metric, trapezoid
 
 STEPS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
@@ -45,10 +45,8 @@ def per_image_auc(curve: np.ndarray) -> np.ndarray:
 
 
 def scorer(positive: bool):
-    def score(s: Scoring) -> Scored:
-        curve = perturbation_curve(s.forward, s.images, s.maps, s.labels, positive=positive)
-        return per_image_auc(curve), curve.mean(1).tolist()
-    return score
+    return curve_scorer(lambda s: perturbation_curve(s.forward, s.images, s.maps, s.labels, positive=positive),
+                        per_image_auc)
 
 
 register_metric(Metric("perturbation-pos", "lower", "accuracy AUC, most relevant pixels removed first (Chefer 2021)",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Forward, Metric, Scored, Scoring, pixel_order, register_metric
+from . import Forward, Metric, curve_scorer, pixel_order, register_metric
 
 PERCENTAGES = tuple(range(10, 100, 10))  # % of pixels removed at each step
 NOISE = 0.01  # std of the noise on imputed values, in units of the pixel range (Rong et al.'s default)
@@ -106,10 +106,7 @@ def road_scores(curve: np.ndarray) -> np.ndarray:
 
 
 def scorer(morf: bool):
-    def score(s: Scoring) -> Scored:
-        curve = road_curve(s.forward, s.images, s.maps, s.labels, morf=morf)
-        return road_scores(curve), curve.mean(1).tolist()
-    return score
+    return curve_scorer(lambda s: road_curve(s.forward, s.images, s.maps, s.labels, morf=morf), road_scores)
 
 
 # Not scored by default: each percentage solves a sparse system per image (about 1.9 s per image
