@@ -301,10 +301,17 @@ extension RGBAImage {
         }
         let needHorizontal = outW != width || box.x0 != 0 || box.x1 != Float(outW)
         let needVertical = outH != height || box.y0 != 0 || box.y1 != Float(outH)
-        var image = self
         // Pillow 13: when the height shrinks by more than twice what the width does, the vertical
         // pass runs first (8-bit rounding in between makes the order visible in the pixels).
         let verticalFirst = height - outH > 0 && height - outH > (width - outW) * 2
+        if needHorizontal && needVertical && !verticalFirst && !scalar {  // both passes in one, no intermediate image
+            let out = PixelResampling.resampled(pixels, inWidth: width,
+                                                horizontal: ResampleTaps(inSize: width, outSize: outW, filter: filter, from: box.x0, to: box.x1),
+                                                vertical: ResampleTaps(inSize: height, outSize: outH, filter: filter, from: box.y0, to: box.y1),
+                                                channels: channels)
+            return try RGBAImage(width: outW, height: outH, pixels: out, knownOpaque: channels == 3)
+        }
+        var image = self
         for horizontal in verticalFirst ? [false, true] : [true, false] where horizontal ? needHorizontal : needVertical {
             let taps = horizontal ? ResampleTaps(inSize: width, outSize: outW, filter: filter, from: box.x0, to: box.x1)
                                   : ResampleTaps(inSize: height, outSize: outH, filter: filter, from: box.y0, to: box.y1)

@@ -153,6 +153,32 @@ final class DisplayTests: XCTestCase {
         }
     }
 
+    /// Both passes in one (`PixelResampling.resampled`: a ring of horizontally resampled rows per
+    /// band, no intermediate image) give the two separate passes' bytes, where bands meet too (150
+    /// to 300 output rows: two bands or more), for both horizontal paths, every filter, RGB and RGBa.
+    func testOnePassResizeEqualsTheTwoPasses() throws {
+        let cases: [(Int, Int, (x0: Float, y0: Float, x1: Float, y1: Float)?)] = [
+            (61, 150, nil), (200, 300, nil), (97, 190, (3.5, 2.25, 120.75, 391.5)),
+        ]
+        for alpha in [false, true] {
+            let photo = try Self.photo(width: 130, height: 400, alpha: alpha), channels = alpha ? 4 : 3
+            for filter in ResampleFilter.allCases {
+                for (outWidth, outHeight, box) in cases {
+                    let h = ResampleTaps(inSize: 130, outSize: outWidth, filter: filter, from: box?.x0 ?? 0, to: box?.x1)
+                    let v = ResampleTaps(inSize: 400, outSize: outHeight, filter: filter, from: box?.y0 ?? 0, to: box?.y1)
+                    for vectorized in [true, false] {
+                        let rows = PixelResampling.horizontal(photo.pixels, lines: 400, inWidth: 130, taps: h, channels: channels,
+                                                              vectorized: vectorized)
+                        XCTAssertEqual(PixelResampling.resampled(photo.pixels, inWidth: 130, horizontal: h, vertical: v,
+                                                                 channels: channels, vectorized: vectorized),
+                                       PixelResampling.vertical(rows, rowBytes: outWidth * 4, taps: v, channels: channels),
+                                       "\(filter) to \(outWidth)x\(outHeight) channels \(channels) vectorized \(vectorized)")
+                    }
+                }
+            }
+        }
+    }
+
     func testOpacityIsEveryAlpha() throws {
         var pixels = try Self.photo(width: 300, height: 100).pixels
         XCTAssertTrue(try RGBAImage(width: 300, height: 100, pixels: pixels).isOpaque)
