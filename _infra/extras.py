@@ -22,6 +22,7 @@ EXTRA_OF = {  # top-level module -> (distribution, the extra that installs it; "
     "optimum": ("optimum-onnx", "bench"),
     "openvino": ("openvino", "openvino"),
     "gradio": ("gradio", "serve"),
+    "quantus": ("quantus", "test"),  # the reference `bench scenario xai-quantus-speed` times ours beside
 }
 
 

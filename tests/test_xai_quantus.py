@@ -15,9 +15,9 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 
-from lab.quantus_speed import from_grey, pack, unpack  # Quantus's layouts, shared with the speed probe
+# Quantus's layouts and our forward behind its torch interface, shared with the speed scenario
+from bench.scenarios.xai_quantus_speed import from_grey, pack, quantus_model, unpack
 from xai.metrics import faithfulness_correlation as fc, road
 
 quantus = pytest.importorskip("quantus")
@@ -54,20 +54,6 @@ def full_maps(n: int, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).random((n, SIZE, SIZE)).astype(np.float32)
 
 
-class Wrapped(torch.nn.Module):
-    """The subject behind Quantus's torch interface: its input decoded to uint8 RGB, log-probabilities
-    out (Quantus's softmax gives our probabilities back)."""
-
-    def __init__(self, forward, decode):
-        super().__init__()
-        self.forward_np, self.decode = forward, decode
-        self.eval()
-
-    def forward(self, x):
-        probs = self.forward_np(self.decode(x.detach().double().numpy()))
-        return torch.from_numpy(np.log(np.maximum(probs, 1e-30)))
-
-
 def test_imputation_equals_quantus_without_noise():
     from quantus.functions.perturb_func import noisy_linear_imputation
 
@@ -102,7 +88,7 @@ def quantus_road(subject, images, maps, labels, noise):
     x = images[..., :1].transpose(0, 3, 1, 2).astype(np.float64) / 255
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scores = metric(model=Wrapped(subject.forward, from_grey), x_batch=x, y_batch=labels,
+        scores = metric(model=quantus_model(subject.forward, from_grey), x_batch=x, y_batch=labels,
                         a_batch=maps[:, None], channel_first=True, device="cpu")
     return np.array([scores[p] for p in road.PERCENTAGES])
 
@@ -142,7 +128,7 @@ def test_faithfulness_correlation_equals_quantus(subject):
     np.random.seed(7)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs = np.array(metric(model=Wrapped(subject.forward, unpack), x_batch=pack(images), y_batch=classes,
+        theirs = np.array(metric(model=quantus_model(subject.forward, unpack), x_batch=pack(images), y_batch=classes,
                                  a_batch=maps[:, None], channel_first=True, softmax=True, device="cpu"))
     ours = fc.faithfulness_correlation(subject.forward, images, maps, classes, np.zeros(3, np.uint8),
                                        subsets=quantus_subsets(runs, N, size, seed=7))
