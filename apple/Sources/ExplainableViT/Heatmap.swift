@@ -47,7 +47,7 @@ public struct Heatmap: Equatable, Sendable {
                     defer { acc.deallocate() }
                     for y in band {
                         acc.initialize(repeating: 0, count: n)
-                        for j in 0..<taps.count[y] {  // `while` loops: see PixelResampling.vertical
+                        for j in 0..<taps.count[y] {  // `while` loops: see PixelResampling.verticalRow
                             let w = taps.weights[y * taps.width + j], line = src + (taps.first[y] + j) * n
                             var x = 0
                             while x < n {

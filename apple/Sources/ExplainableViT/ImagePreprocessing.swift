@@ -304,18 +304,18 @@ extension RGBAImage {
         // Pillow 13: when the height shrinks by more than twice what the width does, the vertical
         // pass runs first (8-bit rounding in between makes the order visible in the pixels).
         let verticalFirst = height - outH > 0 && height - outH > (width - outW) * 2
+        func taps(horizontal: Bool) -> ResampleTaps {
+            horizontal ? ResampleTaps(inSize: width, outSize: outW, filter: filter, from: box.x0, to: box.x1)
+                       : ResampleTaps(inSize: height, outSize: outH, filter: filter, from: box.y0, to: box.y1)
+        }
         if needHorizontal && needVertical && !verticalFirst && !scalar {  // both passes in one, no intermediate image
-            let out = PixelResampling.resampled(pixels, inWidth: width,
-                                                horizontal: ResampleTaps(inSize: width, outSize: outW, filter: filter, from: box.x0, to: box.x1),
-                                                vertical: ResampleTaps(inSize: height, outSize: outH, filter: filter, from: box.y0, to: box.y1),
-                                                channels: channels)
+            let out = PixelResampling.resampled(pixels, inWidth: width, horizontal: taps(horizontal: true),
+                                                vertical: taps(horizontal: false), channels: channels)
             return try RGBAImage(width: outW, height: outH, pixels: out, knownOpaque: channels == 3)
         }
         var image = self
         for horizontal in verticalFirst ? [false, true] : [true, false] where horizontal ? needHorizontal : needVertical {
-            let taps = horizontal ? ResampleTaps(inSize: width, outSize: outW, filter: filter, from: box.x0, to: box.x1)
-                                  : ResampleTaps(inSize: height, outSize: outH, filter: filter, from: box.y0, to: box.y1)
-            image = try image.pass(taps, horizontal: horizontal, channels: channels, scalar: scalar)
+            image = try image.pass(taps(horizontal: horizontal), horizontal: horizontal, channels: channels, scalar: scalar)
         }
         return image
     }

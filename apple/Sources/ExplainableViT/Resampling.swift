@@ -81,10 +81,10 @@ enum PixelResampling {
     /// `lines` rows of `inWidth` pixels -> rows of `taps.outSize` pixels.
     static func horizontal(_ input: [UInt8], lines: Int, inWidth: Int, taps: ResampleTaps, channels: Int,
                            vectorized: Bool = vectorized) -> [UInt8] {
-        let outWidth = taps.outSize, k = taps.fixedPoint
+        let outWidth = taps.outSize
         return [UInt8](unsafeUninitializedCapacity: lines * outWidth * 4) { buffer, initialized in
             input.withUnsafeBufferPointer { src in
-                withRowTaps(taps, k) { rowTaps in
+                withRowTaps(taps) { rowTaps in
                     let src = src.baseAddress!, dst = buffer.baseAddress!
                     Parallel.bands(lines) { band in
                         for y in band {
@@ -106,11 +106,11 @@ enum PixelResampling {
     static func resampled(_ input: [UInt8], inWidth: Int, horizontal h: ResampleTaps, vertical v: ResampleTaps,
                           channels: Int, vectorized: Bool = vectorized) -> [UInt8] {
         let outWidth = h.outSize, outHeight = v.outSize, rowBytes = outWidth * 4
-        let kh = h.fixedPoint, kv = v.fixedPoint, ringRows = v.width
+        let kv = v.fixedPoint, ringRows = v.width
         return [UInt8](unsafeUninitializedCapacity: outHeight * rowBytes) { buffer, initialized in
             input.withUnsafeBufferPointer { src in
                 kv.withUnsafeBufferPointer { kv in
-                    withRowTaps(h, kh) { rowTaps in
+                    withRowTaps(h) { rowTaps in
                         let src = src.baseAddress!, dst = buffer.baseAddress!, kv = kv.baseAddress!
                         Parallel.bands(outHeight) { band in
                             let ring = UnsafeMutablePointer<UInt8>.allocate(capacity: ringRows * rowBytes)
@@ -136,13 +136,14 @@ enum PixelResampling {
         }
     }
 
-    /// A horizontal pass's taps as raw pointers for the row kernel.
-    struct RowTaps {
+    /// A horizontal pass's taps (weights in fixed point) as raw pointers for the row kernel.
+    private struct RowTaps {
         let weights: UnsafePointer<Int32>, first: UnsafePointer<Int>, count: UnsafePointer<Int>
         let width: Int, outSize: Int, packed: Bool
     }
 
-    private static func withRowTaps<R>(_ taps: ResampleTaps, _ k: [Int32], _ body: (RowTaps) -> R) -> R {
+    private static func withRowTaps<R>(_ taps: ResampleTaps, _ body: (RowTaps) -> R) -> R {
+        let k = taps.fixedPoint
         // Two samples in the 32-bit halves of one UInt64 when no weight is negative (box, bilinear,
         // hamming): a sum then stays below 2^31, so nothing carries across.
         let packed = k.allSatisfy { $0 >= 0 }
