@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from _infra.cli import whole_number
 from bench.scenarios import RESULTS, column, shaped
 from bench.targets import of
 
@@ -36,12 +37,11 @@ def build(configuration: str) -> Path:
 
 
 def measure(executable: Path, options: list[str]) -> dict:
-    """One `--postprocess` run in a fresh process; its JSON row."""
+    """One `--postprocess` run in a fresh process; the JSON it writes (`header`, `rows`: one row)."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "row.json"
         subprocess.run([str(executable), "--postprocess", *options, "--json", str(out)], check=True, capture_output=True)
-        made = json.loads(out.read_text())
-    return made["rows"][0] | {"machine": made["header"]["machine"]}
+        return json.loads(out.read_text())
 
 
 def columns() -> list[dict]:
@@ -51,7 +51,7 @@ def columns() -> list[dict]:
 
 
 def row_of(measured: dict, build: str, path: str, options: list[str]) -> dict:
-    row = {k: v for k, v in measured.items() if k != "machine"}
+    row = dict(measured)
     row.update(build=build, measured=path, path=PATHS[path], overlay=row["postprocess"].rsplit(" ", 1)[-1],
                command=f"{BENCH} --postprocess {' '.join(options)} ({build} build)")
     return row
@@ -59,19 +59,19 @@ def row_of(measured: dict, build: str, path: str, options: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=6, help="processes of the release display-size run")
+    parser.add_argument("--repeats", type=whole_number(1), default=6, help="processes of the release display-size run")
     args = parser.parse_args(argv)
     swift = subprocess.run(["swift", "--version"], check=True, capture_output=True, text=True).stdout.splitlines()[0]
     executables = {c: build(c) for c in ("release", "debug")}
-    rows, release_p50s, machine = [], [], {}
+    rows, release_p50s = [], []
     for configuration, path, options in CASES:
-        repeats = args.repeats if (configuration, path) == ("release", "after") else 1
-        runs = sorted((measure(executables[configuration], options) for _ in range(repeats)),
-                      key=lambda r: r["postprocess_ms_p50"])
-        if repeats > 1:
+        repeated = (configuration, path) == ("release", "after")
+        made = [measure(executables[configuration], options) for _ in range(args.repeats if repeated else 1)]
+        runs = sorted((m["rows"][0] for m in made), key=lambda r: r["postprocess_ms_p50"])
+        if repeated:
             release_p50s = [r["postprocess_ms_p50"] for r in runs]
-        machine = runs[0]["machine"]
         rows.append(row_of(runs[(len(runs) - 1) // 2], configuration, path, options))
+    machine = made[-1]["header"]["machine"]
     header = {"scenario": "swift-postprocess", "command": "python -m scripts.swift_postprocess", "machine": machine,
               "swift": swift, "release_after_p50_ms": release_p50s,
               "what": "12 MP photo (4032x3024, synthetic) + 14x14 grid -> overlay, no model: before = the scalar "
