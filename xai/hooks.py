@@ -40,6 +40,11 @@ def pixel_values(images: np.ndarray, mean, std) -> torch.Tensor:
     return (torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255 - m) / s
 
 
+def host(t: torch.Tensor) -> np.ndarray:
+    """A tensor on any device -> float32 numpy on the host, out of the autograd graph."""
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
 def encoder_layers(model) -> list:
     """The transformer blocks of a ViT/DeiT classifier (`model.vit` or `model.deit`)."""
     return list(getattr(model, model.base_model_prefix).encoder.layer)
@@ -67,21 +72,19 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
     logits = out.logits.detach()
     chosen = logits.argmax(-1)
     if targets is not None:  # negative entries: the predicted class
-        given = torch.as_tensor(np.asarray(targets), dtype=torch.long)
+        given = torch.as_tensor(np.asarray(targets), dtype=torch.long, device=logits.device)
         chosen = torch.where(given >= 0, given, chosen)
     attention_grads = token_grads = None
     if gradients:
         score = out.logits.gather(1, chosen[:, None]).sum()  # samples are independent: one backward
         grads = torch.autograd.grad(score, [*out.attentions, stored["tokens"]])
-        attention_grads = [g.cpu().numpy().astype(np.float32) for g in grads[:-1]]
-        token_grads = grads[-1].cpu().numpy().astype(np.float32)
+        attention_grads = [host(g) for g in grads[:-1]]
+        token_grads = host(grads[-1])
     relevances = lrp_attention_relevance(model, pixel_values, chosen, out.attentions) if relevance else None
     return Capture(logits=logits.cpu().numpy(), targets=chosen.cpu().numpy(), attention_relevance=relevances,
                    readout=readout_rows(model),
-                   attentions=[a.detach().cpu().numpy().astype(np.float32) for a in out.attentions],
-                   attention_grads=attention_grads,
-                   tokens=stored["tokens"].detach().cpu().numpy().astype(np.float32),
-                   token_grads=token_grads, pixels=pixel_values.detach().cpu().numpy().astype(np.float32),
+                   attentions=[host(a) for a in out.attentions], attention_grads=attention_grads,
+                   tokens=host(stored["tokens"]), token_grads=token_grads, pixels=host(pixel_values),
                    rule_relevance=partial(rule_relevance, model, pixel_values.detach(), chosen) if gradients else None,
                    patch_probe=patch_probe(model, pixel_values.detach(), chosen) if gradients else None)
 
@@ -89,7 +92,7 @@ def capture(model, pixel_values: torch.Tensor, targets: np.ndarray | None = None
 def rule_relevance(model, pixel_values: torch.Tensor, targets: torch.Tensor, rules: type) -> np.ndarray:
     """Pixel relevance `(B, 3, H, W)` of each image's `targets` logit under the LRP rules of `rules`
     (a `xai.vit.Layout` class), as Gradient x Input through `xai.vit.walk`."""
-    return gradient_x_input(model, rules(model), pixel_values, targets).cpu().numpy().astype(np.float32)
+    return host(gradient_x_input(model, rules(model), pixel_values, targets))
 
 
 LRP_MATCH_ATOL = 1e-4  # the LRP pass's own forward against the model's attention probabilities
@@ -105,4 +108,4 @@ def lrp_attention_relevance(model, pixel_values: torch.Tensor, targets: torch.Te
     if len(rel.attentions) != len(attentions) or worst > LRP_MATCH_ATOL:
         raise ValueError(f"the LRP forward differs from the model's (attention off by {worst:.2e}); "
                          "is this a ViT/DeiT block as transformers writes it?")
-    return [a.cpu().numpy().astype(np.float32) for a in rel.attention]
+    return [host(a) for a in rel.attention]
