@@ -101,6 +101,22 @@ def test_slices_merged_give_the_whole_result(checkpoint):
         np.testing.assert_allclose(merged.curves[name]["perturbation-pos"], whole.curves[name]["perturbation-pos"])
 
 
+def test_merged_slices_keep_the_whole_sets_chance_level(checkpoint):
+    """The pointing game's chance level (the mean box share) of slices merged is the whole set's,
+    not the first slice's."""
+    from xai.__main__ import load_images
+
+    images, targets, boxes = load_images("digits-clutter", (32, 32), DIGITS, 8)
+    methods, metrics = get_methods(["random"]), [METRICS["pointing-game"]]
+    s = subject(checkpoint, 2)
+    run = lambda p: evaluate(s, images[p], targets[p], boxes[p], methods=methods, metrics=metrics,  # noqa: E731
+                             sanity_check=False, progress=False)
+    whole = run(slice(None))
+    merged = merge_results([run(Shard(rank, 3).part(len(images), 2)) for rank in range(3)])
+    assert merged.chance["pointing-game"] == pytest.approx(whole.chance["pointing-game"])
+    assert run(slice(0, 2)).chance["pointing-game"] != pytest.approx(whole.chance["pointing-game"])
+
+
 def test_more_processes_than_chunks_is_refused():
     from xai.evaluate import EvalInputError
 

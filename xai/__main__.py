@@ -233,8 +233,9 @@ def check_device(device: str) -> str:
     if not available[device]:
         raise EvalInputError(f"--device {device}: torch {torch.__version__} reports no {device} device here; "
                              f"available: {', '.join(d for d, ok in available.items() if ok)}")
-    if device == "cuda" and Shard.from_env().world > 1:
-        return f"cuda:{Shard.from_env().local_rank % torch.cuda.device_count()}"
+    shard = Shard.from_env()
+    if device == "cuda" and shard.world > 1:
+        return f"cuda:{shard.local_rank % torch.cuda.device_count()}"
     return device
 
 
@@ -325,7 +326,6 @@ def load_subject(args, work: Path | None, device: str, progress: bool):
 def evaluate_shard(subject, images, targets, boxes, plan: Plan, shard: Shard, batch: int):
     """Evaluate this process's slice; on rank 0 the whole set's result (slices gathered), else None."""
     from .evaluate import merge_results
-    from .metrics import localization
 
     part = shard.part(len(images), batch) if shard.world > 1 else slice(None)
     result = evaluate(subject, images[part], targets[part], None if boxes is None else boxes[part], plan.methods,
@@ -338,8 +338,7 @@ def evaluate_shard(subject, images, targets, boxes, plan: Plan, shard: Shard, ba
     dist.gather_object(result, parts, dst=0)
     if shard.rank > 0:
         return None
-    chance = {} if boxes is None else {"pointing-game": localization.chance_level(boxes, images.shape[1:3])}
-    return merge_results(parts, chance)
+    return merge_results(parts)
 
 
 def evaluate_into(work: Path | None, args, plan: Plan, device: str = "cpu", shard: Shard = Shard()):

@@ -167,10 +167,10 @@ def weighted_mean(values: list[list[float]], weights: list[int]) -> list[float]:
     return list(np.average(np.asarray(values, np.float64), axis=0, weights=weights))
 
 
-def merge_results(parts: list[EvalResult], chance: dict[str, float] | None = None) -> EvalResult:
+def merge_results(parts: list[EvalResult]) -> EvalResult:
     """One `EvalResult` from the results of consecutive slices of the images (processes of a
-    sharded run), in order: per-image scores and maps joined, means weighted by each slice's size;
-    `chance` is the whole set's (it is not a mean over images)."""
+    sharded run), in order: per-image scores and maps joined, means (accuracy, curves, cascade,
+    the pointing game's chance level) weighted by each slice's size."""
     first, sizes = parts[0], [p.n_images for p in parts]
     join = lambda get: {k: get(k) for k in first.scores}  # noqa: E731
     scores = join(lambda m: {metric: np.concatenate([p.scores[m][metric] for p in parts]) for metric in first.scores[m]})
@@ -179,7 +179,7 @@ def merge_results(parts: list[EvalResult], chance: dict[str, float] | None = Non
     return replace(first, n_images=sum(sizes), scores=scores, curves=curves, cascade=cascade,
                    accuracy=float(np.average([p.accuracy for p in parts], weights=sizes)),
                    maps={m: np.concatenate([p.maps[m] for p in parts]) for m in first.maps},
-                   chance=first.chance if chance is None else chance)
+                   chance={k: float(np.average([p.chance[k] for p in parts], weights=sizes)) for k in first.chance})
 
 
 # ---- summaries: means, intervals, paired differences, as result rows ----------------------------
