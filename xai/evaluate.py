@@ -149,10 +149,10 @@ def evaluate(subject, images: np.ndarray, labels: np.ndarray, boxes: np.ndarray 
     stages, stage_maps = randomised_maps(subject, images, methods, predicted) if sanity_check else ([], [])
     full = stage_maps[-1:] + (further_randomisations(subject, images, methods, predicted, sanity.SEEDS[1:])
                               if stage_maps else [])
-    scores, curves, fill = {}, {}, di.mean_colour(subject.mean)
+    scores, curves, fill, shared = {}, {}, di.mean_colour(subject.mean), {}
     for name in tqdm(list(maps), desc="scoring methods", disable=not progress):
         scoring = Scoring(subject.forward, images, maps[name], labels, predicted, fill, boxes,
-                          tuple(f[name] for f in full if name in f))
+                          tuple(f[name] for f in full if name in f), shared)
         scores[name], curves[name] = score_method(metrics, scoring)
     names = [m for m in METRICS if any(m in s for s in scores.values())]
     chance = {} if boxes is None else {"pointing-game": localization.chance_level(boxes, images.shape[1:3])}

@@ -9,7 +9,8 @@ for the pointing game, which reads the maximum on the patch grid (see `localizat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from functools import cached_property
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -29,10 +30,23 @@ class Scoring:
     fill: np.ndarray  # uint8 (3,): the model's mean colour (what "removed" pixels become)
     boxes: Optional[np.ndarray] = None  # (N, 4) object boxes (localization sets only)
     randomised: tuple = ()  # the method's maps `(N, gh, gw)` under each randomised model (sanity)
+    shared: dict = field(default_factory=dict, compare=False, repr=False)  # one dict for every method of the batch
 
     @property
     def size(self) -> tuple[int, int]:
         return self.images.shape[1:3]
+
+    @cached_property
+    def most_relevant_first(self) -> np.ndarray:
+        """`pixel_order` of the maps `(N, H*W)`, made once for the metrics that read it."""
+        return pixel_order(self.maps, self.size)
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()` the first time any method of the batch asks for `key` (what depends on the images
+        only, not on the maps), the stored value after."""
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]
 
 
 Scored = tuple  # (per-image scores (N,) float64, mean curve as a list or None)

@@ -78,17 +78,20 @@ def _class_probs(forward: Forward, frames: list[np.ndarray], classes: np.ndarray
 
 
 def deletion_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray,
-                   fill: np.ndarray) -> np.ndarray:
-    """`(steps + 1, B)`: relevant pixels set to `fill` `(3,)` uint8, the model's mean colour."""
-    order = pixel_order(maps, images.shape[1:3])
+                   fill: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """`(steps + 1, B)`: relevant pixels set to `fill` `(3,)` uint8, the model's mean colour.
+    `order`: the maps' `pixel_order` when already made."""
+    order = pixel_order(maps, images.shape[1:3]) if order is None else order
     return _curve(forward, images, np.broadcast_to(np.asarray(fill, np.uint8), images.shape), order, classes)
 
 
 def insertion_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray,
-                    fill: np.ndarray) -> np.ndarray:
-    """`(steps + 1, B)`: relevant pixels restored into the blurred image (padded with `fill`)."""
-    order = pixel_order(maps, images.shape[1:3])
-    return _curve(forward, blurred(images, np.asarray(fill, np.float64)), images, order, classes)
+                    fill: np.ndarray, order: np.ndarray | None = None, start: np.ndarray | None = None) -> np.ndarray:
+    """`(steps + 1, B)`: relevant pixels restored into the blurred image (padded with `fill`).
+    `order`, `start`: the maps' `pixel_order` and `blurred(images, fill)` when already made."""
+    order = pixel_order(maps, images.shape[1:3]) if order is None else order
+    start = blurred(images, np.asarray(fill, np.float64)) if start is None else start
+    return _curve(forward, start, images, order, classes)
 
 
 def mean_colour(mean) -> np.ndarray:
@@ -106,8 +109,11 @@ def curve_aucs(curve: np.ndarray) -> np.ndarray:
     return np.array([curve_auc(curve[:, i:i + 1]) for i in range(curve.shape[1])])
 
 
-score_deletion = curve_scorer(lambda s: deletion_curve(s.forward, s.images, s.maps, s.predicted, s.fill), curve_aucs)
-score_insertion = curve_scorer(lambda s: insertion_curve(s.forward, s.images, s.maps, s.predicted, s.fill), curve_aucs)
+score_deletion = curve_scorer(lambda s: deletion_curve(s.forward, s.images, s.maps, s.predicted, s.fill,
+                                                       order=s.most_relevant_first), curve_aucs)
+score_insertion = curve_scorer(lambda s: insertion_curve(
+    s.forward, s.images, s.maps, s.predicted, s.fill, order=s.most_relevant_first,
+    start=s.once("insertion-start", lambda: blurred(s.images, np.asarray(s.fill, np.float64)))), curve_aucs)
 
 
 register_metric(Metric("deletion", "lower", "class-probability AUC as relevant pixels turn to the mean colour (RISE)",

@@ -87,11 +87,12 @@ def removal_masks(order: np.ndarray, size: tuple[int, int], percentage: int) -> 
 
 
 def road_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, labels: np.ndarray, morf: bool,
-               percentages=PERCENTAGES, noise: float = NOISE, seed: int = 0) -> np.ndarray:
+               percentages=PERCENTAGES, noise: float = NOISE, seed: int = 0, order: np.ndarray | None = None) -> np.ndarray:
     """Per-image correctness `(len(percentages), B)` with the most (`morf`) or least relevant
-    pixels of uint8 `images` `(B, H, W, 3)` imputed; `maps` `(B, gh, gw)` are upsampled first."""
+    pixels of uint8 `images` `(B, H, W, 3)` imputed; `maps` `(B, gh, gw)` are upsampled first.
+    `order`: their `pixel_order` (as `morf` says) when already made."""
     size = images.shape[1:3]
-    order = pixel_order(maps if morf else -maps, size)
+    order = pixel_order(maps if morf else -maps, size) if order is None else order
     rng, scaled = np.random.default_rng(seed), images.astype(np.float64) / 255
     hits = []
     for p in percentages:
@@ -106,7 +107,8 @@ def road_scores(curve: np.ndarray) -> np.ndarray:
 
 
 def scorer(morf: bool):
-    return curve_scorer(lambda s: road_curve(s.forward, s.images, s.maps, s.labels, morf=morf), road_scores)
+    return curve_scorer(lambda s: road_curve(s.forward, s.images, s.maps, s.labels, morf=morf,
+                                             order=s.most_relevant_first if morf else None), road_scores)
 
 
 # Not scored by default: each percentage solves a sparse system per image (about 1.9 s per image
