@@ -14,7 +14,6 @@ a factor that changes from run to run. Quantus is a test-only dependency (the `t
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Iterator
 
 import numpy as np
@@ -182,24 +181,15 @@ def fc_pair(subject, colour: np.ndarray, maps: np.ndarray, runs: int):
                            channel_first=True, softmax=True, device="cpu"))
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def alternate(name: str, pair, repeats: int) -> dict[str, list[float]]:
+def alternate(pair, repeats: int) -> dict[str, list[float]]:
     """Seconds of each side's `repeats` runs, `{"ours": [...], "quantus": [...]}`: one warm-up run
-    each, then ours and Quantus's in turn (a slow spell of a shared host hits both)."""
-    from tqdm.auto import tqdm
+    each, then the two in turn (`bench.timing.interleaved_latency`: a slow spell of a shared host
+    hits both)."""
+    from ..timing import interleaved_latency
 
     ours, theirs = pair
-    timed(ours), timed(theirs)
-    seconds = {"ours": [], "quantus": []}
-    for _ in tqdm(range(repeats), desc=name):
-        seconds["ours"].append(timed(ours))
-        seconds["quantus"].append(timed(theirs))
-    return seconds
+    times = interleaved_latency({"ours": ours, "quantus": theirs}, rounds=repeats, iters=1, warmup=1)
+    return {side: [ms / 1e3 for ms in t["round_p50"]] for side, t in times.items()}
 
 
 def row(model: str, metric: str, seconds: dict[str, list[float]], images: int, image_size: int) -> dict:
@@ -216,7 +206,7 @@ def measure(model: str, args) -> tuple[list[dict], dict]:
     grey, colour, maps = inputs(n, size, subject.grid)
     pairs = {"road (MoRF, 9 steps)": road_pair(subject, grey, maps),
              f"faithfulness-correlation ({args.runs} runs)": fc_pair(subject, colour, maps, args.runs)}
-    seconds = {metric: alternate(f"{model} {metric.split()[0]}", pair, args.repeats) for metric, pair in pairs.items()}
+    seconds = {metric: alternate(pair, args.repeats) for metric, pair in pairs.items()}
     return [row(label, metric, s, n, size) for metric, s in seconds.items()], seconds
 
 
@@ -265,12 +255,10 @@ def checked_quantus():
 
 
 def about(load: float, threads: int) -> str:
-    """The header's note on the host: its cores, its 1-minute `load` average before the run, and
-    the torch `threads` both sides ran on."""
-    import os
-
+    """The header's note on the host (its cores are in the header's machine): its 1-minute `load`
+    average before the run, and the torch `threads` both sides ran on."""
     shared = " (shared: other jobs ran beside this one)" if load >= 0.5 else ""
-    return (f"{os.cpu_count()}-core host, 1-minute load average {load:.1f} before the run{shared}; "
+    return (f"1-minute load average {load:.1f} before the run{shared}; "
             f"{threads} torch thread{'s' if threads > 1 else ''}; absolute images/s follow the host's load, the "
             "ratios are measured side by side")
 
@@ -283,8 +271,9 @@ def run(args) -> dict:
     from . import shaped
 
     quantus = checked_quantus()  # both refusals before any work
-    if problems(args):
-        raise ToolkitError(*problems(args))
+    bad = problems(args)
+    if bad:
+        raise ToolkitError(*bad)
     load = os.getloadavg()[0]
     rows, seconds = [], {}
     with torch_threads(args.threads):
