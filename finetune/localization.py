@@ -81,8 +81,9 @@ def place(rng: np.random.Generator, box: tuple[int, int, int, int], size: int) -
 
 
 def make_localization_set(per_digit: int = 6, size: int = CANVAS, object_size: int = OBJECT,
-                          seed: int = 0) -> LocalizationSet:
-    """`per_digit` canvases for each of scikit-learn's 1,797 digits (10,782 images by default)."""
+                          seed: int = 0, place=place) -> LocalizationSet:
+    """`per_digit` canvases for each of scikit-learn's 1,797 digits (10,782 images by default);
+    `place(rng, ink box, size)` gives each digit's top-left corner."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()

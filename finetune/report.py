@@ -99,26 +99,29 @@ RECIPE_COLUMNS = [
 ]
 
 
+def compile_counts(compiled: dict) -> dict:
+    """Graphs compiled and recompiles per phase, `{train_graphs, train_recompiles, eval_graphs,
+    eval_recompiles}`, from a run.json's `setup.compile`."""
+    phases = compiled.get("phases", {})
+    return {f"{phase}_{key}": phases.get(phase, {}).get(key, 0) for phase in ("train", "eval")
+            for key in ("graphs", "recompiles")}
+
+
 def recipe_row(name: str, run: dict, process_wall_s: float | None = None) -> dict:
     """One finished run (its run.json) as a results row: seconds per phase, what compiled, accuracy."""
     setup = run["setup"]
     compiled, seconds = setup.get("compile", {}), setup.get("seconds", {})
-    if not isinstance(compiled, dict):  # runs from before --compile had choices recorded a bool
-        compiled = {"chosen": "train" if compiled else "off"}
-    phases = compiled.get("phases", {})
-
-    def count(phase: str, key: str):
-        return phases.get(phase, {}).get(key, 0)
+    phases, counts = compiled.get("phases", {}), compile_counts(compiled)
 
     def both(key: str):
-        return count("train", key) + count("eval", key)
+        return sum(phases.get(phase, {}).get(key, 0) for phase in ("train", "eval"))
 
     accuracy = [h["eval_accuracy"] for h in run["log_history"] if "eval_accuracy" in h]
     return {"run": name, "compile": compiled["chosen"],
             "process_wall_s": process_wall_s, "load_and_check_data_s": seconds.get("load_and_check_data"),
             "train_s": seconds.get("train"), "evaluate_s": seconds.get("evaluate"),
-            "train_graphs": count("train", "graphs"), "train_recompiles": count("train", "recompiles"),
-            "eval_graphs": count("eval", "graphs"), "compile_s": round(both("compile_s"), 1),
+            "train_graphs": counts["train_graphs"], "train_recompiles": counts["train_recompiles"],
+            "eval_graphs": counts["eval_graphs"], "compile_s": round(both("compile_s"), 1),
             "cache_hits": both("fx_graph_cache_hits") + both("aot_autograd_cache_hits"),
             "accuracy": " / ".join(f"{a:.4f}" for a in accuracy), "command": run.get("command"),
             "recompile_reasons": {p: v.get("recompile_reasons", []) for p, v in phases.items()}}

@@ -52,13 +52,8 @@ def columns() -> list[dict]:
 def main() -> int:
     from bench.scenarios import shaped, write_results
 
-    rows = [{"placement": "now: ink centre uniform over the canvas", **scores(layout.make_localization_set())}]
-    uniform = layout.place
-    layout.place = clustered
-    try:
-        rows.append({"placement": "before: digit at x, y in U[0, 16]", **scores(layout.make_localization_set())})
-    finally:
-        layout.place = uniform
+    rows = [{"placement": "now: ink centre uniform over the canvas", **scores(layout.make_localization_set())},
+            {"placement": "before: digit at x, y in U[0, 16]", **scores(layout.make_localization_set(place=clustered))}]
     about = "pointing game on every canvas of digits-clutter, 8 x 8 grid on 32 px; mean with its 95% bootstrap interval"
     print(write_results(NAME, shaped({"about": about, "command": "python -m lab.localization_layout"}, rows, columns())))
     return 0

@@ -14,16 +14,14 @@ from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.scenarios import format_columns
+from bench.scenarios import column, format_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "mutation.json"
 LINE = re.compile(r"^\s*(?P<module>[\w.]+?)\.x[_ǁ][^:]*: (?P<status>.+)$")  # "runtime.images.x_to_rgb__mutmut_3: killed"
 STATUSES = ("killed", "survived", "timeout", "no tests")
-COLUMNS = [{"key": "file", "title": "file", "unit": None}, {"key": "mutants", "title": "mutants", "unit": None},
-           *[{"key": s.replace(" ", "_"), "title": s, "unit": None} for s in STATUSES],
-           {"key": "other", "title": "other", "unit": None},
-           {"key": "score", "title": "killed share", "unit": None, "digits": 3}]
+COLUMNS = [column("file"), column("mutants"), *[column(s.replace(" ", "_"), s) for s in STATUSES], column("other"),
+           column("score", "killed share", digits=3)]
 
 
 def counts(results: str) -> dict[str, Counter]:

@@ -191,13 +191,6 @@ def training_path(preset: str, batch: int, args, device: str) -> tuple[float, di
     return args.steps * batch * result.processes / (clock.stop - clock.start), {**result.setup, "syncs": per_step}
 
 
-def compile_counts(setup: dict) -> dict:
-    """Graphs compiled and recompiles per phase of the path's run (from its run.json setup)."""
-    phases = setup["compile"].get("phases", {})
-    return {f"{phase}_{key}": phases.get(phase, {}).get(key, 0) for phase in ("train", "eval")
-            for key in ("graphs", "recompiles")}
-
-
 def run(args) -> dict:
     """Bad input (data, precision for this device): one line on stderr and exit status 2."""
     from finetune.errors import FinetuneError
@@ -212,6 +205,7 @@ def run(args) -> dict:
 def measure(args) -> dict:
     from finetune.data import load_data
     from finetune.precision import device_facts, resolve_precision
+    from finetune.report import compile_counts
 
     device = device_facts()
     precision = resolve_precision(args.precision, device)
@@ -223,7 +217,7 @@ def measure(args) -> dict:
         rows.append({"preset": preset, "batch": batch, "precision": setup["precision"],
                      "input_pipeline": setup["input_pipeline"], "workers": setup["dataloader"]["num_workers"],
                      "compile": args.compile, "host_syncs_per_step": setup["syncs"],
-                     "ceiling_img_s": top, "training_img_s": path, "ratio": path / top, **compile_counts(setup)})
+                     "ceiling_img_s": top, "training_img_s": path, "ratio": path / top, **compile_counts(setup["compile"])})
         print(f"{preset}:{batch} {rows[-1]['precision']}: ceiling {top:.1f} img/s, training path {path:.1f} "
               f"img/s, ratio {path / top:.3f}", file=sys.stderr, flush=True)  # kept if a later case times out
     header = {"device": device.name or device.kind, "data": args.data, "steps": args.steps,
