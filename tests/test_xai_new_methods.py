@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from xai.hooks import capture
+from xai import patch_probe
 from xai.methods import METHODS, integrated_gradients as ig, smoothgrad as sg
 from xai.subjects import randomise_weights
 
@@ -119,8 +120,7 @@ def test_stacking_copies_does_not_change_the_results(model, monkeypatch):
     noise = sg.token_noise(probe.tokens, 4, sg.NOISE_LEVEL, seed=1)
     stacked = [ig.integrated_gradients(probe.gradient, probe.tokens, probe.reference, steps=4),
                sg.smoothgrad(probe.gradient, probe.tokens, noise)]
-    for module in (ig, sg):
-        monkeypatch.setattr(module, "ROWS_PER_CALL", 1)  # one copy of the batch per gradient call
+    monkeypatch.setattr(patch_probe, "ROWS_PER_CALL", 1)  # one copy of the batch per gradient call
     single = [ig.integrated_gradients(probe.gradient, probe.tokens, probe.reference, steps=4),
               sg.smoothgrad(probe.gradient, probe.tokens, noise)]
     for a, b in zip(single, stacked):
@@ -139,6 +139,13 @@ def test_smoothgrad_noise_scales_with_each_image_range():
     x = np.stack([np.linspace(0, 1, 4000), np.linspace(-10, 10, 4000)]).reshape(2, 100, 40)
     noise = sg.token_noise(x, 8, 0.15, seed=0)
     np.testing.assert_allclose(noise.std(axis=(0, 2, 3)), [0.15, 3.0], rtol=0.02)
+
+
+def test_smoothgrad_noise_drawn_in_chunks_is_the_noise_drawn_at_once():
+    x = np.random.default_rng(3).normal(size=(2, 5, 4))
+    draw = sg.noise_draws(x, 0.15, seed=7)
+    chunks = np.concatenate([draw(0, 3), draw(3, 4), draw(4, 8)])
+    np.testing.assert_array_equal(chunks, sg.token_noise(x, 8, 0.15, seed=7))
 
 
 def test_smoothgrad_map_is_seeded_by_its_input(model):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 TokenGradient = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (k*B, P, D) -> logit (k*B,), grad (k*B, P, D)
+ROWS_PER_CALL = 64  # points x images per gradient call (a method's points are stacked up to this)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,20 @@ class PatchProbe:
     tokens: np.ndarray  # (B, P, D) patch-embedding output for the input
     reference: np.ndarray  # (B, P, D) the same for the all-zero normalised input (the mean colour)
     gradient: TokenGradient  # k stacked copies of the batch -> explained logit and d logit / d tokens
+
+
+def mean_gradient(gradient: TokenGradient, shape: tuple, count: int,
+                  points: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """Mean `(B, P, D)` float64 of `gradient` at `count` points of the batch's tokens (`shape`:
+    `(B, P, D)`); `points(lo, hi)` makes points lo..hi-1 `(hi - lo, B, P, D)`, asked for in order,
+    as many per call as `ROWS_PER_CALL` rows hold (the path methods' one loop)."""
+    per_call = max(1, ROWS_PER_CALL // shape[0])
+    total = np.zeros(shape, np.float64)
+    for lo in range(0, count, per_call):
+        chunk = points(lo, min(lo + per_call, count))
+        _, grads = gradient(chunk.reshape(-1, *shape[1:]).astype(np.float32))
+        total += grads.reshape(chunk.shape).sum(axis=0)
+    return total / count
 
 
 def patch_embeddings(model):

@@ -15,23 +15,16 @@ from typing import Callable
 import numpy as np
 
 from . import Method, patches_to_grid, register_method
+from ..patch_probe import mean_gradient
 
 STEPS = 32  # midpoint-rule points on the straight path (Sundararajan et al.: 20 to 300 suffice)
-ROWS_PER_CALL = 64  # path points x images per gradient call (steps are stacked up to this)
 
 
 def path_gradients(gradient: Callable, x: np.ndarray, reference: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     """Mean of `gradient` at x' + a (x - x') over `alphas`: `(B, P, D)` float64. `gradient` maps k
     stacked copies `(k*B, P, D)` to (score, grad), as `xai.patch_probe.PatchProbe.gradient`."""
-    b = len(x)
-    per_call = max(1, ROWS_PER_CALL // b)
-    total = np.zeros(x.shape, np.float64)
-    for lo in range(0, len(alphas), per_call):
-        a = alphas[lo:lo + per_call, None, None, None]  # (k, 1, 1, 1)
-        points = (reference[None] + a * (x - reference)[None]).reshape(-1, *x.shape[1:])
-        _, grads = gradient(points.astype(np.float32))
-        total += grads.reshape(len(a), *x.shape).sum(axis=0)
-    return total / len(alphas)
+    return mean_gradient(gradient, x.shape, len(alphas),
+                         lambda lo, hi: reference[None] + alphas[lo:hi, None, None, None] * (x - reference)[None])
 
 
 def integrated_gradients(gradient: Callable, x: np.ndarray, reference: np.ndarray, steps: int = STEPS) -> np.ndarray:

@@ -14,36 +14,42 @@ from typing import Callable
 import numpy as np
 
 from . import Method, patches_to_grid, register_method
+from ..patch_probe import mean_gradient
 
 SAMPLES = 16  # noisy copies per image
 NOISE_LEVEL = 0.15  # sigma / (max - min) of the image's tokens
-ROWS_PER_CALL = 64  # noisy copies x images per gradient call
+
+NoiseDraws = Callable[[int, int], np.ndarray]  # (lo, hi) -> noise of copies lo..hi-1 `(hi - lo, B, P, D)`
+
+
+def noise_draws(x: np.ndarray, level: float, seed: int) -> NoiseDraws:
+    """Gaussian noise for the copies of `x` `(B, P, D)`, each image's sigma `level` x the range of its
+    tokens, drawn a chunk at a time in order (the same values as one draw of them all)."""
+    sigma = level * (x.max(axis=(1, 2)) - x.min(axis=(1, 2)))  # (B,)
+    rng = np.random.default_rng(seed)
+    return lambda lo, hi: rng.standard_normal((hi - lo, *x.shape)) * sigma[None, :, None, None]
 
 
 def token_noise(x: np.ndarray, samples: int, level: float, seed: int) -> np.ndarray:
-    """`(samples, B, P, D)` Gaussian noise, each image's sigma `level` x the range of its tokens."""
-    sigma = level * (x.max(axis=(1, 2)) - x.min(axis=(1, 2)))  # (B,)
-    noise = np.random.default_rng(seed).standard_normal((samples, *x.shape))
-    return noise * sigma[None, :, None, None]
+    """`(samples, B, P, D)`: `noise_draws`' noise of `samples` copies at once."""
+    return noise_draws(x, level, seed)(0, samples)
 
 
-def smoothgrad(gradient: Callable, x: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """Mean gradient `(B, P, D)` float64 over the noisy copies x + noise[i] (`noise`: `(n, B, P, D)`).
-    `gradient` maps k stacked copies `(k*B, P, D)` to (score, grad), as `xai.patch_probe`."""
-    per_call = max(1, ROWS_PER_CALL // len(x))
-    total = np.zeros(x.shape, np.float64)
-    for lo in range(0, len(noise), per_call):
-        points = (x[None] + noise[lo:lo + per_call]).reshape(-1, *x.shape[1:])
-        _, grads = gradient(points.astype(np.float32))
-        total += grads.reshape(-1, *x.shape).sum(axis=0)
-    return total / len(noise)
+def smoothgrad(gradient: Callable, x: np.ndarray, noise: np.ndarray | NoiseDraws, samples: int | None = None) -> np.ndarray:
+    """Mean gradient `(B, P, D)` float64 over the noisy copies x + noise[i]: `noise` `(n, B, P, D)`, or
+    `samples` copies' noise drawn a chunk at a time (`noise_draws`: a batch of ViT-B tokens' 16
+    copies would be 1.2 GB at once). `gradient` maps k stacked copies `(k*B, P, D)` to (score, grad),
+    as `xai.patch_probe`."""
+    draw = noise if callable(noise) else (lambda lo, hi: noise[lo:hi])
+    return mean_gradient(gradient, x.shape, len(noise) if samples is None else samples,
+                         lambda lo, hi: x[None] + draw(lo, hi))
 
 
 def smoothgrad_map(capture, grid: tuple[int, int], n_special: int) -> np.ndarray:
     """`Capture` with its patch probe -> `(B, gh, gw)`, max 1: the mean gradient's norm per patch."""
     probe = capture.patch_probe
     seed = zlib.crc32(np.ascontiguousarray(probe.tokens, dtype=np.float32).tobytes())
-    mean_grad = smoothgrad(probe.gradient, probe.tokens, token_noise(probe.tokens, SAMPLES, NOISE_LEVEL, seed))
+    mean_grad = smoothgrad(probe.gradient, probe.tokens, noise_draws(probe.tokens, NOISE_LEVEL, seed), SAMPLES)
     return patches_to_grid(np.linalg.norm(mean_grad, axis=-1), grid, 0)  # the probe's tokens are the patches only
 
 
