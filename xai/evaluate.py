@@ -83,10 +83,16 @@ def randomised_maps(subject, images: np.ndarray, methods: list[Method],
         full = subject.randomised()
         steps = [] if full is None else [("all", full)]
     stages, maps = [], []
-    for stage, randomised in steps:
+    for stage, randomised in steps:  # one at a time: a cascade's next stage randomises further
         stages.append(stage)
-        maps.append(explanations(randomised, images, methods, randomised.forward(images), predicted))
+        maps.append(randomised_explanations(randomised, images, methods, predicted))
     return stages, maps
+
+
+def randomised_explanations(randomised, images: np.ndarray, methods: list[Method],
+                            predicted: np.ndarray) -> dict[str, np.ndarray]:
+    """A randomised model's maps of the trained model's predicted classes."""
+    return explanations(randomised, images, methods, randomised.forward(images), predicted)
 
 
 def further_randomisations(subject, images: np.ndarray, methods: list[Method], predicted: np.ndarray,
@@ -95,11 +101,7 @@ def further_randomisations(subject, images: np.ndarray, methods: list[Method], p
     randomisation, gets none: its sanity check rests on one)."""
     if not hasattr(subject, "cascade"):
         return []
-    out = []
-    for seed in seeds:
-        randomised = subject.randomised(seed)
-        out.append(explanations(randomised, images, methods, randomised.forward(images), predicted))
-    return out
+    return [randomised_explanations(subject.randomised(seed), images, methods, predicted) for seed in seeds]
 
 
 def cascade_curves(maps: dict[str, np.ndarray], stage_maps: list[dict[str, np.ndarray]]) -> dict[str, list[float]]:
