@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .hooks import encoder_layers
 from .vit import BlockPass, Layout, readout_heads, walk
 
 EPS = 1e-9  # the rules' stabiliser, as in Chefer et al.'s code
@@ -112,7 +113,7 @@ def propagate(model, pixel_values: torch.Tensor, targets: torch.Tensor) -> Relev
     out = walk(model, layout, pixel_values.to(next(model.parameters()).dtype))
     logits, r = head_relevance(model, out.final, targets)  # final LayerNorm: passes through
     tokens, attention = [r], []
-    for layer, f in zip(reversed(getattr(model, model.base_model_prefix).encoder.layer), reversed(out.blocks)):
+    for layer, f in zip(reversed(encoder_layers(model)), reversed(out.blocks)):
         r, r_probs = block_relevance(layout, layer, f, r)
         tokens.insert(0, r)
         attention.insert(0, r_probs)
