@@ -23,13 +23,18 @@ def log_scale_needed(values: list[float]) -> bool:
     return bool(positive) and max(positive) / min(positive) > LOG_RATIO
 
 
-def _plain_ticks(axis) -> None:
-    """A log axis's ticks as plain numbers (30, 100, 200), not powers of ten."""
+def _latency_axis(ax, which: str, latencies: list[float]) -> str:
+    """Axis `which` ("x" or "y") on a log scale when the `latencies` span needs it, its ticks plain
+    numbers (30, 100, 200), not powers of ten; the axis label to give it."""
     from matplotlib.ticker import FuncFormatter
 
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    if not log_scale_needed(latencies):
+        return LATENCY_LABEL
+    getattr(ax, f"set_{which}scale")("log")
+    axis, plain = getattr(ax, f"{which}axis"), FuncFormatter(lambda v, _: f"{v:g}")
     axis.set_major_formatter(plain)
     axis.set_minor_formatter(plain)
+    return LATENCY_LABEL.replace("(ms)", "(ms, log scale)")
 
 
 def _save(fig, path: Path) -> Path:
@@ -60,11 +65,7 @@ def accuracy_vs_latency_figure(rows: list[dict], title: str = ""):
         ax.scatter(r["latency_ms_p50"], r["accuracy"], marker=MARKERS.get(r.get("explain"), "o"), s=55,
                    color=colours(i % 20), edgecolors="black", linewidths=0.4, alpha=0.85,
                    label=plot_text(r["target"], TICK_CHARS))
-    log = log_scale_needed([r["latency_ms_p50"] for r in timed])
-    if log:
-        ax.set_xscale("log")
-        _plain_ticks(ax.xaxis)
-    ax.set_xlabel(LATENCY_LABEL.replace("(ms)", "(ms, log scale)") if log else LATENCY_LABEL)
+    ax.set_xlabel(_latency_axis(ax, "x", [r["latency_ms_p50"] for r in timed]))
     ax.set_ylabel("accuracy (share of test images right)")
     ax.set_title(plot_text(title or "accuracy vs latency (o rollout, ^ gradrollout, s no explanation)"))
     ax.grid(alpha=0.3, which="both")
@@ -84,13 +85,9 @@ def latency_figure(rows: list[dict]):
     fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(timed) + 2), 4.8))
     for i, r in enumerate(timed):
         _bar(ax, i, r, plain.get((r["backend"], r["precision"])))
-    log = log_scale_needed([r["latency_ms_p50"] for r in timed])
-    if log:
-        ax.set_yscale("log")
-        _plain_ticks(ax.yaxis)
+    ax.set_ylabel(_latency_axis(ax, "y", [r["latency_ms_p50"] for r in timed]))
     ax.set_xticks(range(len(timed)), [plot_text(r["target"], TICK_CHARS) for r in timed], rotation=40, ha="right",
                   fontsize=8)
-    ax.set_ylabel(LATENCY_LABEL.replace("(ms)", "(ms, log scale)") if log else LATENCY_LABEL)
     ax.set_title("latency per target; above each bar: ms, and the explanation's overhead\n"
                  "(x = latency / the same backend and precision without explanation)", fontsize=10)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in (MODEL, EXPLANATION, PEER)]
