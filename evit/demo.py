@@ -57,11 +57,14 @@ def demo(out: Path, epochs: float = 30) -> int:
     return code
 
 
+# how the demo fine-tunes on the digits (lab/insertion_size trains its models the same way)
+RECIPE = {"data": "digits", "lr": 2e-3, "batch_size": 32, "flip": False, "logging_steps": 200}
+
+
 def train(out: Path, epochs: float) -> None:
     from finetune import FinetuneConfig, finetune
 
-    result = finetune(FinetuneConfig(model="demo", data="digits", out=str(out / "checkpoint"), overwrite=True,
-                                     epochs=epochs, lr=2e-3, batch_size=32, flip=False, logging_steps=200))
+    result = finetune(FinetuneConfig(model="demo", out=str(out / "checkpoint"), overwrite=True, epochs=epochs, **RECIPE))
     m = result.metrics
     print(f"    test accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} -> {out / 'checkpoint'}")
 

@@ -1,7 +1,7 @@
 """At which input sizes do deletion and insertion separate explanation methods? RISE's insertion
 blur is fixed in pixels (an 11 px kernel, sigma 5), so the same digit shown larger keeps more of
 its structure in the blurred start image. The `demo` architecture (2 layers, a 4 x 4 patch grid)
-is fine-tuned on scikit-learn's digits as `scripts/demo.py` does (for 10 epochs instead of 30),
+is fine-tuned on scikit-learn's digits as the demo does (`evit.demo.RECIPE`, for 10 epochs instead of 30),
 at 32 and 128 px (patches of a quarter of the side, so the transformer sees the same 16 tokens),
 and each model is scored
 by `xai eval` on 64 test digits; per size and metric: how many method pairs the paired 95%
@@ -21,11 +21,12 @@ NAME = "xai-insertion-size"
 SIZES = (32, 128)
 METHODS = "raw-attention,rollout,grad-rollout,transformer-attribution,random,centre"
 METRICS = ("perturbation-pos", "perturbation-neg", "deletion", "insertion")
-EPOCHS = 10  # a third of scripts/demo.py's 30, to fit a 2-core CPU
+EPOCHS = 10  # a third of the demo's 30, to fit a 2-core CPU
 
 
 def train(size: int, work: Path) -> tuple[Path, float]:
     """The demo architecture at `size` px, fine-tuned on digits as the demo does: (checkpoint, accuracy)."""
+    from evit.demo import RECIPE
     from finetune.config import FinetuneConfig
     from finetune.data import load_data
     from finetune.models import write_preset
@@ -36,8 +37,7 @@ def train(size: int, work: Path) -> tuple[Path, float]:
     start = work / f"init-{size}"
     write_preset(preset, start, [str(x) for x in load_data("digits").labels])
     out = work / f"checkpoint-{size}"
-    result = finetune(FinetuneConfig(model=str(start), data="digits", out=str(out), overwrite=True, epochs=EPOCHS,
-                                     lr=2e-3, batch_size=32, flip=False, logging_steps=200))
+    result = finetune(FinetuneConfig(model=str(start), out=str(out), overwrite=True, epochs=EPOCHS, **RECIPE))
     return out, float(result.metrics["accuracy"])
 
 
