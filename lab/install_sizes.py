@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _infra.cli import CommaList
+
 ROOT = Path(__file__).resolve().parents[1]
 EXTRAS = {"base": "", "export": "[export]", "all": "[all]"}
 
@@ -71,21 +73,18 @@ def check_serving(venv: Path, artifact: str, image: str, checkpoint: str, scratc
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.install_sizes", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--installs", default="base,export,all", help="comma list of: base, export, all")
+    parser.add_argument("--installs", action=CommaList, known=EXTRAS, default=list(EXTRAS),
+                        help=f"comma list of: {', '.join(EXTRAS)}")
     parser.add_argument("--cpu-torch", default=None, help="requirement installed before an extra (a CPU torch)")
     parser.add_argument("--artifact", default=str(ROOT / "runs/demo/onnx"), help="ONNX artifact the base install predicts")
     parser.add_argument("--image", default=str(ROOT / "runs/demo/images/digit0_true7.png"), help="image to predict")
     parser.add_argument("--checkpoint", default=str(ROOT / "runs/demo/checkpoint"),
                         help="checkpoint the base install must refuse to export, naming the extra")
     args = parser.parse_args(argv)
-    installs = [name.strip() for name in args.installs.split(",")]
-    unknown = [name for name in installs if name not in EXTRAS]
-    if unknown:
-        parser.error(f"unknown install(s) {', '.join(unknown)}; known: {', '.join(EXTRAS)}")
     with tempfile.TemporaryDirectory(prefix="evit-install-") as tmp:
         scratch = Path(tmp)
         wheel = build_wheel(scratch / "dist")
-        for name in installs:
+        for name in args.installs:
             seconds = install(scratch / name, wheel, EXTRAS[name], args.cpu_torch)
             print(f"{name:7s} site-packages {site_packages_size(scratch / name):>6s}  (installed in {seconds:.0f} s)")
             if name == "base":
