@@ -13,6 +13,7 @@ import numpy as np
 
 from .plots import confusion_matrix, plot_confusion_matrix, plot_training_curves
 from finetune.scores import classification_scores
+from _infra.columns import column
 from _infra.stamps import library_versions as stamps
 
 
@@ -84,18 +85,12 @@ def write_report(result: RunResult) -> dict:
 
 # ---------------------------------------------------------------------------------- recipe rows
 RECIPE_COLUMNS = [
-    {"key": "run", "title": "run", "unit": None},
-    {"key": "compile", "title": "compile", "unit": None},
-    {"key": "process_wall_s", "title": "process wall", "unit": "s", "digits": 0},
-    {"key": "load_and_check_data_s", "title": "data load + check", "unit": "s", "digits": 1},
-    {"key": "train_s", "title": "training, with its evaluations", "unit": "s", "digits": 1},
-    {"key": "evaluate_s", "title": "final evaluation", "unit": "s", "digits": 1},
-    {"key": "train_graphs", "title": "train graphs", "unit": None},
-    {"key": "train_recompiles", "title": "train recompiles", "unit": None},
-    {"key": "eval_graphs", "title": "eval graphs", "unit": None},
-    {"key": "compile_s", "title": "compiling", "unit": "s", "digits": 1},
-    {"key": "cache_hits", "title": "compile cache hits", "unit": None},
-    {"key": "accuracy", "title": "test accuracy per epoch", "unit": None},
+    column("run"), column("compile"), column("process_wall_s", "process wall", "s", 0),
+    column("load_and_check_data_s", "data load + check", "s", 1),
+    column("train_s", "training, with its evaluations", "s", 1), column("evaluate_s", "final evaluation", "s", 1),
+    column("train_graphs", "train graphs"), column("train_recompiles", "train recompiles"),
+    column("eval_graphs", "eval graphs"), column("compile_s", "compiling", "s", 1),
+    column("cache_hits", "compile cache hits"), column("accuracy", "test accuracy per epoch"),
 ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from _infra.columns import column
 from _infra.errors import ToolkitError
 from _infra.outputs import WRITTEN_BY
 from . import stats
@@ -235,11 +236,6 @@ def result_rows(result: EvalResult, n_resamples: int = stats.N_RESAMPLES, seed: 
     rows = [row for metric in result.metrics for row in metric_rows(result, metric, indices)]
     mark_sanity(rows)
     return rows
-
-
-def column(key: str, title: str, unit: str | None = None, digits: int | None = None) -> dict:
-    """A column the results table shows (the team's result shape: key, title, unit, digits)."""
-    return {"key": key, "title": title, "unit": unit, **({} if digits is None else {"digits": digits})}
 
 
 def result_columns(rows: list[dict]) -> list[dict]:

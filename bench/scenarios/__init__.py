@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from _infra.columns import column  # noqa: F401  (the scenarios' column, from the foundation)
+
 RESULTS = Path("benchmarks/results")  # where committed results JSON lives
 
 
@@ -50,12 +52,6 @@ def format_rows(rows: list[dict], columns: list[str] | None = None) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
-
-
-def column(key: str, title: str | None = None, unit: str | None = None, digits: int | None = None) -> dict:
-    """One column a results table shows: row key, heading (default: the key), unit, decimals (None:
-    ints as they are, floats to 4 significant digits)."""
-    return {"key": key, "title": title or key, "unit": unit, **({} if digits is None else {"digits": digits})}
 
 
 def shaped(header: dict, rows: list[dict], columns: list[dict], targets=(), **extra) -> dict:
