@@ -5,10 +5,12 @@ the only place that runs the model for them, so their files stay numpy maths."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 TokenGradient = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]  # (k*B, P, D) -> logit (k*B,), grad (k*B, P, D)
 ROWS_PER_CALL = 64  # points x images per gradient call (a method's points are stacked up to this)
@@ -44,6 +46,8 @@ def patch_embeddings(model):
 
 def patch_probe(model, pixel_values: torch.Tensor, targets: torch.Tensor) -> PatchProbe:
     """Probe `model` (eval mode) at normalised `(B, 3, H, W)` pixels for the classes `targets` `(B,)`."""
+    import torch  # here: the path methods import `mean_gradient` from this module, and need no torch
+
     module = patch_embeddings(model)
     with torch.no_grad():
         tokens = module(pixel_values)
