@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -154,14 +155,24 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
+def free_port() -> int:
+    """A loopback port free now (torchrun's static rendezvous on 127.0.0.1, as finetune's test does,
+    rather than --standalone's, which goes through the host's name)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.slow
 def test_two_torchrun_processes_give_the_figures_of_one(checkpoint, tmp_path):
     common = ["eval", str(checkpoint), "--data", "digits", "--protocol", "chefer", "--limit", "8", "--batch-size", "2"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(cli("xai", *common, "--out", str(tmp_path / "one")), check=True, env=env, timeout=120,
-                   capture_output=True)
-    subprocess.run(cli("torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "xai", *common,
-                       "--out", str(tmp_path / "two")), check=True, env=env, timeout=120, capture_output=True)
+    launch = ["torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+              "--master_port", str(free_port()), "-m", "xai"]
+    for out, command in (("one", ["xai"]), ("two", launch)):
+        proc = subprocess.run(cli(*command, *common, "--out", str(tmp_path / out)), env=env, timeout=120,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-3000:]
     one, two = (json.loads((tmp_path / n / "xai_results.json").read_text()) for n in ("one", "two"))
     assert two["header"]["run"]["processes"] == 2 and two["header"]["n_images"] == 8
     assert scores(one) == scores(two)
