@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 from pathlib import Path
 
@@ -16,6 +17,13 @@ os.environ.setdefault("EXPLAINABLE_VIT_CACHE", tempfile.mkdtemp(prefix="explaina
 torch.set_num_threads(2)
 
 LABELS = [f"class_{i}" for i in range(4)]
+
+
+def free_port() -> int:
+    """A loopback port free now, for a torchrun launch's static rendezvous on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def tiny_config(kind: str, labels=LABELS, image_size: int = 32, patch_size: int = 8, **kw):

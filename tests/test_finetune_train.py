@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_image_folder
+from conftest import free_port, write_image_folder
 
 from finetune import FinetuneConfig, finetune
 from finetune._safe_trainer import last_complete_checkpoint
@@ -116,7 +116,7 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, args, message):
 
 def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            "-m", "finetune", "--model", "demo", "--data", "digits", "--out", str(out), "--max-steps", "4",
            "--batch-size", "8", "--limit-test", "41", "--logging-steps", "1", "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300,

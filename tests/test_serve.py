@@ -3,7 +3,6 @@ Debian's chromium and chromium-driver are installed, the page driven in a real h
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import free_port
 from export import ExportConfig, export_model
 from runtime import load
 from runtime.serve import PREDICTED, class_choices, view
@@ -94,12 +94,6 @@ sys.exit(main(sys.argv[1:]))
     three = subprocess.run([sys.executable, "-m", "runtime", "serve", *(str(a) for a in artifacts.values())],
                            capture_output=True, text=True, cwd=ROOT)
     assert three.returncode == 2 and "one artifact, or two side by side; got 3" in three.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import save_tiny_checkpoint
+from conftest import free_port, save_tiny_checkpoint
 from xai.__main__ import Shard, main
 from xai.evaluate import evaluate, merge_results
 from xai.methods import METHODS, get_methods
@@ -153,14 +152,6 @@ def test_an_unknown_protocol_is_refused(checkpoint, tmp_path, capsys):
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
-
-
-def free_port() -> int:
-    """A loopback port free now (torchrun's static rendezvous on 127.0.0.1, as finetune's test does,
-    rather than --standalone's, which goes through the host's name)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
