@@ -247,3 +247,34 @@ def test_every_metric_holds_its_scoring_and_the_loop_calls_what_the_registry_nam
     scoring = Scoring(None, images, np.zeros((3, 2, 2)), np.zeros(3), np.zeros(3), np.zeros(3, np.uint8))
     scores, curves = score_method([probe, boxed], scoring)
     assert list(scores) == ["probe"] and np.allclose(scores["probe"], (0, 0.2, 1)) and curves == {"probe": [1.0]}
+
+
+
+def test_the_unperturbed_images_are_forwarded_once_for_every_method_of_a_batch():
+    """Perturbation (both orders) and faithfulness correlation read the unperturbed probabilities:
+    one forward for the batch, however many methods, and the scores a forward each gives."""
+    from xai.evaluate import score_method
+    from xai.metrics import Scoring
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    weights = rng.normal(size=(16 * 16 * 3, 5))
+    clean_calls = []
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        clean_calls.append(np.array_equal(x, images))
+        logits = x.reshape(len(x), -1).astype(np.float64) @ weights / 1e3
+        return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+
+    metrics = [METRICS[n] for n in ("perturbation-pos", "perturbation-neg", "faithfulness-correlation")]
+    labels, fill, shared = forward(images).argmax(-1), np.zeros(3, np.uint8), {}
+    methods = [rng.random((4, 4, 4)) for _ in range(3)]
+    clean_calls.clear()
+    together = [score_method(metrics, Scoring(forward, images, m, labels, labels, fill, shared=shared))
+                for m in methods]
+    assert sum(clean_calls) == 1
+    for (scores, curves), m in zip(together, methods):
+        alone_scores, alone_curves = score_method(metrics, Scoring(forward, images, m, labels, labels, fill))
+        assert curves == alone_curves
+        for name in scores:
+            np.testing.assert_array_equal(scores[name], alone_scores[name])

@@ -41,6 +41,11 @@ class Scoring:
         """`pixel_order` of the maps `(N, H*W)`, made once for the metrics that read it."""
         return pixel_order(self.maps, self.size)
 
+    @property
+    def clean(self) -> np.ndarray:
+        """Class probabilities `(N, C)` of the unperturbed images: one forward for every method."""
+        return self.once("clean", lambda: self.forward(self.images))
+
     def once(self, key: str, make: Callable[[], Any]) -> Any:
         """`make()` the first time any method of the batch asks for `key` (what depends on the images
         only, not on the maps), the stored value after."""

@@ -29,13 +29,13 @@ def random_subsets(n_images: int, n_pixels: int, size: int, runs: int = RUNS, se
 
 
 def subset_effects(forward: Forward, images: np.ndarray, flat_maps: np.ndarray, subsets: Iterable[np.ndarray],
-                   classes: np.ndarray, fill: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   classes: np.ndarray, fill: np.ndarray, clean: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(sums, drops), each `(runs, B)`: the sum of `flat_maps` `(B, H*W)` over each run's pixel
     `subsets` `(B, k)`, and the probability of `classes` on uint8 `images` `(B, H, W, 3)` minus
-    that with those pixels set to `fill` `(3,)`."""
+    that with those pixels set to `fill` `(3,)`. `clean`: `forward(images)` `(B, C)` when already made."""
     b, h, w, c = images.shape
     rows = np.arange(b)
-    before = forward(images)[rows, classes]
+    before = (forward(images) if clean is None else clean)[rows, classes]
     sums, drops = [], []
     for subset in subsets:
         out = images.reshape(b, h * w, c).copy()
@@ -62,20 +62,22 @@ def _centred(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def faithfulness_correlation(forward: Forward, images: np.ndarray, maps: np.ndarray, classes: np.ndarray,
                              fill: np.ndarray, subsets: Iterable[np.ndarray] | None = None, runs: int = RUNS,
-                             seed: int = 0) -> np.ndarray:
+                             seed: int = 0, clean: np.ndarray | None = None) -> np.ndarray:
     """Per-image correlation `(B,)` between the map's sum over random pixel subsets and the drop in
     the probability of `classes` when they are filled; `maps` `(B, gh, gw)` are upsampled first.
-    `subsets`: per run, pixel indices `(B, k)` (None: `runs` subsets from `random_subsets`)."""
+    `subsets`: per run, pixel indices `(B, k)` (None: `runs` subsets from `random_subsets`);
+    `clean`: `forward(images)` `(B, C)` when already made."""
     b, h, w = images.shape[:3]
     if subsets is None:
         subsets = random_subsets(b, h * w, max(1, round(SUBSET_FRACTION * h * w)), runs, seed)
     flat = upsample(maps, (h, w)).reshape(b, -1).astype(np.float64)
-    return pearson_rows(*subset_effects(forward, images, flat, subsets, classes, fill))
+    return pearson_rows(*subset_effects(forward, images, flat, subsets, classes, fill, clean))
 
 
 # Not scored by default: RUNS forwards of the whole batch per method; asked for by name (`--metrics`).
 register_metric(Metric("faithfulness-correlation", "higher",
                        "Pearson r of the map's sum over random pixel subsets and the probability drop "
                        "when they are filled (Bhatt 2020)",
-                       score=lambda s: (faithfulness_correlation(s.forward, s.images, s.maps, s.predicted, s.fill), None),
+                       score=lambda s: (faithfulness_correlation(s.forward, s.images, s.maps, s.predicted, s.fill,
+                                                                  clean=s.clean), None),
                        default=False))

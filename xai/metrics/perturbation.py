@@ -24,12 +24,13 @@ def remove_pixels(images: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
 
 
 def perturbation_curve(forward: Forward, images: np.ndarray, maps: np.ndarray, labels: np.ndarray,
-                       positive: bool, order: np.ndarray | None = None) -> np.ndarray:
+                       positive: bool, order: np.ndarray | None = None, clean: np.ndarray | None = None) -> np.ndarray:
     """Per-image correctness `(1 + len(STEPS), B)`: unperturbed, then each removal step. `order`:
-    the maps' `pixel_order` (most or least relevant first, as `positive` says) when already made."""
+    the maps' `pixel_order` (most or least relevant first, as `positive` says) when already made;
+    `clean`: `forward(images)` `(B, C)` when already made."""
     h, w = images.shape[1:3]
     order = pixel_order(maps if positive else -maps, (h, w)) if order is None else order
-    hits = [forward(images).argmax(-1) == labels]
+    hits = [(forward(images) if clean is None else clean).argmax(-1) == labels]
     for step in STEPS:
         hits.append(forward(remove_pixels(images, order, int(h * w * step))).argmax(-1) == labels)
     return np.stack(hits).astype(np.float64)
@@ -47,7 +48,8 @@ def per_image_auc(curve: np.ndarray) -> np.ndarray:
 
 def scorer(positive: bool):
     return curve_scorer(lambda s: perturbation_curve(s.forward, s.images, s.maps, s.labels, positive=positive,
-                                                     order=s.most_relevant_first if positive else None),
+                                                     order=s.most_relevant_first if positive else None,
+                                                     clean=s.clean),
                         per_image_auc)
 
 
