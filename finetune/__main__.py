@@ -7,6 +7,7 @@ import sys
 from dataclasses import MISSING
 
 from _infra.cli import VERBOSE_HELP, ArgumentParser, named_or_path, run_cli
+from _infra.processes import close_process_group
 
 from .config import CONFIG_FIELDS, FinetuneConfig
 from .presets import PRESETS
@@ -36,17 +37,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                             help=meta["help"], required=meta.get("required", False), choices=meta.get("choices"))
     parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     return parser
-
-
-def close_process_group() -> None:
-    """Under torchrun: wait for every process, then close the group Trainer opened. A process that
-    exits with gloo's threads still running can abort ("terminate called without an active
-    exception") and fail the whole launch."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
 
 
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:

@@ -269,7 +269,9 @@ def check_options(args) -> Plan:
 
 
 def run_eval(args) -> int:
-    from _infra.outputs import path_sources, result_folder
+    """Check every option, evaluate (under torchrun each rank its slice), and on rank 0 write the
+    report and print its summary; every rank closes the process group before it exits."""
+    from _infra.processes import close_process_group
 
     plan, shard = check_options(args), Shard.from_env()
     device = check_device(args.device)
@@ -281,12 +283,25 @@ def run_eval(args) -> int:
         dist.init_process_group("gloo", timeout=datetime.timedelta(days=1))  # ranks wait for the slowest
     if shard.rank > 0:  # its slice, gathered by rank 0, which writes the report
         evaluate_into(None, args, plan, device, shard)
-        return 0
+    else:
+        print_summary(*write_eval(args, plan, device, shard))
+    close_process_group()
+    return 0
+
+
+def write_eval(args, plan: Plan, device: str, shard: Shard) -> tuple:
+    """Evaluate into a fresh report folder at `args.out`, kept only when complete: (result, paths)."""
+    from _infra.outputs import path_sources, result_folder
+
     out = Path(args.out)
     with result_folder(out, RESULTS, XAI_COMMAND, "a report folder of xai eval",
                        sources=path_sources(args.source, args.data, args.label_map)) as work:
         result, paths = evaluate_into(work, args, plan, device, shard)
-    paths = {k: out / p.name for k, p in paths.items()}
+    return result, {k: out / p.name for k, p in paths.items()}
+
+
+def print_summary(result, paths: dict[str, Path]) -> None:
+    """The report's table, the failed sanity checks, the run's speed and where the files are."""
     data = json.loads(paths["json"].read_text())
     print(f"{result.subject}: {result.n_images} images, accuracy {result.accuracy:.4f}; "
           "mean [95% bootstrap interval] per method and metric\n")
@@ -300,7 +315,6 @@ def run_eval(args) -> int:
           f"{run['device']}, {run['processes']} process(es), batch {run['batch_size']}")
     figures = ", ".join(str(paths[k]) for k in ("grid", "curves", "cascade") if k in paths)
     print(f"\nreport: {paths['report']}  figures: {figures}")
-    return 0
 
 
 def machine() -> dict:
