@@ -41,6 +41,15 @@ class Scoring:
         """`pixel_order` of the maps `(N, H*W)`, made once for the metrics that read it."""
         return pixel_order(self.maps, self.size)
 
+    @cached_property
+    def least_relevant_first(self) -> np.ndarray:
+        """`pixel_order` of the negated maps `(N, H*W)` (ties still in raster order), made once."""
+        return pixel_order(-self.maps, self.size)
+
+    def relevance_order(self, most_relevant_first: bool) -> np.ndarray:
+        """The maps' pixel order `(N, H*W)`, most or least relevant first."""
+        return self.most_relevant_first if most_relevant_first else self.least_relevant_first
+
     @property
     def clean(self) -> np.ndarray:
         """Class probabilities `(N, C)` of the unperturbed images: one forward for every method."""

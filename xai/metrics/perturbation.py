@@ -48,8 +48,7 @@ def per_image_auc(curve: np.ndarray) -> np.ndarray:
 
 def scorer(positive: bool):
     return curve_scorer(lambda s: perturbation_curve(s.forward, s.images, s.maps, s.labels, positive=positive,
-                                                     order=s.most_relevant_first if positive else None,
-                                                     clean=s.clean),
+                                                     order=s.relevance_order(positive), clean=s.clean),
                         per_image_auc)
 
 

@@ -108,7 +108,7 @@ def road_scores(curve: np.ndarray) -> np.ndarray:
 
 def scorer(morf: bool):
     return curve_scorer(lambda s: road_curve(s.forward, s.images, s.maps, s.labels, morf=morf,
-                                             order=s.most_relevant_first if morf else None), road_scores)
+                                             order=s.relevance_order(morf)), road_scores)
 
 
 # Not scored by default: each percentage solves a sparse system per image (about 1.9 s per image
