@@ -117,12 +117,13 @@ def test_midpoint_rule_is_exact_on_a_quadratic():
 
 def test_stacking_copies_does_not_change_the_results(model, monkeypatch):
     probe = capture(model, pixels(), np.array([3, 1, 0])).patch_probe
-    noise = sg.token_noise(probe.tokens, 4, sg.NOISE_LEVEL, seed=1)
+    noise = sg.noise_draws(probe.tokens, sg.NOISE_LEVEL, seed=1)(0, 4)
+    drawn = lambda lo, hi: noise[lo:hi]  # noqa: E731  (the same noise on both runs)
     stacked = [ig.integrated_gradients(probe.gradient, probe.tokens, probe.reference, steps=4),
-               sg.smoothgrad(probe.gradient, probe.tokens, noise)]
+               sg.smoothgrad(probe.gradient, probe.tokens, drawn, 4)]
     monkeypatch.setattr(patch_probe, "ROWS_PER_CALL", 1)  # one copy of the batch per gradient call
     single = [ig.integrated_gradients(probe.gradient, probe.tokens, probe.reference, steps=4),
-              sg.smoothgrad(probe.gradient, probe.tokens, noise)]
+              sg.smoothgrad(probe.gradient, probe.tokens, drawn, 4)]
     for a, b in zip(single, stacked):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
@@ -130,14 +131,15 @@ def test_stacking_copies_does_not_change_the_results(model, monkeypatch):
 def test_smoothgrad_is_the_mean_of_explicit_noisy_gradients(model):
     targets = np.array([0, 2, 1])
     probe = capture(model, pixels(), targets).patch_probe
-    noise = sg.token_noise(probe.tokens, 4, sg.NOISE_LEVEL, seed=5)
+    noise = sg.noise_draws(probe.tokens, sg.NOISE_LEVEL, seed=5)(0, 4)
     expected = np.mean([reference_gradient(model, (probe.tokens + e).astype(np.float32), targets)[1] for e in noise], 0)
-    np.testing.assert_allclose(sg.smoothgrad(probe.gradient, probe.tokens, noise), expected, atol=GRAD_ATOL)
+    np.testing.assert_allclose(sg.smoothgrad(probe.gradient, probe.tokens, lambda lo, hi: noise[lo:hi], 4), expected,
+                               atol=GRAD_ATOL)
 
 
 def test_smoothgrad_noise_scales_with_each_image_range():
     x = np.stack([np.linspace(0, 1, 4000), np.linspace(-10, 10, 4000)]).reshape(2, 100, 40)
-    noise = sg.token_noise(x, 8, 0.15, seed=0)
+    noise = sg.noise_draws(x, 0.15, seed=0)(0, 8)
     np.testing.assert_allclose(noise.std(axis=(0, 2, 3)), [0.15, 3.0], rtol=0.02)
 
 
@@ -145,7 +147,7 @@ def test_smoothgrad_noise_drawn_in_chunks_is_the_noise_drawn_at_once():
     x = np.random.default_rng(3).normal(size=(2, 5, 4))
     draw = sg.noise_draws(x, 0.15, seed=7)
     chunks = np.concatenate([draw(0, 3), draw(3, 4), draw(4, 8)])
-    np.testing.assert_array_equal(chunks, sg.token_noise(x, 8, 0.15, seed=7))
+    np.testing.assert_array_equal(chunks, sg.noise_draws(x, 0.15, seed=7)(0, 8))
 
 
 def test_smoothgrad_map_is_seeded_by_its_input(model):

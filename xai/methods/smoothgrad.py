@@ -30,19 +30,11 @@ def noise_draws(x: np.ndarray, level: float, seed: int) -> NoiseDraws:
     return lambda lo, hi: rng.standard_normal((hi - lo, *x.shape)) * sigma[None, :, None, None]
 
 
-def token_noise(x: np.ndarray, samples: int, level: float, seed: int) -> np.ndarray:
-    """`(samples, B, P, D)`: `noise_draws`' noise of `samples` copies at once."""
-    return noise_draws(x, level, seed)(0, samples)
-
-
-def smoothgrad(gradient: Callable, x: np.ndarray, noise: np.ndarray | NoiseDraws, samples: int | None = None) -> np.ndarray:
-    """Mean gradient `(B, P, D)` float64 over the noisy copies x + noise[i]: `noise` `(n, B, P, D)`, or
-    `samples` copies' noise drawn a chunk at a time (`noise_draws`: a batch of ViT-B tokens' 16
-    copies would be 1.2 GB at once). `gradient` maps k stacked copies `(k*B, P, D)` to (score, grad),
-    as `xai.patch_probe`."""
-    draw = noise if callable(noise) else (lambda lo, hi: noise[lo:hi])
-    return mean_gradient(gradient, x.shape, len(noise) if samples is None else samples,
-                         lambda lo, hi: x[None] + draw(lo, hi))
+def smoothgrad(gradient: Callable, x: np.ndarray, noise: NoiseDraws, samples: int) -> np.ndarray:
+    """Mean gradient `(B, P, D)` float64 over `samples` noisy copies x + noise, the noise drawn a
+    chunk at a time (`noise_draws`: a batch of ViT-B tokens' 16 copies would be 1.2 GB at once).
+    `gradient` maps k stacked copies `(k*B, P, D)` to (score, grad), as `xai.patch_probe`."""
+    return mean_gradient(gradient, x.shape, samples, lambda lo, hi: x[None] + noise(lo, hi))
 
 
 def smoothgrad_map(capture, grid: tuple[int, int], n_special: int) -> np.ndarray:
