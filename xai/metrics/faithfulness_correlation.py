@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from . import Forward, Metric, Scored, Scoring, register_metric, upsample
+from . import Forward, Metric, register_metric, upsample
 
 RUNS = 100  # random subsets per image (Quantus's default)
 SUBSET_FRACTION = 0.05  # of the pixels in each subset

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import Metric, Scored, Scoring, register_metric, upsample
+from . import Metric, register_metric, upsample
 
 
 def box_masks(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
